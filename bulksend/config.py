@@ -1,0 +1,265 @@
+"""Loading and checking the TOML config: one ``[plans.NAME]`` table a plan.
+
+Every key is checked: an unknown key or a bad value is a ``ConfigError``
+naming the file and the key (``plans.demo.rate``). Secrets never sit in the
+file: a plan names the environment variables that hold them (``token_env``),
+and they are read only when a provider is built.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from bulksend.errors import ConfigError
+
+T = TypeVar("T")
+
+# Provider name -> the extra keys its plans may carry (beside the common ones).
+PROVIDER_KEYS: dict[str, frozenset[str]] = {
+    "sinch_xms": frozenset({"service_plan_id", "region", "token_env"}),
+    "clickatell": frozenset({"token_env", "format"}),
+    "sinch_classic": frozenset({"key_env", "secret_env", "auth"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    attempts: int = 8
+    initial: float = 0.5
+    max_wait: float = 30.0
+    jitter: float = 1.0
+    deadline: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class PlanConfig:
+    name: str
+    provider: str
+    base_url: str
+    rate: float
+    burst: int
+    max_batch: int = 200
+    concurrency: int = 8
+    sender: str | None = None
+    max_parts: int | None = None
+    timeout: float = 30.0
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    #: provider-specific keys (service_plan_id, token_env, format, ...)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_loopback(self) -> bool:
+        return is_loopback_url(self.base_url)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str
+    plans: Mapping[str, PlanConfig]
+    #: the ``[sandbox]`` table, raw; the sandbox checks its own keys
+    sandbox: Mapping[str, Any] = field(default_factory=dict)
+    #: the ``[journal]`` table, raw
+    journal: Mapping[str, Any] = field(default_factory=dict)
+
+    def plan(self, name: str) -> PlanConfig:
+        try:
+            return self.plans[name]
+        except KeyError:
+            known = ", ".join(sorted(self.plans)) or "none"
+            raise ConfigError(f"{self.path}: no plan named {name!r} (plans: {known})") from None
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(raw, str(path))
+
+
+def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> Config:
+    _no_unknown(raw, {"plans", "sandbox", "journal"}, "", source)
+    plans_raw = raw.get("plans", {})
+    if not isinstance(plans_raw, dict):
+        raise ConfigError(f"{source}: 'plans' must be a table of [plans.NAME] tables")
+    plans = {name: _plan(name, table, source) for name, table in plans_raw.items()}
+    sandbox = _table(raw, "sandbox", source)
+    journal = _table(raw, "journal", source)
+    return Config(source, plans, sandbox, journal)
+
+
+_COMMON = frozenset({
+    "provider", "base_url", "rate", "burst", "max_batch", "concurrency",
+    "from", "max_parts", "timeout", "retry",
+})
+
+
+def _plan(name: str, table: Any, source: str) -> PlanConfig:
+    where = f"plans.{name}"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: {where} must be a table")
+    provider = _get(table, "provider", str, where, source)
+    if provider not in PROVIDER_KEYS:
+        raise ConfigError(
+            f"{source}: {where}.provider: unknown provider {provider!r} "
+            f"(one of {', '.join(sorted(PROVIDER_KEYS))})"
+        )
+    _no_unknown(table, _COMMON | PROVIDER_KEYS[provider], where + ".", source)
+    max_batch = _get(table, "max_batch", int, where, source, 200, minimum=1)
+    rate = float(_get(table, "rate", (int, float), where, source, minimum=0.001))
+    burst = _get(table, "burst", int, where, source, max(max_batch, int(rate)), minimum=1)
+    if burst < max_batch:
+        raise ConfigError(
+            f"{source}: {where}.burst ({burst}) must be at least max_batch ({max_batch}), "
+            "or a full batch could never be sent"
+        )
+    return PlanConfig(
+        name=name,
+        provider=provider,
+        base_url=_base_url(table, provider, where, source),
+        rate=rate,
+        burst=burst,
+        max_batch=max_batch,
+        concurrency=_get(table, "concurrency", int, where, source, 8, minimum=1),
+        sender=_get(table, "from", str, where, source, None),
+        max_parts=_get(table, "max_parts", int, where, source, None, minimum=1),
+        timeout=float(_get(table, "timeout", (int, float), where, source, 30.0, minimum=0.001)),
+        retry=_retry(table.get("retry", {}), where + ".retry", source),
+        options={k: v for k, v in table.items() if k in PROVIDER_KEYS[provider]},
+    )
+
+
+def _base_url(table: Mapping[str, Any], provider: str, where: str, source: str) -> str:
+    base = _get(table, "base_url", str, where, source, None)
+    region = _get(table, "region", str, where, source, None)
+    if base and region:
+        raise ConfigError(f"{source}: {where}: give base_url or region, not both")
+    if base:
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{source}: {where}.base_url: not an http(s) URL: {base!r}")
+        if parts.scheme == "http" and not is_loopback_url(base):
+            raise ConfigError(
+                f"{source}: {where}.base_url: plain http is only allowed to loopback "
+                "(real providers need https)"
+            )
+        return base.rstrip("/")
+    return _default_url(provider, region or "us", where, source)
+
+
+def _default_url(provider: str, region: str, where: str, source: str) -> str:
+    if provider == "sinch_xms":
+        from bulksend.providers.xms import region_url
+
+        try:
+            return region_url(region)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {where}.region: {exc}") from None
+    if provider == "clickatell":
+        return "https://api.clickatell.com"
+    return "https://messagingapi.sinch.com"
+
+
+def _retry(table: Any, where: str, source: str) -> RetryConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: {where} must be a table")
+    _no_unknown(table, {"attempts", "initial", "max", "jitter", "deadline"}, where + ".", source)
+    d = RetryConfig()
+    num = (int, float)
+    return RetryConfig(
+        attempts=_get(table, "attempts", int, where, source, d.attempts, minimum=1),
+        initial=float(_get(table, "initial", num, where, source, d.initial, minimum=0)),
+        max_wait=float(_get(table, "max", num, where, source, d.max_wait, minimum=0)),
+        jitter=float(_get(table, "jitter", num, where, source, d.jitter, minimum=0)),
+        deadline=float(_get(table, "deadline", num, where, source, d.deadline, minimum=0.001)),
+    )
+
+
+_MISSING: Any = object()
+
+
+def _get(
+    table: Mapping[str, Any],
+    key: str,
+    kind: type[T] | tuple[type, ...],
+    where: str,
+    source: str,
+    default: Any = _MISSING,
+    *,
+    minimum: float | None = None,
+) -> Any:
+    if key not in table:
+        if default is _MISSING:
+            raise ConfigError(f"{source}: {where}.{key} is required")
+        return default
+    value = table[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise ConfigError(f"{source}: {where}.{key} must be {names}, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{source}: {where}.{key} must be at least {minimum}, not {value!r}")
+    return value
+
+
+def _table(raw: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: [{key}] must be a table")
+    return value
+
+
+def _no_unknown(table: Mapping[str, Any], known: set[str] | frozenset[str], prefix: str, source: str) -> None:
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{source}: unknown key {prefix}{key}")
+
+
+def secret_from_env(
+    env: Mapping[str, str], var: str | None, plan: PlanConfig, what: str = "token",
+    read_file: Callable[[str], str] | None = None,
+) -> str:
+    """A secret from the environment variable the plan names.
+
+    ``VAR_FILE`` naming a file works too (for secrets mounted as files). On a
+    loopback sandbox plan a missing variable falls back to ``sandbox``, so the
+    built-in sandbox runs with no set-up; a real provider never does.
+    """
+    if var:
+        if env.get(var):
+            return env[var]
+        file_var = var + "_FILE"
+        if env.get(file_var):
+            reader = read_file or (lambda p: Path(p).read_text(encoding="utf-8"))
+            try:
+                return reader(env[file_var]).strip()
+            except OSError as exc:
+                raise ConfigError(f"plans.{plan.name}: cannot read {file_var}: {exc.strerror}") from None
+    if plan.is_loopback:
+        return "sandbox"
+    if not var:
+        raise ConfigError(f"plans.{plan.name}: no {what}_env given for the {what}")
+    raise ConfigError(
+        f"plans.{plan.name}: the {what} is read from the environment variable {var}, which is not set"
+    )

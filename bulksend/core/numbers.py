@@ -1,0 +1,47 @@
+"""MSISDN normalization, as the Sinch formats section describes it.
+
+International format only. A leading ``+`` or ``00`` is dropped; spaces,
+dashes, dots and brackets are ignored; what is left must be 7 to 15 digits
+and must not start with 0 (a national number, which no provider can route).
+The result is digits only, the form every provider echoes back.
+"""
+
+from __future__ import annotations
+
+from bulksend.errors import RecipientError
+
+MIN_DIGITS = 7
+MAX_DIGITS = 15
+
+# Characters a person puts into a number for readability.
+_IGNORED = str.maketrans("", "", " \t-.()[]\u00a0/")
+
+
+def normalize_msisdn(raw: str) -> str:
+    """Return the digits-only form of ``raw`` or raise ``RecipientError``."""
+    # Fast path: most lists are already clean digits.
+    if raw.isdigit() and raw.isascii():
+        digits = raw[2:] if raw.startswith("00") else raw
+    else:
+        digits = _strip_prefix(raw.strip().translate(_IGNORED), raw)
+    return _check_digits(digits, raw)
+
+
+def _strip_prefix(cleaned: str, raw: str) -> str:
+    if cleaned.startswith("+"):
+        return cleaned[1:]
+    if cleaned.startswith("00"):
+        return cleaned[2:]
+    if not cleaned:
+        raise RecipientError("empty number", raw)
+    return cleaned
+
+
+def _check_digits(digits: str, raw: str) -> str:
+    if not (digits.isdigit() and digits.isascii()):
+        raise RecipientError("not a phone number", raw)
+    if not MIN_DIGITS <= len(digits) <= MAX_DIGITS:
+        raise RecipientError(f"must have {MIN_DIGITS} to {MAX_DIGITS} digits", raw)
+    if digits[0] == "0":
+        raise RecipientError("national format (leading 0); use the country code", raw)
+    return digits

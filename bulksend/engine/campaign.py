@@ -1,0 +1,330 @@
+"""A campaign at run time: its producer, its counters, its results.
+
+The producer streams the recipient list through screening (invalid lines,
+opt-outs, template values), deduplication (the ledger) and chunking, and
+puts full batches on the plan's queue; the queue is bounded, so memory stays
+flat however long the list is. Outcomes come back through ``after_send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from bulksend.core.chunking import chunked
+from bulksend.core.templates import missing_values, placeholders
+from bulksend.engine.ledger import Ledger
+from bulksend.errors import BulksendError, CampaignRefused, InputError, RecipientError
+from bulksend.models import Batch, BatchResult, Message, Recipient, Status
+from bulksend.recipients import Item, RecipientSource, read_recipients
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+EXIT_RESUMABLE = 75  # EX_TEMPFAIL: stopped early, run it again to go on
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSpec:
+    """Everything a campaign needs, as a user would state it."""
+
+    name: str
+    plan: str
+    message: Message
+    recipients: RecipientSource | None = None
+    exclude: tuple[RecipientSource, ...] = ()
+    max_batch: int | None = None
+    results_path: str | None = None
+    rejects_path: str | None = None
+    resend_unknown: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name or len(self.name) > 100 or ":" in self.name:
+            raise InputError(f"campaign name {self.name!r}: 1 to 100 characters, no ':'")
+
+
+@dataclass(slots=True)
+class CampaignStats:
+    recipients_read: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    excluded: int = 0
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    not_sent: int = 0
+    batches: int = 0
+    requests: int = 0
+    retries: int = 0
+    lookups: int = 0
+    total_hint: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def settled(self) -> int:
+        return self.sent + self.failed + self.unknown + self.not_sent
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSummary:
+    campaign: str
+    plan: str
+    recipients_read: int
+    invalid: int
+    duplicates: int
+    excluded: int
+    sent: int
+    failed: int
+    unknown: int
+    not_sent: int
+    batches: int
+    requests: int
+    retries: int
+    elapsed_s: float
+    rate: float
+    exit_code: int
+    stopped_reason: str = ""
+    last_errors: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _CsvSink:
+    """A CSV file opened on first write, flushed per batch."""
+
+    def __init__(self, path: str | None, header: Sequence[str]) -> None:
+        self.path = path
+        self.header = header
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+
+    def rows(self, rows: Sequence[Sequence[object]]) -> None:
+        if self.path is None:
+            return
+        if self._writer is None:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(self.header)
+        self._writer.writerows(rows)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class CampaignRun:
+    """One campaign being sent. Created by ``Engine.submit``."""
+
+    def __init__(self, spec: CampaignSpec, ledger: Ledger, batch_size: int) -> None:
+        self.spec = spec
+        self.ledger = ledger
+        self.batch_size = batch_size
+        self.stats = CampaignStats()
+        self.stopping = False
+        self.stopped_reason = ""
+        self.refused: CampaignRefused | None = None
+        self.crashed: BaseException | None = None
+        self.errors: deque[str] = deque(maxlen=5)
+        self._outstanding = 0
+        self._produced = False
+        self._done = asyncio.Event()
+        self._results = _CsvSink(spec.results_path, ("msisdn", "status", "batch_id", "code", "attempts"))
+        self._rejects = _CsvSink(spec.rejects_path, ("source", "line", "value", "reason"))
+
+    # -- control ---------------------------------------------------------
+    def stop(self, reason: str = "stopped by the operator") -> None:
+        """Take no new batches; those in flight finish and are recorded."""
+        if not self.stopping:
+            self.stopping = True
+            self.stopped_reason = reason
+
+    def refuse(self, exc: CampaignRefused) -> None:
+        if self.refused is None:
+            self.refused = exc
+        self.stop(str(exc))
+
+    def crash(self, exc: BaseException) -> None:
+        if self.crashed is None and not isinstance(exc, asyncio.CancelledError):
+            self.crashed = exc
+        self.stop(f"internal error: {type(exc).__name__}: {exc}")
+
+    def note_error(self, exc: BaseException) -> None:
+        self.errors.append(str(exc))
+
+    # -- the producer ----------------------------------------------------
+    async def produce(self, queue_put: Any, batches: AsyncIterator[Batch] | None = None) -> None:
+        """Feed the plan's queue from ``batches`` (default: the recipient list)."""
+        try:
+            source = batches if batches is not None else self.batches_from_list()
+            async for batch in source:
+                if self.stopping:
+                    break
+                self._outstanding += 1
+                self.stats.batches += 1
+                await queue_put((batch, self))
+        except BulksendError as exc:
+            self.crash(exc)
+        except Exception as exc:
+            self.crash(exc)
+        finally:
+            self._produced = True
+            self._check_done()
+
+    async def batches_from_list(self) -> AsyncIterator[Batch]:
+        spec = self.spec
+        if spec.recipients is None:
+            raise InputError("no recipient list given")
+        keys = placeholders(spec.message.body)
+        items = read_recipients(spec.recipients, wanted=keys)
+        excluded = self._load_exclusions()
+        screened = self._screen(items, keys, excluded)
+        pending: list[Recipient] = []
+        seq = 0
+        for candidates in chunked(screened, self.batch_size):
+            fresh = await self.ledger.admit(candidates)
+            self.stats.duplicates += len(candidates) - len(fresh)
+            pending.extend(fresh)
+            while len(pending) >= self.batch_size:
+                yield Batch(spec.name, seq, tuple(pending[: self.batch_size]))
+                del pending[: self.batch_size]
+                seq += 1
+            if self.stopping:
+                return
+        if pending:
+            yield Batch(spec.name, seq, tuple(pending))
+
+    def _load_exclusions(self) -> set[str]:
+        from bulksend.recipients import load_numbers
+
+        out: set[str] = set()
+        for source in self.spec.exclude:
+            out |= load_numbers(source)
+        return out
+
+    def _screen(self, items: Iterator[Item], keys: tuple[str, ...], excluded: set[str]) -> Iterator[Recipient]:
+        stats, defaults = self.stats, self.spec.message.defaults
+        for item in items:
+            stats.recipients_read += 1
+            if isinstance(item, RecipientError):
+                self._reject(item)
+                continue
+            if item.msisdn in excluded:
+                stats.excluded += 1
+                continue
+            if keys:
+                missing = missing_values(keys, item.params, defaults)
+                if missing:
+                    self._reject(RecipientError(
+                        "no value for " + ", ".join(f"${{{k}}}" for k in missing),
+                        item.msisdn, item.line, self.spec.recipients.display if self.spec.recipients else ""))
+                    continue
+            yield item
+
+    def _reject(self, err: RecipientError) -> None:
+        self.stats.invalid += 1
+        self._rejects.rows([(err.source, err.line, err.value, err.reason)])
+
+    # -- outcomes --------------------------------------------------------
+    async def before_send(self, batch: Batch) -> None:
+        await self.ledger.before_send(batch)
+
+    async def after_send(self, batch: Batch, result: BatchResult, attempts: int) -> None:
+        try:
+            await self.ledger.after_send(batch, result, attempts)
+            self._count(batch, result, attempts)
+        except Exception as exc:
+            self.crash(exc)
+        finally:
+            self._settle()
+
+    def skipped(self, batch: Batch) -> None:
+        self.stats.not_sent += batch.size
+        self._results.rows([(r.msisdn, "not_sent", "", "", 0) for r in batch.recipients])
+        task = asyncio.ensure_future(self.ledger.skipped(batch))
+        task.add_done_callback(lambda t: self._settle())
+
+    def _count(self, batch: Batch, result: BatchResult, attempts: int) -> None:
+        if result.per_recipient is None:
+            o = result.outcome
+            self._add(o.status, batch.size)
+            if o.status is not Status.ACCEPTED:
+                self.errors.append(f"batch {batch.seq}: {o.code} {o.text}".strip())
+            if self._results.path:
+                self._results.rows([(r.msisdn, o.status.value, o.provider_id, o.code, attempts)
+                                    for r in batch.recipients])
+            return
+        rows = []
+        for r in batch.recipients:
+            o = result.outcome_for(r.msisdn)
+            self._add(o.status, 1)
+            rows.append((r.msisdn, o.status.value, o.provider_id, o.code, attempts))
+        self._results.rows(rows)
+
+    def _add(self, status: Status, n: int) -> None:
+        if status is Status.ACCEPTED:
+            self.stats.sent += n
+        elif status is Status.FAILED:
+            self.stats.failed += n
+        else:
+            self.stats.unknown += n
+
+    def _settle(self) -> None:
+        self._outstanding -= 1
+        self._check_done()
+
+    def _check_done(self) -> None:
+        if self._produced and self._outstanding <= 0 and not self._done.is_set():
+            self.stats.finished = time.monotonic()
+            self._results.close()
+            self._rejects.close()
+            self._done.set()
+
+    async def wait(self) -> CampaignSummary:
+        await self._done.wait()
+        return self.summary()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def summary(self) -> CampaignSummary:
+        s = self.stats
+        elapsed = s.elapsed
+        return CampaignSummary(
+            campaign=self.spec.name, plan=self.spec.plan,
+            recipients_read=s.recipients_read, invalid=s.invalid, duplicates=s.duplicates,
+            excluded=s.excluded, sent=s.sent, failed=s.failed, unknown=s.unknown,
+            not_sent=s.not_sent, batches=s.batches, requests=s.requests, retries=s.retries,
+            elapsed_s=round(elapsed, 3), rate=round(s.sent / elapsed, 1) if elapsed > 0 else 0.0,
+            exit_code=self.exit_code(), stopped_reason=self.stopped_reason,
+            last_errors=tuple(self.errors),
+        )
+
+    def exit_code(self) -> int:
+        s = self.stats
+        if self.refused is not None:
+            return EXIT_REFUSED
+        if isinstance(self.crashed, InputError):
+            return EXIT_USAGE
+        if self.crashed is not None:
+            return EXIT_FAILED
+        if self.stopping and (s.not_sent or not self._produced):
+            return EXIT_RESUMABLE
+        if s.failed or s.unknown or s.not_sent:
+            return EXIT_FAILED
+        return EXIT_OK

@@ -1,0 +1,194 @@
+"""One service plan at run time: its FIFO queue, its pacer, its workers.
+
+Theory of operation
+-------------------
+Campaign producers put batches on the plan's bounded queue. A producer holds
+the plan's ``feed_lock`` (a FIFO lock) while it feeds, so campaigns on one
+plan are served in the order they were submitted. The single **pacer** takes
+batches off the queue strictly in order; for each it first waits for a free
+worker slot, then spends one token per recipient from the plan's bucket, and
+only then starts the request. Taking the slot first means the request leaves
+the moment its tokens are spent, so requests reach the provider spaced the
+way the bucket spaced them.
+
+A worker sends the batch once; if that fails in a retryable way it enters
+the tenacity loop, spending the batch's tokens again before every resend.
+An ambiguous failure (the request may have been accepted) is reconciled
+first: the provider is asked whether it holds the batch's
+``client_reference``; only if it does not is the batch sent again. A
+provider that cannot be asked leaves the batch ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from bulksend.config import PlanConfig
+from bulksend.engine.bucket import RecipientBucket
+from bulksend.engine.retry import Sleep, retrying
+from bulksend.engine.transport import perform
+from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError
+from bulksend.models import Batch, BatchResult, Outcome, Status
+from bulksend.providers.base import Provider
+
+if TYPE_CHECKING:
+    from bulksend.engine.campaign import CampaignRun
+
+
+@dataclass(slots=True)
+class _Attempts:
+    count: int = 0
+    ambiguous: bool = False
+
+
+class BatchSender:
+    """Sends one batch to completion: attempts, retries, reconciliation."""
+
+    def __init__(
+        self, plan: PlanConfig, provider: Provider, session: aiohttp.ClientSession,
+        bucket: RecipientBucket, sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.plan = plan
+        self.provider = provider
+        self.session = session
+        self.bucket = bucket
+        self.sleep = sleep
+        self.timeout = aiohttp.ClientTimeout(total=plan.timeout)
+
+    async def deliver(self, batch: Batch, run: CampaignRun) -> tuple[BatchResult, int]:
+        """The batch's result and how many send attempts it took."""
+        state = _Attempts()
+        try:
+            return await self._attempt(batch, run, state), state.count
+        except (TransientError, AmbiguousOutcome) as first:
+            run.note_error(first)
+            try:
+                return await self._retry(batch, run, state, first), state.count
+            except TransientError as exc:
+                return _gave_up(exc, Status.FAILED), state.count
+            except AmbiguousOutcome as exc:
+                return _gave_up(exc, Status.UNKNOWN), state.count
+
+    async def _retry(
+        self, batch: Batch, run: CampaignRun, state: _Attempts, first: Exception
+    ) -> BatchResult:
+        replay: Exception | None = first
+        async for attempt in retrying(self.plan.retry, sleep=self.sleep):
+            with attempt:
+                if replay is not None:
+                    exc, replay = replay, None
+                    raise exc
+                run.stats.retries += 1
+                try:
+                    return await self._attempt(batch, run, state)
+                except (TransientError, AmbiguousOutcome) as exc:
+                    run.note_error(exc)
+                    raise
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    async def _attempt(self, batch: Batch, run: CampaignRun, state: _Attempts) -> BatchResult:
+        if state.ambiguous:
+            found = await self._reconcile(batch, run)
+            if found is not None:
+                return found
+            state.ambiguous = False
+        if state.count:
+            await self.bucket.spend(batch.size)  # a resend costs its tokens again
+        state.count += 1
+        run.stats.requests += 1
+        request = self.provider.send_request(batch, run.spec.message)
+        try:
+            response = await perform(self.session, request, self.timeout)
+        except AmbiguousOutcome:
+            state.ambiguous = True
+            raise
+        return self.provider.parse_send(batch, response)
+
+    async def _reconcile(self, batch: Batch, run: CampaignRun) -> BatchResult | None:
+        """Ask the provider whether it took the batch; None means send again."""
+        lookup = self.provider.lookup_request(batch)
+        if lookup is None:
+            if run.spec.resend_unknown:
+                return None
+            return BatchResult(Outcome(Status.UNKNOWN, code="ambiguous",
+                                       text="the provider may have accepted it and cannot be asked"))
+        run.stats.lookups += 1
+        try:
+            response = await perform(self.session, lookup, self.timeout)
+        except AmbiguousOutcome as exc:  # a lookup has no side effect: plain transient
+            raise TransientError(str(exc)) from None
+        outcome = self.provider.parse_lookup(batch, response)
+        return BatchResult(outcome) if outcome is not None else None
+
+
+def _gave_up(exc: TransientError | AmbiguousOutcome, status: Status) -> BatchResult:
+    code = exc.code or (str(exc.status) if exc.status else "transient")
+    return BatchResult(Outcome(status, code=code, text=str(exc)))
+
+
+class PlanRunner:
+    """The queue, bucket, pacer and worker pool of one service plan."""
+
+    def __init__(self, plan: PlanConfig, provider: Provider, session: aiohttp.ClientSession,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        self.plan = plan
+        self.provider = provider
+        self.bucket = RecipientBucket(plan.rate, plan.burst)
+        self.sender = BatchSender(plan, provider, session, self.bucket, sleep)
+        # Bounded: a producer can be at most a few batches ahead of the pacer.
+        self.queue: asyncio.Queue[tuple[Batch, CampaignRun]] = asyncio.Queue(
+            maxsize=max(4, 2 * plan.concurrency))
+        self.feed_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(plan.concurrency)
+        self._workers: set[asyncio.Task[None]] = set()
+        self._pacer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._pacer is None:
+            self._pacer = asyncio.create_task(self._pace(), name=f"pacer:{self.plan.name}")
+
+    async def close(self) -> None:
+        if self._pacer is not None:
+            self._pacer.cancel()
+            await asyncio.gather(self._pacer, return_exceptions=True)
+        if self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+
+    async def _pace(self) -> None:
+        while True:
+            batch, run = await self.queue.get()
+            if run.stopping:
+                run.skipped(batch)
+                continue
+            await self._slots.acquire()
+            if run.stopping:
+                self._slots.release()
+                run.skipped(batch)
+                continue
+            await self.bucket.spend(batch.size)
+            worker = asyncio.create_task(self._work(batch, run))
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+
+    async def _work(self, batch: Batch, run: CampaignRun) -> None:
+        try:
+            await run.before_send(batch)
+            result, attempts = await self.sender.deliver(batch, run)
+        except CampaignRefused as exc:
+            self._slots.release()
+            run.refuse(exc)
+            run.skipped(batch)
+            return
+        except BaseException as exc:
+            self._slots.release()
+            run.crash(exc)
+            run.skipped(batch)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        self._slots.release()
+        await run.after_send(batch, result, attempts)

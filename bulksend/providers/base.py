@@ -1,0 +1,79 @@
+"""What a provider is: a codec between batches and HTTP, with no I/O.
+
+A provider turns a batch into an ``HttpRequest`` and an ``HttpResponse`` into
+per-recipient outcomes. It never opens a socket: the engine owns the one
+``aiohttp.ClientSession``, so adding a provider never touches network code.
+
+``parse_send`` returns a ``BatchResult`` for any answer that settles the
+batch (accepted, or rejected for good) and raises for the rest:
+``TransientError``/``RateLimited`` (send again), ``CampaignRefused`` (stop).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+import orjson
+
+from bulksend.models import Batch, BatchResult, HttpRequest, HttpResponse, Message, Outcome
+
+
+class Provider(Protocol):
+    """The codec every provider implements."""
+
+    name: str
+    #: the most recipients one request may carry
+    max_batch: int
+
+    def send_request(self, batch: Batch, message: Message) -> HttpRequest: ...
+
+    def parse_send(self, batch: Batch, response: HttpResponse) -> BatchResult: ...
+
+    def lookup_request(self, batch: Batch) -> HttpRequest | None:
+        """A request that finds out whether ``batch`` was accepted, or None
+        when this provider cannot be asked."""
+        ...
+
+    def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
+        """The accepted outcome if the provider has the batch, None if not."""
+        ...
+
+    def cancel_request(self, provider_id: str) -> HttpRequest | None: ...
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta or HTTP date)."""
+    value = _header(headers, "retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def json_error(body: bytes) -> tuple[str, str]:
+    """``(code, text)`` from a ``{"code": ..., "text": ...}`` body, tolerantly."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "", body[:200].decode("utf-8", "replace")
+    if not isinstance(data, dict):
+        return "", ""
+    return str(data.get("code", "")), str(data.get("text", ""))

@@ -1,0 +1,146 @@
+"""The Sinch SMS REST API ("XMS") batch codec. See providers.md §1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import orjson
+
+from bulksend.core.templates import placeholders
+from bulksend.errors import CampaignRefused, RateLimited, TransientError
+from bulksend.models import (
+    Batch,
+    BatchResult,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    Outcome,
+    Status,
+)
+from bulksend.providers.base import json_error, parse_retry_after
+
+REGIONS = ("us", "eu", "au", "br", "ca")
+MAX_BODY_CHARS = 2000
+# 403 codes that mean the account, not the batch, is the problem.
+_ACCOUNT_CODES = frozenset({"blocked_account"})
+
+
+def region_url(region: str) -> str:
+    if region not in REGIONS:
+        raise ValueError(f"unknown Sinch region {region!r} (one of {', '.join(REGIONS)})")
+    return f"https://{region}.sms.api.sinch.com"
+
+
+@dataclass(frozen=True, slots=True)
+class SinchXms:
+    base_url: str
+    service_plan_id: str
+    token: str = field(repr=False)
+    name: str = "sinch_xms"
+    max_batch: int = 1000
+
+    @property
+    def _batches_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/xms/v1/{quote(self.service_plan_id, safe='')}/batches"
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+
+    def send_request(self, batch: Batch, message: Message) -> HttpRequest:
+        body = orjson.dumps(build_payload(batch, message))
+        return HttpRequest("POST", self._batches_url, self._headers(), body)
+
+    def parse_send(self, batch: Batch, response: HttpResponse) -> BatchResult:
+        status = response.status
+        if 200 <= status < 300:
+            return BatchResult(Outcome(Status.ACCEPTED, provider_id=_batch_id(response.body)))
+        code, text = json_error(response.body)
+        if status == 429:
+            raise RateLimited(
+                f"Sinch XMS 429 {code or 'too many requests'}",
+                retry_after=parse_retry_after(response.headers),
+                status=status, code=code, text=text,
+            )
+        if status >= 500:
+            raise TransientError(
+                f"Sinch XMS server error {status}",
+                retry_after=parse_retry_after(response.headers),
+                status=status, code=code, text=text,
+            )
+        if status == 401 or code in _ACCOUNT_CODES:
+            raise CampaignRefused(
+                f"Sinch XMS refused the campaign ({status} {code or 'unauthorized'}): "
+                "check the plan's token and service_plan_id",
+                status=status, code=code, text=text,
+            )
+        if status == 404:
+            raise CampaignRefused(
+                f"Sinch XMS answered 404 for {self._batches_url}: check service_plan_id and region",
+                status=status, code=code, text=text,
+            )
+        return BatchResult(Outcome(Status.FAILED, code=code or str(status), text=text))
+
+    def lookup_request(self, batch: Batch) -> HttpRequest:
+        ref = quote(batch.client_reference, safe="")
+        url = f"{self._batches_url}?client_reference={ref}&page=0&page_size=100"
+        return HttpRequest("GET", url, {"Authorization": f"Bearer {self.token}"})
+
+    def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
+        if response.status != 200:
+            # Cannot tell; the caller treats it like any transient answer.
+            self.parse_send(batch, response)
+            raise TransientError(f"Sinch XMS lookup answered {response.status}", status=response.status)
+        data = orjson.loads(response.body)
+        for found in data.get("batches", ()):
+            if found.get("client_reference") == batch.client_reference and not found.get("canceled"):
+                return Outcome(Status.ACCEPTED, provider_id=str(found.get("id", "")))
+        return None
+
+    def cancel_request(self, provider_id: str) -> HttpRequest:
+        url = f"{self._batches_url}/{quote(provider_id, safe='')}"
+        return HttpRequest("DELETE", url, {"Authorization": f"Bearer {self.token}"})
+
+
+def build_payload(batch: Batch, message: Message) -> dict[str, object]:
+    """The JSON body of a send: the documented fields a campaign can set."""
+    payload: dict[str, object] = {
+        "to": [r.msisdn for r in batch.recipients],
+        "body": message.body,
+        "client_reference": batch.client_reference,
+    }
+    keys = placeholders(message.body)
+    if keys:
+        payload["parameters"] = _parameters(batch, message, keys)
+    optional = {
+        "from": message.sender,
+        "send_at": message.send_at,
+        "expire_at": message.expire_at,
+        "callback_url": message.callback_url,
+        "max_number_of_message_parts": message.max_parts,
+    }
+    payload.update({k: v for k, v in optional.items() if v is not None})
+    if message.delivery_report.value != "none":
+        payload["delivery_report"] = message.delivery_report.value
+    return payload
+
+
+def _parameters(batch: Batch, message: Message, keys: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """``{key: {msisdn: value, "default": value}}``: one request, many bodies."""
+    out: dict[str, dict[str, str]] = {}
+    for key in keys:
+        values = {
+            r.msisdn: r.params[key] for r in batch.recipients if r.params and r.params.get(key)
+        }
+        default = message.defaults.get(key)
+        if default is not None:
+            values["default"] = default
+        out[key] = values
+    return out
+
+
+def _batch_id(body: bytes) -> str:
+    try:
+        return str(orjson.loads(body).get("id", ""))
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""

@@ -1,0 +1,205 @@
+"""Streaming recipient lists: text, CSV, JSONL, any of them gzipped, or stdin.
+
+Nothing here holds a list in memory: every reader yields one item per line,
+either a normalized ``Recipient`` or the ``RecipientError`` that says why the
+line is unusable (so the caller reports it and goes on).
+
+Formats are told by the file name (``.csv``, ``.jsonl``/``.ndjson``,
+anything else is one number a line), after taking off a ``.gz``. For stdin
+(``-``) the format is given, or sniffed from the first line.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from bulksend.core.numbers import normalize_msisdn
+from bulksend.errors import InputError, RecipientError
+from bulksend.models import Recipient
+
+NUMBER_COLUMNS = ("msisdn", "phone", "number", "to")
+FORMATS = ("text", "csv", "jsonl")
+
+Item = Recipient | RecipientError
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientSource:
+    """Where recipients come from and how to read them."""
+
+    path: str
+    format: str | None = None
+    column: str | None = None
+
+    @property
+    def display(self) -> str:
+        return "<stdin>" if self.path == "-" else self.path
+
+    def detect_format(self) -> str:
+        if self.format:
+            if self.format not in FORMATS:
+                raise InputError(f"unknown recipient format {self.format!r} (one of {', '.join(FORMATS)})")
+            return self.format
+        name = self.path.lower().removesuffix(".gz")
+        if name.endswith(".csv"):
+            return "csv"
+        if name.endswith((".jsonl", ".ndjson")):
+            return "jsonl"
+        return "text"
+
+
+def open_text(path: str) -> IO[str]:
+    """Open a list for reading as UTF-8 text; ``-`` is stdin; ``.gz`` is unpacked."""
+    if path == "-":
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict", newline="")
+    try:
+        if path.endswith(".gz"):
+            return gzip.open(path, "rt", encoding="utf-8", newline="")
+        return open(path, encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise InputError(f"{path}: recipient list not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open recipient list: {exc.strerror}") from None
+
+
+def read_recipients(
+    source: RecipientSource, wanted: tuple[str, ...] | None = None
+) -> Iterator[Item]:
+    """Yield a ``Recipient`` or a ``RecipientError`` for every data line.
+
+    ``wanted`` names the columns to keep as template parameters (None keeps
+    every column, an empty tuple keeps none, which is fastest).
+    """
+    fmt = source.detect_format()
+    stream = open_text(source.path)
+    try:
+        if fmt == "csv":
+            yield from _read_csv(stream, source, wanted)
+        elif fmt == "jsonl":
+            yield from _read_jsonl(stream, source, wanted)
+        else:
+            yield from _read_text(stream, source)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source.display}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{source.display}: cannot read recipient list: {exc}") from None
+    finally:
+        if source.path != "-":
+            stream.close()
+
+
+def _read_text(stream: IO[str], source: RecipientSource) -> Iterator[Item]:
+    for line_no, line in enumerate(stream, 1):
+        raw = line.strip()
+        if not raw or raw.startswith("#"):
+            continue
+        yield _recipient(raw, None, line_no, source)
+
+
+def _recipient(raw: str, params: dict[str, str] | None, line_no: int, source: RecipientSource) -> Item:
+    try:
+        return Recipient(normalize_msisdn(raw), params, line_no)
+    except RecipientError as exc:
+        return RecipientError(exc.reason, raw, line_no, source.display)
+
+
+def _read_csv(stream: IO[str], source: RecipientSource, wanted: tuple[str, ...] | None) -> Iterator[Item]:
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        return
+    header = [h.strip() for h in header]
+    number_at = _number_column(header, source)
+    if number_at is None:  # a headerless one-column list
+        yield _recipient(header[0], None, 1, source)
+        number_at = 0
+        header = ["msisdn"]
+    keep = [(i, h) for i, h in enumerate(header) if i != number_at and (wanted is None or h in wanted)]
+    for row in reader:
+        line_no = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) <= number_at:
+            yield RecipientError("missing number column", ",".join(row), line_no, source.display)
+            continue
+        params = {h: row[i] for i, h in keep if i < len(row)} if keep else None
+        yield _recipient(row[number_at], params, line_no, source)
+
+
+def _number_column(header: list[str], source: RecipientSource) -> int | None:
+    lowered = [h.lower() for h in header]
+    if source.column:
+        if source.column.lower() in lowered:
+            return lowered.index(source.column.lower())
+        raise InputError(f"{source.display}:1: no column named {source.column!r} in header {header}")
+    for name in NUMBER_COLUMNS:
+        if name in lowered:
+            return lowered.index(name)
+    if len(header) == 1:
+        try:
+            normalize_msisdn(header[0])
+            return None
+        except RecipientError:
+            pass
+    raise InputError(
+        f"{source.display}:1: no number column in header {header} "
+        f"(looked for {', '.join(NUMBER_COLUMNS)}; name one with --column)"
+    )
+
+
+def _read_jsonl(stream: IO[str], source: RecipientSource, wanted: tuple[str, ...] | None) -> Iterator[Item]:
+    names = (source.column,) if source.column else NUMBER_COLUMNS
+    for line_no, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            yield RecipientError("not valid JSON", line.strip()[:80], line_no, source.display)
+            continue
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            yield _recipient(str(value), None, line_no, source)
+            continue
+        if not isinstance(value, dict):
+            yield RecipientError("expected an object or a number", line.strip()[:80], line_no, source.display)
+            continue
+        key = next((k for k in names if k in value), None)
+        if key is None:
+            yield RecipientError(f"no {'/'.join(names)} field", line.strip()[:80], line_no, source.display)
+            continue
+        params = {k: _text(v) for k, v in value.items() if k != key and (wanted is None or k in wanted)}
+        yield _recipient(_text(value[key]), params or None, line_no, source)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def count_lines(path: str) -> int | None:
+    """Lines in a plain file (a cheap total for the progress bar), else None."""
+    if path == "-" or path.endswith(".gz"):
+        return None
+    try:
+        with open(path, "rb") as f:
+            return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+    except OSError:
+        return None
+
+
+def load_numbers(source: RecipientSource) -> set[str]:
+    """Every valid number of a list, e.g. the opt-outs given with ``--exclude``."""
+    return {item.msisdn for item in read_recipients(source, wanted=()) if isinstance(item, Recipient)}
+
+
+def default_rejects_path(results: str | None, campaign: str) -> Path:
+    base = Path(results).parent if results else Path(".")
+    return base / f"{campaign}.rejects.csv"

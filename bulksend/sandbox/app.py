@@ -1,0 +1,76 @@
+"""The sandbox provider server: an aiohttp.web app on 127.0.0.1.
+
+It speaks the providers' APIs faithfully enough for bulksend (or an official
+SDK) to run whole campaigns against it, with per-plan buckets (``queue`` or
+``reject`` mode) and injected faults. ``GET /_sandbox/stats`` tells what it
+received, per plan, including how many times each number arrived
+(``?numbers=1``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bulksend.sandbox import xms
+from bulksend.sandbox.config import SandboxConfig
+from bulksend.sandbox.faults import drop_middleware
+from bulksend.sandbox.state import SandboxState
+
+#: Extra API modules register here: each is ``add_routes(app)``.
+ROUTE_MODULES: list[Callable[[web.Application], None]] = [xms.add_routes]
+
+
+async def _stats(request: web.Request) -> web.Response:
+    with_numbers = request.query.get("numbers") in ("1", "true")
+    return xms.json_response(request.app[xms.STATE].stats(with_numbers))
+
+
+def build_app(config: SandboxConfig, clock: Callable[[], float] | None = None) -> web.Application:
+    app = web.Application(middlewares=[drop_middleware], client_max_size=8 * 1024 * 1024)
+    loop_clock = clock or (lambda: asyncio.get_running_loop().time())
+    app[xms.STATE] = SandboxState(config, loop_clock)
+    app.router.add_get("/_sandbox/stats", _stats)
+    for add_routes in ROUTE_MODULES:
+        add_routes(app)
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSandbox:
+    url: str
+    app: web.Application
+
+    @property
+    def state(self) -> SandboxState:
+        return self.app[xms.STATE]
+
+
+@contextlib.asynccontextmanager
+async def running(config: SandboxConfig, port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[RunningSandbox]:
+    """Run the sandbox in this event loop; ``port=0`` picks a free one."""
+    app = build_app(config)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    server = site._server
+    assert server is not None and server.sockets  # type: ignore[union-attr]
+    bound = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield RunningSandbox(f"http://{host}:{bound}", app)
+    finally:
+        await runner.cleanup()
+
+
+async def serve(config: SandboxConfig, port: int, host: str = "127.0.0.1",
+                ready: Callable[[str], None] | None = None) -> None:
+    """Run until cancelled (the ``bulksend sandbox`` command)."""
+    async with running(config, port, host) as sandbox:
+        if ready is not None:
+            ready(sandbox.url)
+        await asyncio.Event().wait()

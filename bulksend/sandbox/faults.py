@@ -1,0 +1,57 @@
+"""Fault injection shared by every API the sandbox speaks."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+
+from aiohttp import web
+
+from bulksend.sandbox.config import Faults
+
+
+class Fault(enum.Enum):
+    NONE = "none"
+    SERVER_ERROR = "server_error"
+    RATE_LIMIT = "rate_limit"
+    DROP = "drop"
+    ACCEPT_DROP = "accept_drop"
+
+
+def draw(faults: Faults, rng: random.Random) -> Fault:
+    """Pick at most one fault for a request, by the configured fractions."""
+    if not (faults.error_rate or faults.rate_limit_rate or faults.drop_rate or faults.accept_drop_rate):
+        return Fault.NONE
+    roll = rng.random()
+    for fault, share in (
+        (Fault.SERVER_ERROR, faults.error_rate),
+        (Fault.RATE_LIMIT, faults.rate_limit_rate),
+        (Fault.DROP, faults.drop_rate),
+        (Fault.ACCEPT_DROP, faults.accept_drop_rate),
+    ):
+        if roll < share:
+            return fault
+        roll -= share
+    return Fault.NONE
+
+
+async def add_latency(faults: Faults, rng: random.Random) -> None:
+    delay = faults.latency_ms + (rng.random() * faults.latency_jitter_ms if faults.latency_jitter_ms else 0.0)
+    if delay > 0:
+        await asyncio.sleep(delay / 1000.0)
+
+
+class DroppedConnection(Exception):
+    """Raised by a handler to close the connection without an answer."""
+
+
+@web.middleware
+async def drop_middleware(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DroppedConnection:
+        transport = request.transport
+        if transport is not None:
+            transport.abort()  # RST, no response: the client hears nothing
+        raise asyncio.CancelledError() from None
