@@ -203,3 +203,25 @@ def load_numbers(source: RecipientSource) -> set[str]:
 def default_rejects_path(results: str | None, campaign: str) -> Path:
     base = Path(results).parent if results else Path(".")
     return base / f"{campaign}.rejects.csv"
+
+
+def peek_columns(source: RecipientSource) -> tuple[str, ...] | None:
+    """The parameter columns a list offers (header of a CSV, keys of the first
+    JSONL object), or None when that cannot be known without consuming stdin."""
+    if source.path == "-":
+        return None
+    fmt = source.detect_format()
+    if fmt == "text":
+        return ()
+    with open_text(source.path) as stream:
+        try:
+            first = next((line for line in stream if line.strip()), "")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{source.display}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if fmt == "csv":
+        return tuple(h.strip() for h in next(csv.reader([first]), []))
+    try:
+        value = orjson.loads(first) if first else {}
+    except orjson.JSONDecodeError:
+        return None
+    return tuple(value) if isinstance(value, dict) else ()

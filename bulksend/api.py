@@ -1,0 +1,129 @@
+"""The public Python API: what the CLI calls, and what a user's code calls.
+
+::
+
+    import bulksend
+
+    summary = bulksend.send(
+        "configs/sandbox.toml", plan="demo", recipients="numbers.csv",
+        message="Hi ${name}, your code is ${code}", campaign="spring-sale",
+    )
+    print(summary.sent, summary.failed)
+
+``send`` is synchronous; inside a running event loop use ``send_campaign``
+or the ``Engine`` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bulksend.config import Config, load_config
+from bulksend.core.templates import check_template
+from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
+from bulksend.models import DeliveryReport, Message
+from bulksend.recipients import RecipientSource, count_lines, peek_columns
+from bulksend.runtime import run as run_loop
+
+OnStart = Callable[[CampaignRun], Any]
+
+
+def as_config(config: Config | str | Path) -> Config:
+    return config if isinstance(config, Config) else load_config(config)
+
+
+def default_campaign_name(recipients: str) -> str:
+    stem = "stdin" if recipients == "-" else Path(recipients).name.split(".")[0] or "campaign"
+    return f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def build_spec(
+    *,
+    plan: str,
+    recipients: str,
+    message: str,
+    campaign: str | None = None,
+    sender: str | None = None,
+    params: Mapping[str, str] | None = None,
+    delivery_report: str = "none",
+    send_at: str | None = None,
+    expire_at: str | None = None,
+    callback_url: str | None = None,
+    max_parts: int | None = None,
+    column: str | None = None,
+    fmt: str | None = None,
+    exclude: tuple[str, ...] = (),
+    max_batch: int | None = None,
+    results: str | None = None,
+    rejects: str | None = None,
+    resend_unknown: bool = False,
+) -> CampaignSpec:
+    """A ``CampaignSpec`` from plain values (strings, as a user has them)."""
+    name = campaign or default_campaign_name(recipients)
+    return CampaignSpec(
+        name=name,
+        plan=plan,
+        message=Message(
+            body=message, sender=sender, defaults=dict(params or {}),
+            delivery_report=DeliveryReport(delivery_report), send_at=send_at,
+            expire_at=expire_at, callback_url=callback_url, max_parts=max_parts,
+        ),
+        recipients=RecipientSource(recipients, fmt, column),
+        exclude=tuple(RecipientSource(p) for p in exclude),
+        max_batch=max_batch,
+        results_path=results,
+        rejects_path=rejects or (str(Path(results).with_suffix(".rejects.csv")) if results else None),
+        resend_unknown=resend_unknown,
+    )
+
+
+async def send_campaign(
+    config: Config | str | Path,
+    spec: CampaignSpec,
+    *,
+    env: Mapping[str, str] | None = None,
+    on_start: OnStart | None = None,
+    handle_signals: bool = False,
+) -> CampaignSummary:
+    """Send one campaign and return its summary.
+
+    With ``handle_signals`` the first SIGINT/SIGTERM stops taking new batches
+    and lets in-flight ones finish; the summary then says what was not sent.
+    """
+    preflight(spec)
+    async with Engine(as_config(config), env=env) as engine:
+        run = engine.submit(spec)
+        if spec.recipients is not None:
+            run.stats.total_hint = count_lines(spec.recipients.path)
+        if handle_signals:
+            _stop_on_signals(run)
+        if on_start is not None:
+            on_start(run)
+        return await run.wait()
+
+
+def preflight(spec: CampaignSpec) -> None:
+    """Refuse, before anything is sent, a campaign that cannot go right."""
+    if spec.recipients is not None:
+        columns = peek_columns(spec.recipients)
+        if columns is not None:
+            check_template(spec.message.body, columns, spec.message.defaults)
+
+
+def _stop_on_signals(run: CampaignRun) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, run.stop, f"stopped by {signal.Signals(sig).name}")
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread
+            pass
+
+
+def send(config: Config | str | Path, **spec: Any) -> CampaignSummary:
+    """Send a campaign from synchronous code; keywords as for ``build_spec``."""
+    return run_loop(send_campaign(config, build_spec(**spec)))

@@ -1,0 +1,52 @@
+"""The ``bulksend`` command. Thin: it parses arguments, loads the config and
+calls the same public API a Python user would call.
+
+Each subcommand is a module here with ``register(subparsers)``; its parser
+sets ``func`` to a function taking the parsed arguments and returning the
+exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from bulksend.errors import BulksendError, CampaignRefused
+
+#: subcommand modules, in the order ``--help`` lists them
+COMMANDS = ("demo", "send", "sandbox", "count")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bulksend",
+        description="Send SMS campaigns at the provider's rate, exactly once.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"bulksend.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except CampaignRefused as exc:
+        print(f"bulksend: {exc}", file=sys.stderr)
+        return 3
+    except BulksendError as exc:
+        print(f"bulksend: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bulksend: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""``bulksend send``: one campaign from a recipient list."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from bulksend.api import as_config, build_spec, send_campaign
+from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
+from bulksend.engine import CampaignRun
+from bulksend.models import DeliveryReport
+from bulksend.progress import show_progress
+from bulksend.runtime import run as run_loop
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "send", help="send a campaign", description="Send a campaign to a recipient list.")
+    add_config(p)
+    p.add_argument("--plan", required=True, help="the [plans.NAME] to send through")
+    p.add_argument("--recipients", "-r", required=True, metavar="FILE",
+                   help="text, CSV or JSONL list (.gz too); - for stdin")
+    msg = p.add_mutually_exclusive_group()
+    msg.add_argument("--message", "-m", help="the body; ${key} is filled from the list's columns")
+    msg.add_argument("--message-file", metavar="FILE", help="read the body from a file")
+    p.add_argument("--campaign", help="campaign name (default: list name + time)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="default value for ${KEY} (repeatable)")
+    p.add_argument("--column", help="the CSV/JSONL column holding the number")
+    p.add_argument("--format", choices=("text", "csv", "jsonl"), help="list format (default: by name)")
+    p.add_argument("--exclude", action="append", default=[], metavar="FILE",
+                   help="numbers never to message, e.g. opt-outs (repeatable)")
+    p.add_argument("--from", dest="sender", help="sender (overrides the plan's 'from')")
+    p.add_argument("--delivery-report", choices=[d.value for d in DeliveryReport], default="none")
+    p.add_argument("--send-at", help="ISO-8601 time to deliver at (UTC when no offset)")
+    p.add_argument("--expire-at", help="ISO-8601 time after which undelivered messages expire")
+    p.add_argument("--callback-url", help="where the provider POSTs delivery reports")
+    p.add_argument("--max-batch", type=int, help="recipients per request (default: the plan's)")
+    p.add_argument("--results", metavar="FILE", help="write msisdn,status,batch_id,code,attempts rows")
+    p.add_argument("--rejects", metavar="FILE", help="write invalid lines (default: beside --results)")
+    p.add_argument("--resend-unknown", action="store_true",
+                   help="resend batches whose fate the provider cannot tell (may duplicate)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--no-progress", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = as_config(args.config)
+    plan = config.plan(args.plan)
+    spec = build_spec(
+        plan=args.plan, recipients=args.recipients, message=read_message(args),
+        campaign=args.campaign, sender=args.sender or plan.sender,
+        params=key_values(args.param, "--param"), delivery_report=args.delivery_report,
+        send_at=args.send_at, expire_at=args.expire_at, callback_url=args.callback_url,
+        max_parts=plan.max_parts, column=args.column, fmt=args.format,
+        exclude=tuple(args.exclude), max_batch=args.max_batch,
+        results=args.results, rejects=args.rejects, resend_unknown=args.resend_unknown,
+    )
+    summary = run_loop(send_campaign(config, spec, handle_signals=True,
+                                     on_start=None if args.no_progress else _progress))
+    if args.json:
+        print_json(summary.to_dict())
+    else:
+        print_summary(summary)
+    return summary.exit_code
+
+
+def _progress(run: CampaignRun) -> None:
+    task = asyncio.ensure_future(show_progress(run, sys.stderr, sys.stderr.isatty()))
+    run.stats  # the task ends when the run is done
+    _KEEP.add(task)
+    task.add_done_callback(_KEEP.discard)
+
+
+_KEEP: set[asyncio.Future[None]] = set()

@@ -1,0 +1,55 @@
+"""Live progress: a bar on a terminal, a plain line now and then otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TextIO
+
+from bulksend.engine.campaign import CampaignRun, CampaignStats
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def progress_line(stats: CampaignStats, width: int = 30, now: float | None = None) -> str:
+    """``[#####.....] 12,000/100,000  3,980/s  ETA 0:22  failed 3``"""
+    elapsed = (now if now is not None else time.monotonic()) - stats.started
+    done = stats.settled
+    rate = stats.sent / elapsed if elapsed > 0 else 0.0
+    total = stats.total_hint
+    if total:
+        total = max(total, stats.recipients_read)
+        usable = max(1, total - stats.invalid - stats.duplicates - stats.excluded)
+        frac = min(1.0, done / usable)
+        bar = "#" * int(frac * width) + "." * (width - int(frac * width))
+        eta = format_duration((usable - done) / rate) if rate > 0 and done < usable else "--:--"
+        head = f"[{bar}] {done:,}/{usable:,}  {rate:,.0f}/s  ETA {eta}"
+    else:
+        head = f"{done:,} sent  {rate:,.0f}/s  elapsed {format_duration(elapsed)}"
+    tail = "".join(
+        f"  {name} {value:,}" for name, value in
+        (("failed", stats.failed), ("unknown", stats.unknown), ("retries", stats.retries),
+         ("invalid", stats.invalid)) if value
+    )
+    return head + tail
+
+
+async def show_progress(run: CampaignRun, stream: TextIO, tty: bool,
+                        interval: float | None = None) -> None:
+    """Draw until the run is done; cancel-safe."""
+    interval = interval or (0.2 if tty else 5.0)
+    try:
+        while not run.done:
+            await asyncio.sleep(interval)
+            line = progress_line(run.stats)
+            stream.write(("\r\x1b[K" + line) if tty else line + "\n")
+            stream.flush()
+    finally:
+        if tty:
+            stream.write("\r\x1b[K" + progress_line(run.stats) + "\n")
+            stream.flush()
