@@ -27,6 +27,8 @@ class Provider(Protocol):
     name: str
     #: the most recipients one request may carry
     max_batch: int
+    #: True when the provider itself holds a message until ``send_at``
+    supports_send_at: bool
 
     def send_request(self, batch: Batch, message: Message) -> HttpRequest: ...
 

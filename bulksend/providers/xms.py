@@ -39,6 +39,7 @@ class SinchXms:
     token: str = field(repr=False)
     name: str = "sinch_xms"
     max_batch: int = 1000
+    supports_send_at: bool = True
 
     @property
     def _batches_url(self) -> str:
