@@ -47,3 +47,66 @@ def write_numbers(path: Path, count: int, start: int = 46_700_000_000, header: s
         for i in range(count):
             f.write(f"{start + i}\n")
     return path
+
+
+class SandboxProcess:
+    """``bulksend sandbox`` in a child process, for tests of the CLI."""
+
+    def __init__(self, args: list[str]) -> None:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bulksend", "sandbox", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "listening on" not in line:
+            self.proc.kill()
+            raise RuntimeError(f"sandbox did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}")
+        self.url = line.split("listening on ")[1].split()[0]
+
+    def stats(self) -> dict[str, Any]:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(self.url + "/_sandbox/stats", timeout=5) as resp:
+            data: dict[str, Any] = json.load(resp)
+            return data
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except Exception:
+            self.proc.kill()
+
+
+@pytest.fixture
+def sandbox_process() -> Any:
+    """Start with ``sandbox_process([...flags])``; stopped after the test."""
+    started: list[SandboxProcess] = []
+
+    def start(args: list[str] | None = None) -> SandboxProcess:
+        proc = SandboxProcess(args or ["--open-plans"])
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def write_config(path: Path, url: str, **overrides: Any) -> Path:
+    """A TOML config with one sinch_xms plan named ``a`` aimed at ``url``."""
+    table = plan_table(url, **overrides)
+    retry = table.pop("retry")
+    lines = ["[plans.a]"] + [f"{k} = {_toml(v)}" for k, v in table.items()]
+    lines += ["[plans.a.retry]"] + [f"{k} = {_toml(v)}" for k, v in retry.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _toml(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)

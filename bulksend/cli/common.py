@@ -42,11 +42,11 @@ def read_message(args: argparse.Namespace) -> str:
     raise InputError("give the message with --message TEXT or --message-file FILE")
 
 
-def print_json(data: Any, stream: TextIO = sys.stdout) -> None:
-    stream.write(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
+def print_json(data: Any, stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
 
 
-def print_summary(summary: CampaignSummary, stream: TextIO = sys.stdout) -> None:
+def print_summary(summary: CampaignSummary, stream: TextIO | None = None) -> None:
     s = summary
     lines = [
         f"campaign {s.campaign} on plan {s.plan}",
@@ -58,6 +58,8 @@ def print_summary(summary: CampaignSummary, stream: TextIO = sys.stdout) -> None
     ]
     if s.stopped_reason:
         lines.append(f"  stopped: {s.stopped_reason}")
-    for err in s.last_errors[-3:]:
-        lines.append(f"  last error: {err}")
-    stream.write("\n".join(lines) + "\n")
+    if s.last_errors:
+        label = "last errors" if s.failed or s.unknown else "recovered from (retried)"
+        lines.append(f"  {label}:")
+        lines.extend(f"    {err}" for err in s.last_errors[-3:])
+    (stream or sys.stdout).write("\n".join(lines) + "\n")

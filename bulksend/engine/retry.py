@@ -16,7 +16,8 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 from tenacity.wait import wait_base
 
@@ -52,7 +53,7 @@ def retrying(policy: RetryConfig, *, sleep: Sleep = asyncio.sleep) -> AsyncRetry
     The caller replays that failure as the loop's first attempt, so the
     attempt count, the deadline and the first wait all account for it.
     """
-    backoff = wait_exponential_jitter(initial=policy.initial, max=policy.max_wait, jitter=policy.jitter)
+    backoff = wait_exponential(multiplier=policy.initial, max=policy.max_wait) + wait_random(0, policy.jitter)
     return AsyncRetrying(
         stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.deadline),
         wait=wait_retry_after(backoff, policy.max_wait),

@@ -113,10 +113,22 @@ def validate_batch(data: Any) -> list[str] | web.Response:
     report = data.get("delivery_report", "none")
     if report not in REPORT_TYPES:
         return _bad_format(f"delivery_report: {report!r} is not one of {', '.join(REPORT_TYPES)}")
-    problem = _check_parameters(data.get("parameters"))
+    problem = _check_parameters(data.get("parameters")) or _check_sender(data.get("from"))
     if problem:
         return _bad_format(problem)
     return _normalized(to)
+
+
+def _check_sender(sender: Any) -> str:
+    """Numeric senders up to 15 digits, alphanumeric up to 11 characters (GSM)."""
+    if sender is None:
+        return ""
+    if not isinstance(sender, str) or not sender:
+        return "from: must be a non-empty string"
+    digits = sender.lstrip("+")
+    if digits.isdigit():
+        return "" if len(digits) <= 15 else f"from: numeric sender over 15 digits: {sender!r}"
+    return "" if len(sender) <= 11 else f"from: alphanumeric sender over 11 characters: {sender!r}"
 
 
 def _normalized(to: list[Any]) -> list[str] | web.Response:

@@ -1,0 +1,94 @@
+"""Config loading: every bad key or value is one clear error naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulksend.config import load_config, parse_config, secret_from_env
+from bulksend.errors import ConfigError
+from bulksend.providers import build_provider
+
+GOOD = {"provider": "sinch_xms", "service_plan_id": "p", "region": "eu", "token_env": "TOK",
+        "rate": 30, "burst": 200, "max_batch": 200}
+
+
+def plan(**changes: Any) -> dict[str, Any]:
+    table = dict(GOOD)
+    table.update(changes)
+    return {"plans": {"spring": {k: v for k, v in table.items() if v is not None}}}
+
+
+def test_good_plan() -> None:
+    p = parse_config(plan()).plan("spring")
+    assert (p.base_url, p.rate, p.burst, p.max_batch, p.concurrency) == (
+        "https://eu.sms.api.sinch.com", 30.0, 200, 200, 8)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"rat": 3}, "unknown key plans.spring.rat"),
+    ({"rate": "fast"}, "plans.spring.rate must be int or float"),
+    ({"rate": 0}, "plans.spring.rate must be at least"),
+    ({"burst": 10}, "burst (10) must be at least max_batch (200)"),
+    ({"provider": "carrier-pigeon"}, "plans.spring.provider: unknown provider"),
+    ({"provider": None}, "plans.spring.provider is required"),
+    ({"region": "mars"}, "plans.spring.region"),
+    ({"base_url": "http://sms.example.com"}, "plain http is only allowed to loopback"),
+    ({"base_url": "ftp://x"}, "not an http(s) URL"),
+    ({"concurrency": True}, "plans.spring.concurrency must be int"),
+    ({"retry": {"attempts": 0}}, "plans.spring.retry.attempts must be at least 1"),
+    ({"retry": {"tries": 3}}, "unknown key plans.spring.retry.tries"),
+    ({"token": "abc"}, "unknown key plans.spring.token"),
+])
+def test_bad_values_name_the_key(changes: dict[str, Any], message: str) -> None:
+    if "base_url" in changes:
+        changes["region"] = None
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_config(plan(**changes))
+
+
+def test_unknown_top_level_key() -> None:
+    with pytest.raises(ConfigError, match="unknown key plan"):
+        parse_config({"plan": {}})
+
+
+def test_unknown_plan_lists_known() -> None:
+    with pytest.raises(ConfigError, match="no plan named 'x' \\(plans: spring\\)"):
+        parse_config(plan()).plan("x")
+
+
+def test_load_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[plans.x\nrate = ", encoding="utf-8")
+    with pytest.raises(ConfigError, match="bad.toml: invalid TOML"):
+        load_config(bad)
+
+
+def test_shipped_configs_load() -> None:
+    root = Path(__file__).parent.parent / "configs"
+    for path in sorted(root.glob("*.toml")):
+        assert load_config(path).plans, path
+
+
+def test_token_from_env_and_file(tmp_path: Path) -> None:
+    p = parse_config(plan()).plan("spring")
+    assert secret_from_env({"TOK": "t1"}, "TOK", p) == "t1"
+    secret = tmp_path / "tok"
+    secret.write_text("t2\n", encoding="utf-8")
+    assert secret_from_env({"TOK_FILE": str(secret)}, "TOK", p) == "t2"
+    with pytest.raises(ConfigError, match="environment variable TOK, which is not set"):
+        secret_from_env({}, "TOK", p)
+
+
+def test_loopback_plan_falls_back_to_sandbox_token() -> None:
+    p = parse_config(plan(region=None, base_url="http://127.0.0.1:9")).plan("spring")
+    assert secret_from_env({}, "TOK", p) == "sandbox"
+
+
+def test_build_provider_checks_batch_limit() -> None:
+    with pytest.raises(ConfigError, match="above what sinch_xms allows"):
+        build_provider(parse_config(plan(max_batch=1500, burst=1500)).plan("spring"), {"TOK": "x"})

@@ -1,0 +1,131 @@
+"""The pure core as tables: numbers, chunking, templates, the token bucket."""
+
+from __future__ import annotations
+
+import pytest
+
+from bulksend.core.bucket import TokenBucket
+from bulksend.core.chunking import chunked, effective_batch_size
+from bulksend.core.numbers import normalize_msisdn
+from bulksend.core.templates import check_template, missing_values, placeholders, render
+from bulksend.errors import RecipientError, TemplateError
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("46701234567", "46701234567"),
+    ("+46701234567", "46701234567"),
+    ("0046701234567", "46701234567"),
+    ("+46 70 123 45 67", "46701234567"),
+    ("+46-70-123-45-67", "46701234567"),
+    ("(+46) 70.123.45.67", "46701234567"),
+    ("  +1 (555) 010-9999 ", "15550109999"),
+    ("+44\u00a020 7946 0958", "442079460958"),
+    ("1234567", "1234567"),                    # 7 digits: the shortest allowed
+    ("123456789012345", "123456789012345"),    # 15 digits: the longest allowed
+    ("00 44 20 7946 0958", "442079460958"),
+])
+def test_normalize_valid(raw: str, expected: str) -> None:
+    assert normalize_msisdn(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    ("", "empty"),
+    ("   ", "empty"),
+    ("070-123 45 67", "national"),
+    ("+0701234567", "national"),
+    ("123456", "7 to 15"),
+    ("1234567890123456", "7 to 15"),
+    ("+46 70 ABC", "not a phone"),
+    ("46701234567x", "not a phone"),
+    ("++46701234567", "not a phone"),
+    ("٤٦٧٠١٢٣٤٥٦٧", "not a phone"),             # non-ASCII digits are not accepted
+    ("+", "not a phone"),
+])
+def test_normalize_invalid(raw: str, reason: str) -> None:
+    with pytest.raises(RecipientError) as info:
+        normalize_msisdn(raw)
+    assert reason in info.value.reason
+    assert info.value.value == raw
+
+
+@pytest.mark.parametrize(("n", "size", "sizes"), [
+    (0, 3, []),
+    (1, 3, [1]),
+    (3, 3, [3]),
+    (7, 3, [3, 3, 1]),
+    (400, 200, [200, 200]),
+    (401, 200, [200, 200, 1]),
+    (5, 1, [1, 1, 1, 1, 1]),
+])
+def test_chunked(n: int, size: int, sizes: list[int]) -> None:
+    chunks = list(chunked(range(n), size))
+    assert [len(c) for c in chunks] == sizes
+    assert [x for c in chunks for x in c] == list(range(n))
+
+
+@pytest.mark.parametrize(("requested", "limit", "expected"), [
+    (200, 1000, 200), (1000, 1000, 1000), (5000, 1000, 1000), (200, 1, 1), (1, 200, 1),
+])
+def test_effective_batch_size(requested: int, limit: int, expected: int) -> None:
+    assert effective_batch_size(requested, limit) == expected
+
+
+def test_effective_batch_size_rejects_zero() -> None:
+    with pytest.raises(ValueError):
+        effective_batch_size(0, 100)
+
+
+@pytest.mark.parametrize(("body", "keys"), [
+    ("Hi", ()),
+    ("Hi ${name}", ("name",)),
+    ("${a}${b}${a}", ("a", "b")),
+    ("${first.name} ${x-y_z}", ("first.name", "x-y_z")),
+    ("${}", ()),
+    ("${way_too_long_key_name_here}", ()),
+])
+def test_placeholders(body: str, keys: tuple[str, ...]) -> None:
+    assert placeholders(body) == keys
+
+
+def test_render_uses_params_then_defaults() -> None:
+    body = "Hi ${name}, code ${code}"
+    assert render(body, {"name": "Ana", "code": "1"}, {}) == "Hi Ana, code 1"
+    assert render(body, {"name": "Ana"}, {"code": "0"}) == "Hi Ana, code 0"
+    assert render(body, {"name": ""}, {"name": "friend", "code": "0"}) == "Hi friend, code 0"
+    with pytest.raises(TemplateError):
+        render(body, {"name": "Ana"}, {})
+
+
+def test_check_template_names_the_missing_key() -> None:
+    check_template("Hi ${name}", ["phone", "name"], {})
+    check_template("Hi ${name}", ["phone"], {"name": "x"})
+    with pytest.raises(TemplateError, match=r"\$\{code\}"):
+        check_template("Hi ${name} ${code}", ["phone", "name"], {})
+
+
+def test_missing_values() -> None:
+    assert missing_values(("a", "b"), {"a": "1", "b": ""}, {}) == ["b"]
+    assert missing_values(("a", "b"), {"a": "1", "b": ""}, {"b": "d"}) == []
+    assert missing_values(("a",), None, {}) == ["a"]
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    # (time, amount) -> took?
+    ([(0.0, 10)], [True]),
+    ([(0.0, 10), (0.0, 1)], [True, False]),
+    ([(0.0, 10), (0.1, 1)], [True, True]),     # 10/s refills one token in 0.1 s
+    ([(0.0, 10), (0.05, 1)], [True, False]),
+    ([(0.0, 11)], [False]),                    # more than capacity never fits
+    ([(0.0, 5), (100.0, 10), (100.0, 1)], [True, True, False]),  # refill caps at capacity
+])
+def test_token_bucket(steps: list[tuple[float, int]], expected: list[bool]) -> None:
+    bucket = TokenBucket(rate=10, capacity=10, now=0.0)
+    assert [bucket.try_take(n, t) for t, n in steps] == expected
+
+
+def test_token_bucket_wait_time() -> None:
+    bucket = TokenBucket(rate=10, capacity=10, now=0.0)
+    assert bucket.try_take(10, 0.0)
+    assert bucket.wait_time(5, 0.0) == pytest.approx(0.5)
+    assert bucket.wait_time(5, 0.5) == pytest.approx(0.0)
+    assert bucket.wait_time(11, 0.0) == float("inf")

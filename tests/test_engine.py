@@ -1,0 +1,163 @@
+"""The engine against the real sandbox on 127.0.0.1 (no mocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from bulksend.engine import CampaignSpec, Engine
+from bulksend.models import Message
+from bulksend.recipients import RecipientSource
+from bulksend.sandbox import Faults, SandboxConfig, SandboxPlan
+from tests.conftest import make_config, plan_table, write_numbers
+
+
+def spec(name: str, plan: str, path: Path, body: str = "Hello", **kw: object) -> CampaignSpec:
+    return CampaignSpec(name, plan, Message(body), RecipientSource(str(path)), **kw)  # type: ignore[arg-type]
+
+
+async def test_every_recipient_once_and_results_file(sandbox, tmp_path: Path) -> None:
+    numbers = write_numbers(tmp_path / "n.txt", 1000)
+    with numbers.open("a") as f:
+        f.write("46700000005\nnot-a-number\n")  # a duplicate and an invalid line
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()})) as sb:
+        config = make_config({"a": plan_table(sb.url)})
+        async with Engine(config) as engine:
+            summary = await engine.send(spec("c", "a", numbers, results_path=str(tmp_path / "r.csv"),
+                                             rejects_path=str(tmp_path / "rej.csv")))
+        stats = sb.state.plans["p1"]
+    assert (summary.recipients_read, summary.sent, summary.duplicates, summary.invalid) == (1002, 1000, 1, 1)
+    assert summary.batches == 10 and summary.exit_code == 0
+    assert stats.stats.recipients == 1000 and max(stats.received.values()) == 1
+    rows = (tmp_path / "r.csv").read_text().splitlines()
+    assert rows[0] == "msisdn,status,batch_id,code,attempts" and len(rows) == 1001
+    assert rows[1].split(",")[1] == "accepted"
+    assert "not-a-number" in (tmp_path / "rej.csv").read_text()
+
+
+async def test_fifo_two_campaigns_on_one_plan(sandbox, tmp_path: Path) -> None:
+    first = write_numbers(tmp_path / "a.txt", 600, start=46_700_000_000)
+    second = write_numbers(tmp_path / "b.txt", 600, start=46_800_000_000)
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()})) as sb:
+        # Slow enough that both campaigns are queued before much is sent.
+        config = make_config({"a": plan_table(sb.url, rate=4000, burst=100, concurrency=1)})
+        async with Engine(config) as engine:
+            run_a = engine.submit(spec("first", "a", first))
+            run_b = engine.submit(spec("second", "a", second))
+            await asyncio.gather(run_a.wait(), run_b.wait())
+        refs = [r.client_reference for r in sb.state.plans["p1"].batches.values()]
+    assert refs == [f"first:{i}" for i in range(6)] + [f"second:{i}" for i in range(6)]
+
+
+async def test_two_plans_run_in_parallel(sandbox, tmp_path: Path) -> None:
+    one = write_numbers(tmp_path / "a.txt", 1500, start=46_700_000_000)
+    two = write_numbers(tmp_path / "b.txt", 1500, start=46_800_000_000)
+    plans = {"p1": SandboxPlan(), "p2": SandboxPlan()}
+    async with sandbox(SandboxConfig(plans=plans)) as sb:
+        config = make_config({
+            "a": plan_table(sb.url, rate=3000, burst=100),
+            "b": plan_table(sb.url, service_plan_id="p2", rate=3000, burst=100),
+        })
+        async with Engine(config) as engine:
+            started = time.monotonic()
+            a, b = await asyncio.gather(engine.send(spec("one", "a", one)), engine.send(spec("two", "b", two)))
+            elapsed = time.monotonic() - started
+        accepted = {pid: [r.accepted_at for r in p.batches.values()] for pid, p in sb.state.plans.items()}
+    assert a.sent == b.sent == 1500
+    # Each plan alone needs ~(1500-100)/3000 = 0.47 s; in sequence it would be ~0.93 s.
+    assert elapsed < 0.8
+    assert accepted["p2"][0] < accepted["p1"][-1] and accepted["p1"][0] < accepted["p2"][-1]
+
+
+async def test_rate_is_used_fully_but_never_exceeded(sandbox, tmp_path: Path) -> None:
+    rate, burst, batch, count = 2000, 200, 100, 6000
+    numbers = write_numbers(tmp_path / "n.txt", count)
+    # The provider allows the same rate, with one extra batch of burst for network jitter.
+    plans = {"p1": SandboxPlan(rate=rate, burst=burst + batch, mode="reject")}
+    async with sandbox(SandboxConfig(plans=plans)) as sb:
+        config = make_config({"a": plan_table(sb.url, rate=rate, burst=burst, max_batch=batch, concurrency=8)})
+        async with Engine(config) as engine:
+            summary = await engine.send(spec("r", "a", numbers))
+        stats = sb.state.plans["p1"].stats
+        times = sorted(r.accepted_at for r in sb.state.plans["p1"].batches.values())
+    assert summary.sent == count
+    assert stats.rate_limited == 0
+    # After the first burst, recipients flow at the plan's rate.
+    after_burst = count - burst - batch  # the first batch past the burst opens the window
+    achieved = after_burst / (times[-1] - times[burst // batch])
+    assert achieved == pytest.approx(rate, rel=0.05)
+
+
+async def test_faults_are_retried_and_nobody_gets_two(sandbox, tmp_path: Path) -> None:
+    numbers = write_numbers(tmp_path / "n.txt", 4000)
+    faults = Faults(error_rate=0.1, rate_limit_rate=0.1, retry_after=0.01, drop_rate=0.05, accept_drop_rate=0.1)
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()}, faults=faults, seed=3)) as sb:
+        config = make_config({"a": plan_table(sb.url, max_batch=50)})
+        async with Engine(config) as engine:
+            summary = await engine.send(spec("f", "a", numbers))
+        plan = sb.state.plans["p1"]
+    assert summary.sent == 4000 and summary.failed == summary.unknown == 0
+    assert summary.retries > 0
+    assert plan.stats.accept_drops > 0 and plan.stats.drops > 0 and plan.stats.lookups > 0
+    assert len(plan.received) == 4000 and max(plan.received.values()) == 1
+
+
+async def test_400_is_not_retried(sandbox, tmp_path: Path) -> None:
+    numbers = write_numbers(tmp_path / "n.txt", 300)
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()})) as sb:
+        config = make_config({"a": plan_table(sb.url)})
+        async with Engine(config) as engine:
+            run = engine.submit(CampaignSpec("bad", "a", Message("Hi", sender="ThisSenderIsFarTooLong"),
+                                             RecipientSource(str(numbers))))
+            summary = await run.wait()
+    assert summary.failed == 300 and summary.sent == 0
+    assert summary.requests == summary.batches == 3 and summary.retries == 0
+    assert summary.exit_code == 1
+    assert "syntax_invalid_parameter_format" in summary.last_errors[-1]
+
+
+async def test_401_stops_the_campaign(sandbox, tmp_path: Path) -> None:
+    numbers = write_numbers(tmp_path / "n.txt", 5000)
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan(token="right")})) as sb:
+        config = make_config({"a": plan_table(sb.url, token_env="TOKEN", concurrency=2)})
+        async with Engine(config, env={"TOKEN": "wrong"}) as engine:
+            summary = await engine.send(spec("denied", "a", numbers))
+        unauthorized = sb.state.plans["p1"].stats.unauthorized
+    assert summary.exit_code == 3
+    assert summary.sent == 0 and summary.requests <= 2 and unauthorized <= 2
+    assert "refused" in summary.stopped_reason and "wrong" not in summary.stopped_reason
+
+
+async def test_stop_lets_in_flight_finish_and_reports_the_rest(sandbox, tmp_path: Path) -> None:
+    numbers = write_numbers(tmp_path / "n.txt", 5000)
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()})) as sb:
+        config = make_config({"a": plan_table(sb.url, rate=5000, burst=100)})
+        async with Engine(config) as engine:
+            run = engine.submit(spec("s", "a", numbers))
+            await asyncio.sleep(0.2)
+            run.stop()
+            summary = await asyncio.wait_for(run.wait(), 5)
+        received = sb.state.plans["p1"].stats.recipients
+    assert 0 < summary.sent < 5000
+    assert summary.sent == received  # nothing in flight was lost
+    assert summary.exit_code == 75
+
+
+async def test_million_line_list_streams_with_bounded_read_ahead(sandbox, tmp_path: Path) -> None:
+    numbers = tmp_path / "million.txt"
+    numbers.write_text("".join(f"{46_700_000_000 + i}\n" for i in range(1_000_000)), encoding="utf-8")
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()})) as sb:
+        # 2,000/s: in 0.5 s about 1,000 recipients can be sent.
+        config = make_config({"a": plan_table(sb.url, rate=2000, burst=100, max_batch=100, concurrency=4)})
+        async with Engine(config) as engine:
+            run = engine.submit(spec("m", "a", numbers))
+            await asyncio.sleep(0.5)
+            read_ahead = run.stats.recipients_read - run.stats.settled
+            run.stop()
+            await asyncio.wait_for(run.wait(), 5)
+    # queue (max(4, 2 x concurrency) = 8 batches) + in flight (4) + the producer's chunk in hand
+    assert run.stats.recipients_read < 1_000_000
+    assert read_ahead <= (8 + 4 + 2) * 100

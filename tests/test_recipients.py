@@ -1,0 +1,106 @@
+"""Streaming recipient lists in every supported format."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from bulksend.errors import InputError, RecipientError
+from bulksend.models import Recipient
+from bulksend.recipients import RecipientSource, count_lines, load_numbers, peek_columns, read_recipients
+
+
+def read(path: Path, **kw: str) -> list[Recipient | RecipientError]:
+    return list(read_recipients(RecipientSource(str(path), kw.get("format"), kw.get("column"))))
+
+
+def test_text_skips_blank_and_comment_lines(tmp_path: Path) -> None:
+    f = tmp_path / "n.txt"
+    f.write_text("# my list\n+46 70 100 00 01\n\n0046701000002\nbad\n", encoding="utf-8")
+    items = read(f)
+    assert [i.msisdn for i in items if isinstance(i, Recipient)] == ["46701000001", "46701000002"]
+    errors = [i for i in items if isinstance(i, RecipientError)]
+    assert [(e.line, e.value) for e in errors] == [(5, "bad")]
+    assert str(errors[0]).startswith(f"{f}:5: not a phone number")
+
+
+@pytest.mark.parametrize("column", ["msisdn", "phone", "number", "to", "Phone"])
+def test_csv_finds_number_column_by_header(tmp_path: Path, column: str) -> None:
+    f = tmp_path / "n.csv"
+    f.write_text(f"name,{column},code\nAna,+46701000001,11\nBo,46701000002,22\n", encoding="utf-8")
+    items = read(f)
+    assert items[0] == Recipient("46701000001", {"name": "Ana", "code": "11"}, 2)
+    assert items[1] == Recipient("46701000002", {"name": "Bo", "code": "22"}, 3)
+
+
+def test_csv_column_option_and_missing_column(tmp_path: Path) -> None:
+    f = tmp_path / "n.csv"
+    f.write_text("name,mobile\nAna,46701000001\n", encoding="utf-8")
+    assert read(f, column="mobile")[0].msisdn == "46701000001"  # type: ignore[union-attr]
+    with pytest.raises(InputError, match="no number column"):
+        read(f)
+    with pytest.raises(InputError, match="no column named 'cell'"):
+        read(f, column="cell")
+
+
+def test_csv_headerless_single_column(tmp_path: Path) -> None:
+    f = tmp_path / "n.csv"
+    f.write_text("46701000001\n46701000002\n", encoding="utf-8")
+    assert [i.msisdn for i in read(f)] == ["46701000001", "46701000002"]  # type: ignore[union-attr]
+
+
+def test_csv_short_row_is_reported(tmp_path: Path) -> None:
+    f = tmp_path / "n.csv"
+    f.write_text("name,phone\nAna\nBo,46701000002\n", encoding="utf-8")
+    items = read(f)
+    assert isinstance(items[0], RecipientError) and items[0].line == 2
+    assert isinstance(items[1], Recipient)
+
+
+def test_jsonl(tmp_path: Path) -> None:
+    f = tmp_path / "n.jsonl"
+    f.write_text('{"msisdn": "+46701000001", "name": "Ana", "n": 3}\n"46701000002"\n{oops\n[1]\n{"x": 1}\n',
+                 encoding="utf-8")
+    items = read(f)
+    assert items[0] == Recipient("46701000001", {"name": "Ana", "n": "3"}, 1)
+    assert items[1] == Recipient("46701000002", None, 2)
+    assert [(e.line, e.reason) for e in items[2:]] == [  # type: ignore[union-attr]
+        (3, "not valid JSON"), (4, "expected an object or a number"), (5, "no msisdn/phone/number/to field")]
+
+
+def test_gzip_of_each_format(tmp_path: Path) -> None:
+    for name, text in (("n.txt.gz", "46701000001\n"), ("n.csv.gz", "phone\n46701000001\n"),
+                       ("n.jsonl.gz", '{"to": "46701000001"}\n')):
+        f = tmp_path / name
+        f.write_bytes(gzip.compress(text.encode()))
+        assert [i.msisdn for i in read(f)] == ["46701000001"]  # type: ignore[union-attr]
+
+
+def test_bad_utf8_names_file_and_byte(tmp_path: Path) -> None:
+    f = tmp_path / "n.txt"
+    f.write_bytes(b"46701000001\n\xff\xfe\n")
+    with pytest.raises(InputError, match=r"n.txt: not valid UTF-8 .* at byte"):
+        read(f)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="recipient list not found"):
+        read(tmp_path / "missing.csv")
+
+
+def test_wanted_columns_only(tmp_path: Path) -> None:
+    f = tmp_path / "n.csv"
+    f.write_text("phone,name,secret\n46701000001,Ana,x\n", encoding="utf-8")
+    src = RecipientSource(str(f))
+    assert next(read_recipients(src, wanted=("name",))).params == {"name": "Ana"}  # type: ignore[union-attr]
+    assert next(read_recipients(src, wanted=())).params is None  # type: ignore[union-attr]
+
+
+def test_peek_count_and_load(tmp_path: Path) -> None:
+    f = tmp_path / "n.csv"
+    f.write_text("phone,name\n46701000001,Ana\n46701000002,Bo\n", encoding="utf-8")
+    assert peek_columns(RecipientSource(str(f))) == ("phone", "name")
+    assert count_lines(str(f)) == 3
+    assert load_numbers(RecipientSource(str(f))) == {"46701000001", "46701000002"}
