@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bulksend.sandbox import xms
+from bulksend.sandbox import delivery, xms
 from bulksend.sandbox.config import SandboxConfig
 from bulksend.sandbox.faults import drop_middleware
 from bulksend.sandbox.state import SandboxState
@@ -34,6 +34,7 @@ def build_app(config: SandboxConfig, clock: Callable[[], float] | None = None) -
     app = web.Application(middlewares=[drop_middleware], client_max_size=8 * 1024 * 1024)
     loop_clock = clock or (lambda: asyncio.get_running_loop().time())
     app[xms.STATE] = SandboxState(config, loop_clock)
+    app.cleanup_ctx.append(delivery.sender_context)  # delivery callbacks live with the app
     app.router.add_get("/_sandbox/stats", _stats)
     for add_routes in ROUTE_MODULES:
         add_routes(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,6 +30,23 @@ class PlanStats:
     bad_requests: int = 0
     unauthorized: int = 0
     lookups: int = 0
+
+
+@dataclass(slots=True)
+class CallbackStats:
+    """What the sandbox's delivery callbacks did (``/_sandbox/stats`` → ``callbacks``)."""
+
+    scheduled: int = 0   # callbacks due (one per recipient, or one per batch for summary/full)
+    attempts: int = 0    # POSTs made, retries included
+    ok: int = 0          # answered 2xx
+    retried: int = 0     # attempts that will be tried again (5xx, 429, no answer)
+    rejected: int = 0    # answered another 4xx: not retried, as Sinch does
+    given_up: int = 0    # out of retries
+    refused: int = 0     # batches refused because their callback_url was not loopback
+
+    @property
+    def pending(self) -> int:
+        return self.scheduled - self.ok - self.rejected - self.given_up
 
 
 @dataclass(slots=True)
@@ -63,6 +81,10 @@ class PlanState:
         self.received: Counter[str] = Counter()
         self.batches: dict[str, BatchRecord] = {}
         self.by_reference: dict[str, list[str]] = {}
+        #: one-number message APIs (Clickatell, Classic): message id -> (record id, number)
+        self.messages: dict[str, tuple[str, str]] = {}
+        #: messages the plan may still send (None: no limit)
+        self.credit = plan.credit
 
     def over_limit(self, recipients: int, now: float) -> float | None:
         """In ``reject`` mode, seconds to wait if ``recipients`` do not fit now."""
@@ -117,6 +139,7 @@ class SandboxState:
         self.clock = clock
         self.rng = random.Random(config.seed)
         self.plans: dict[str, PlanState] = {}
+        self.callbacks = CallbackStats()
         self._next_id = 0
         for plan_id, plan in config.plans.items():
             self.plans[plan_id] = PlanState(plan_id, plan, config.faults, sink=config.sink, now=clock())
@@ -133,5 +156,13 @@ class SandboxState:
         self._next_id += 1
         return f"01SBX{self._next_id:021d}"
 
+    def wall(self, t: float) -> float:
+        """The wall-clock (epoch) time of sandbox clock time ``t``."""
+        return time.time() - (float(self.clock()) - t)
+
     def stats(self, with_numbers: bool = False) -> dict[str, Any]:
-        return {"plans": {pid: p.snapshot(with_numbers) for pid, p in self.plans.items()}}
+        cb = self.callbacks
+        callbacks = {k: getattr(cb, k) for k in CallbackStats.__dataclass_fields__}
+        callbacks["pending"] = cb.pending
+        return {"plans": {pid: p.snapshot(with_numbers) for pid, p in self.plans.items()},
+                "callbacks": callbacks}

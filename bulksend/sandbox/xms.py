@@ -69,6 +69,9 @@ async def create_batch(request: web.Request) -> web.Response:
     if isinstance(checked, web.Response):
         plan.stats.bad_requests += 1
         return checked
+    refused = _refuse_callback(data, state)
+    if refused is not None:
+        return refused
     now = state.clock()
     wait = plan.over_limit(len(checked), now)
     if wait is not None:
@@ -76,10 +79,33 @@ async def create_batch(request: web.Request) -> web.Response:
         return error(429, "too_many_requests", "Too many outstanding requests",
                      {"Retry-After": f"{max(wait, 0.001):.3f}"})
     record = _accept(state, plan, data, checked, now)
+    _schedule_delivery(request.app, plan, record)
     if fault is Fault.ACCEPT_DROP:
         plan.stats.accept_drops += 1
         raise DroppedConnection()
     return json_response(batch_json(record), 201)
+
+
+def _refuse_callback(data: dict[str, Any], state: SandboxState) -> web.Response | None:
+    """The sandbox calls back to loopback only; a batch asking for more is refused (400)."""
+    from bulksend.sandbox.delivery import REFUSED_TEXT, callback_allowed
+
+    url = data.get("callback_url")
+    if url is None or data.get("delivery_report", "none") == "none":
+        return None
+    if isinstance(url, str) and callback_allowed(url):
+        return None
+    state.callbacks.refused += 1
+    return _violation(REFUSED_TEXT)
+
+
+def _schedule_delivery(app: web.Application, plan: PlanState, record: BatchRecord) -> None:
+    from bulksend.sandbox.delivery import attach, sender_of
+
+    fates = attach(app[STATE], record)
+    sender = sender_of(app)
+    if sender is not None:
+        sender.schedule_xms(record, fates, plan.plan.callback_secret)
 
 
 def _early_fault(fault: Fault, plan: PlanState, state: SandboxState) -> web.Response | None:
@@ -204,6 +230,8 @@ async def cancel_batch(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     _plan, record = found
+    if not record.canceled:
+        record.extra["canceled_at"] = request.app[STATE].clock()
     record.canceled = True
     record.data["modified_at"] = iso_now()
     return json_response(batch_json(record))

@@ -1,0 +1,324 @@
+"""The handset side of the sandbox: final statuses and delivery callbacks.
+
+Theory of operation
+-------------------
+When the sandbox accepts a message it does not store a status per
+recipient. A recipient's fate (Delivered, Failed or Expired, and how long
+after dispatch) is a pure function of the seed, the message id and the
+number (``fate``), so the GET delivery reports, Classic status polling and
+the callbacks always agree, whatever order requests arrived in, and a
+batch of a million costs no memory.
+
+A message is ``Queued`` until its plan's queue dispatches it (queue mode),
+``Dispatched`` until ``dispatched_at + delay (+ jitter)``, then final.
+
+``CallbackSender`` (one per app, one ``aiohttp.ClientSession``) POSTs a
+callback when a recipient turns final: one task per batch walks its
+recipients in time order, sleeping until each is due; at most
+``callback_concurrency`` POSTs are in flight. A callback answered 5xx, 429
+or not at all is retried after ``retry_initial`` seconds, doubling, as
+Sinch does; another 4xx is not retried. Callbacks only ever go to loopback
+addresses: the sandbox refuses a batch whose ``callback_url`` is not.
+
+XMS callback codes (written down in the README): Delivered 0, Failed 402
+("unroutable"), Expired 406 ("internal expiry"), Queued 400, Dispatched
+401, Aborted 408 (the sandbox's existing choice for cancelled batches).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from bulksend.config import is_loopback_url
+from bulksend.providers.signing import basic_auth, webhook_hmac_headers
+from bulksend.sandbox.config import DeliverySim
+from bulksend.sandbox.state import BatchRecord, SandboxState
+
+log = logging.getLogger("bulksend.sandbox.delivery")
+
+DELIVERED = "Delivered"
+FAILED = "Failed"
+EXPIRED = "Expired"
+CODES = {DELIVERED: 0, FAILED: 402, EXPIRED: 406}
+QUEUED = (400, "Queued")
+DISPATCHED = (401, "Dispatched")
+ABORTED = (408, "Aborted")
+PER_RECIPIENT = ("per_recipient", "per_recipient_final")
+PER_BATCH = ("summary", "full")
+
+#: Clickatell messageStatus for each final fate (and its description)
+CLICKATELL_STATUS = {
+    DELIVERED: ("004", "Received by recipient"),
+    FAILED: ("007", "Error delivering message"),
+    EXPIRED: ("010", "Message expired"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Fate:
+    status: str      # Delivered | Failed | Expired
+    after: float     # seconds after dispatch
+
+    @property
+    def code(self) -> int:
+        return CODES[self.status]
+
+
+def fate(seed: int, message_id: str, number: str, sim: DeliverySim) -> Fate:
+    """A recipient's final status and delay: the same every time it is asked."""
+    digest = hashlib.blake2b(f"{seed}:{message_id}:{number}".encode(), digest_size=8).digest()
+    u = int.from_bytes(digest[:4], "big") / 2**32
+    v = int.from_bytes(digest[4:], "big") / 2**32
+    if u < sim.failed_rate:
+        status = FAILED
+    elif u < sim.failed_rate + sim.expired_rate:
+        status = EXPIRED
+    else:
+        status = DELIVERED
+    return Fate(status, sim.delay + v * sim.delay_jitter)
+
+
+class BatchFates:
+    """The ``status_hook`` of one accepted message or batch (``BatchRecord.extra``)."""
+
+    __slots__ = ("seed", "sim")
+
+    def __init__(self, seed: int, sim: DeliverySim) -> None:
+        self.seed = seed
+        self.sim = sim
+
+    def fate(self, message_id: str, number: str) -> Fate:
+        return fate(self.seed, message_id, number, self.sim)
+
+    def final_at(self, record: BatchRecord, number: str, message_id: str | None = None) -> float:
+        return record.dispatched_at + self.fate(message_id or record.id, number).after
+
+    def __call__(self, record: BatchRecord, number: str, now: float) -> tuple[int, str]:
+        return self.status(record, number, now)
+
+    def status(self, record: BatchRecord, number: str, now: float,
+               message_id: str | None = None) -> tuple[int, str]:
+        canceled_at = record.extra.get("canceled_at")
+        if canceled_at is not None and canceled_at < record.dispatched_at and now >= canceled_at:
+            return ABORTED
+        if now < record.dispatched_at:
+            return QUEUED
+        found = self.fate(message_id or record.id, number)
+        if now < record.dispatched_at + found.after:
+            return DISPATCHED
+        return found.code, found.status
+
+
+def attach(state: SandboxState, record: BatchRecord) -> BatchFates:
+    fates = BatchFates(state.config.seed or 0, state.config.delivery)
+    record.extra["status_hook"] = fates
+    return fates
+
+
+def iso_ms(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def callback_allowed(url: str) -> bool:
+    return url.startswith(("http://", "https://")) and is_loopback_url(url)
+
+
+REFUSED_TEXT = ("callback_url: the sandbox only calls back to loopback addresses "
+                "(127.0.0.0/8, ::1, localhost)")
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+class CallbackSender:
+    """POSTs delivery callbacks for the whole sandbox app."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self.sim = state.config.delivery
+        self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(self.sim.callback_concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=self.sim.callback_timeout)
+        connector = aiohttp.TCPConnector(limit=self.sim.callback_concurrency)
+        self._session = aiohttp.ClientSession(timeout=timeout, connector=connector,
+                                              headers={"User-Agent": "bulksend-sandbox"})
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- scheduling ------------------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def schedule_xms(self, record: BatchRecord, fates: BatchFates, secret: str | None) -> None:
+        """Callbacks for an XMS batch, by its ``delivery_report`` kind."""
+        url = record.data.get("callback_url")
+        kind = record.data.get("delivery_report", "none")
+        if not isinstance(url, str) or kind == "none":
+            return
+        if kind in PER_RECIPIENT:
+            self.state.callbacks.scheduled += len(record.to)
+            self._spawn(self._per_recipient(record, fates, url, secret))
+        elif kind in PER_BATCH:
+            self.state.callbacks.scheduled += 1
+            self._spawn(self._per_batch(record, fates, url, secret, full=kind == "full"))
+
+    def schedule_messages(
+        self, items: list[tuple[BatchRecord, str, str]], fates: BatchFates, url: str, secret: str | None,
+    ) -> None:
+        """Clickatell status callbacks: ``(record, message id, number)`` each."""
+        self.state.callbacks.scheduled += len(items)
+        self._spawn(self._clickatell(items, fates, url, secret))
+
+    async def _sleep_until(self, when: float) -> None:
+        delay = when - self.state.clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _due(self, record: BatchRecord, fates: BatchFates) -> list[tuple[float, str]]:
+        times = [(fates.final_at(record, n), n) for n in record.to]
+        if fates.sim.delay_jitter:
+            times.sort()
+        return times
+
+    async def _per_recipient(self, record: BatchRecord, fates: BatchFates, url: str, secret: str | None) -> None:
+        for when, number in self._due(record, fates):
+            await self._sleep_until(when)
+            code, status = fates.status(record, number, max(when, self.state.clock()))
+            at = iso_ms(self.state.wall(when))
+            report: dict[str, Any] = {
+                "type": "recipient_delivery_report_sms", "batch_id": record.id, "recipient": number,
+                "code": code, "status": status, "at": at, "operator_status_at": at,
+            }
+            if record.client_reference is not None:
+                report["client_reference"] = record.client_reference
+            await self._send(self._xms_callback(url, report, secret))
+
+    async def _per_batch(self, record: BatchRecord, fates: BatchFates, url: str, secret: str | None,
+                         full: bool) -> None:
+        from bulksend.sandbox.xms import report_json
+
+        last = max((when for when, _n in self._due(record, fates)), default=record.dispatched_at)
+        await self._sleep_until(last)
+        report = report_json(record, max(last, self.state.clock()), full=full)
+        await self._send(self._xms_callback(url, report, secret))
+
+    async def _clickatell(self, items: list[tuple[BatchRecord, str, str]], fates: BatchFates, url: str,
+                          secret: str | None) -> None:
+        due = sorted((fates.final_at(rec, num, mid), rec, mid, num) for rec, mid, num in items) \
+            if fates.sim.delay_jitter else [(fates.final_at(r, n, m), r, m, n) for r, m, n in items]
+        for when, _record, message_id, number in due:
+            await self._sleep_until(when)
+            status, text = CLICKATELL_STATUS[fates.fate(message_id, number).status]
+            body = {"data": {"apiMessageId": message_id, "to": number, "timestamp": int(self.state.wall(when)),
+                             "messageStatus": status, "statusDescription": text, "charge": 1}}
+            headers = {"Content-Type": "application/json"}
+            if secret:
+                headers["Authorization"] = basic_auth("clickatell", secret)
+            await self._send(Callback(url, orjson.dumps(body), headers))
+
+    def _xms_callback(self, url: str, report: dict[str, Any], secret: str | None) -> Callback:
+        body = orjson.dumps(report)
+        headers = {"Content-Type": "application/json"}
+        if secret:
+            headers.update(webhook_hmac_headers(secret, body, secrets.token_hex(16), int(self.state.wall(
+                self.state.clock()))))
+        return Callback(url, body, headers)
+
+    # -- sending ---------------------------------------------------------
+    async def _send(self, callback: Callback) -> None:
+        """Wait for a free slot, then POST in the background (order kept per batch)."""
+        await self._slots.acquire()
+        self._spawn(self._deliver(callback))
+
+    async def _deliver(self, callback: Callback) -> None:
+        stats = self.state.callbacks
+        holding = True
+        try:
+            for attempt in range(self.sim.retries + 1):
+                if not holding:
+                    await self._slots.acquire()
+                    holding = True
+                status = await self._post(callback)
+                self._slots.release()
+                holding = False
+                if status is not None and 200 <= status < 300:
+                    stats.ok += 1
+                    return
+                if status is not None and 400 <= status < 500 and status != 429:
+                    stats.rejected += 1
+                    log.info("callback to %s answered %d: not retried", callback.url, status)
+                    return
+                if attempt == self.sim.retries:
+                    break
+                stats.retried += 1
+                await asyncio.sleep(self.sim.retry_initial * 2**attempt)
+            stats.given_up += 1
+            log.warning("callback to %s given up after %d attempts", callback.url, self.sim.retries + 1)
+        finally:
+            if holding:
+                self._slots.release()
+
+    async def _post(self, callback: Callback) -> int | None:
+        assert self._session is not None, "the callback sender is not started"
+        self.state.callbacks.attempts += 1
+        try:
+            async with self._session.post(callback.url, data=callback.body, headers=callback.headers,
+                                          allow_redirects=False) as resp:
+                await resp.read()
+                return resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return None
+
+    async def drained(self, poll: float = 0.01) -> None:
+        """Wait until every scheduled callback is answered or given up (tests, load tests)."""
+        while self.state.callbacks.pending > 0 or any(not t.done() for t in self._tasks):
+            await asyncio.sleep(poll)
+
+
+SENDER: web.AppKey[CallbackSender] = web.AppKey("callback_sender", CallbackSender)
+
+
+async def sender_context(app: web.Application) -> AsyncIterator[None]:
+    """``app.cleanup_ctx`` entry: the sender lives exactly as long as the app."""
+    from bulksend.sandbox.xms import STATE
+
+    sender = CallbackSender(app[STATE])
+    await sender.start()
+    app[SENDER] = sender
+    try:
+        yield
+    finally:
+        await sender.close()
+
+
+def sender_of(app: web.Application) -> CallbackSender | None:
+    with contextlib.suppress(KeyError):
+        return app[SENDER]
+    return None
