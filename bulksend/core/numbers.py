@@ -19,9 +19,16 @@ _IGNORED = str.maketrans("", "", " \t-.()[]\u00a0/")
 
 def normalize_msisdn(raw: str) -> str:
     """Return the digits-only form of ``raw`` or raise ``RecipientError``."""
-    # Fast path: most lists are already clean digits.
+    # Fast paths: most lists hold clean digits, with or without a "+".
+    # This runs once per recipient, so the common forms cost a few C calls.
     if raw.isdigit() and raw.isascii():
+        if raw[0] != "0" and MIN_DIGITS <= len(raw) <= MAX_DIGITS:
+            return raw
         digits = raw[2:] if raw.startswith("00") else raw
+    elif raw[:1] == "+" and raw[1:].isdigit() and raw.isascii():
+        digits = raw[1:]
+        if digits[0] != "0" and MIN_DIGITS <= len(digits) <= MAX_DIGITS:
+            return digits
     else:
         digits = _strip_prefix(raw.strip().translate(_IGNORED), raw)
     return _check_digits(digits, raw)

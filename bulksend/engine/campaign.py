@@ -12,17 +12,16 @@ import asyncio
 import csv
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bulksend.core.chunking import chunked
 from bulksend.core.templates import missing_values, placeholders
 from bulksend.engine.ledger import Ledger
 from bulksend.errors import BulksendError, CampaignRefused, InputError, RecipientError
 from bulksend.models import Batch, BatchResult, Message, Recipient, Status
-from bulksend.recipients import Item, RecipientSource, read_recipients
+from bulksend.recipients import BLOCK, Block, RecipientSource, read_blocks
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -141,6 +140,7 @@ class CampaignRun:
         self.crashed: BaseException | None = None
         self.errors: deque[str] = deque(maxlen=5)
         self._outstanding = 0
+        self._screened = 0
         self._produced = False
         self._done = asyncio.Event()
         self._results = _CsvSink(spec.results_path, ("msisdn", "status", "batch_id", "code", "attempts"))
@@ -190,18 +190,17 @@ class CampaignRun:
         if spec.recipients is None:
             raise InputError("no recipient list given")
         keys = placeholders(spec.message.body)
-        items = read_recipients(spec.recipients, wanted=keys)
         excluded = self._load_exclusions()
-        screened = self._screen(items, keys, excluded)
+        size = self.batch_size
         pending: list[Recipient] = []
         seq = 0
-        for candidates in chunked(screened, self.batch_size):
-            fresh = await self.ledger.admit(candidates)
-            self.stats.duplicates += len(candidates) - len(fresh)
+        for block in read_blocks(spec.recipients, wanted=keys, size=max(size, BLOCK)):
+            fresh = await self.ledger.admit(self._screen(block, keys, excluded))
+            self.stats.duplicates += self._screened - len(fresh)
             pending.extend(fresh)
-            while len(pending) >= self.batch_size:
-                yield Batch(spec.name, seq, tuple(pending[: self.batch_size]))
-                del pending[: self.batch_size]
+            while len(pending) >= size:
+                yield Batch(spec.name, seq, tuple(pending[:size]))
+                del pending[:size]
                 seq += 1
             if self.stopping:
                 return
@@ -216,24 +215,28 @@ class CampaignRun:
             out |= load_numbers(source)
         return out
 
-    def _screen(self, items: Iterator[Item], keys: tuple[str, ...], excluded: set[str]) -> Iterator[Recipient]:
-        stats, defaults = self.stats, self.spec.message.defaults
-        for item in items:
-            stats.recipients_read += 1
-            if isinstance(item, RecipientError):
-                self._reject(item)
-                continue
-            if item.msisdn in excluded:
-                stats.excluded += 1
-                continue
-            if keys:
-                missing = missing_values(keys, item.params, defaults)
-                if missing:
-                    self._reject(RecipientError(
-                        "no value for " + ", ".join(f"${{{k}}}" for k in missing),
-                        item.msisdn, item.line, self.spec.recipients.display if self.spec.recipients else ""))
-                    continue
-            yield item
+    def _screen(self, block: Block, keys: tuple[str, ...], excluded: set[str]) -> list[Recipient]:
+        """Count a block, report its bad lines, drop opt-outs and unfillable rows."""
+        recipients, errors = block
+        self.stats.recipients_read += len(recipients) + len(errors)
+        for err in errors:
+            self._reject(err)
+        if excluded:
+            kept = [r for r in recipients if r.msisdn not in excluded]
+            self.stats.excluded += len(recipients) - len(kept)
+            recipients = kept
+        if keys:
+            recipients = [r for r in recipients if self._fillable(r, keys)]
+        self._screened = len(recipients)
+        return recipients
+
+    def _fillable(self, r: Recipient, keys: tuple[str, ...]) -> bool:
+        missing = missing_values(keys, r.params, self.spec.message.defaults)
+        if missing:
+            self._reject(RecipientError(
+                "no value for " + ", ".join(f"${{{k}}}" for k in missing), r.msisdn, r.line,
+                self.spec.recipients.display if self.spec.recipients else ""))
+        return not missing
 
     def _reject(self, err: RecipientError) -> None:
         self.stats.invalid += 1

@@ -1,0 +1,149 @@
+"""Engine throughput: bulksend vs a hand-written aiohttp baseline, same run.
+
+A sandbox in sink mode runs in its own process (one core for the server,
+one for the client). Each contender runs in its own process too, so its
+peak RSS can be read from ``wait4``. Unthrottled plan, same concurrency.
+
+    python benchmarks/bench_engine.py                      # 1,000,000 recipients, 200 and 1 per batch
+    python benchmarks/bench_engine.py --recipients 200000 --single 50000   # quicker
+
+Prints, per batch size: recipients/s, requests/s and peak RSS for each
+contender, and bulksend's ratio to the baseline. The sandbox's own count is
+checked after every run, so a contender that lost recipients shows up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_list(path: Path, count: int) -> Path:
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    with path.open("w", encoding="utf-8") as f:
+        f.write("phone,name\n")
+        for i in range(count):
+            f.write(f"+4670{i:07d},N{i}\n")
+    return path
+
+
+def start_sandbox() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bulksend", "sandbox", "--sink", "--open-plans", "--port", "0"],
+        stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    return proc, line.split("listening on ")[1].split()[0]
+
+
+def received(url: str, plan: str) -> int:
+    with urllib.request.urlopen(f"{url}/_sandbox/stats", timeout=10) as resp:
+        stats = json.load(resp)["plans"].get(plan, {})
+    return int(stats.get("recipients", 0))
+
+
+def measured(cmd: list[str]) -> tuple[str, float, float]:
+    """Run ``cmd``; return (stdout, peak RSS MB, CPU seconds) using wait4 on the child.
+
+    CPU seconds (user + system) are the steadier figure on a busy machine.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd[:4])} failed ({proc.returncode}): {err.read()[-800:]}")
+        return out.read(), usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
+
+
+def bulksend_cmd(url: str, plan: str, listing: Path, batch: int, concurrency: int,
+                 workdir: Path, extra: list[str]) -> list[str]:
+    config = workdir / f"{plan}.toml"
+    config.write_text(
+        f'[plans.{plan}]\nprovider = "sinch_xms"\nservice_plan_id = "{plan}"\nbase_url = "{url}"\n'
+        f'from = "Bench"\nrate = 1000000000\nburst = 1000000\nmax_batch = {batch}\n'
+        f'concurrency = {concurrency}\n', encoding="utf-8")
+    return [sys.executable, "-m", "bulksend", "send", "--config", str(config), "--plan", plan,
+            "--recipients", str(listing), "--message", "Hello from the benchmark",
+            "--campaign", plan, "--json", "--no-progress", *extra]
+
+
+def baseline_cmd(url: str, plan: str, listing: Path, batch: int, concurrency: int) -> list[str]:
+    return [sys.executable, str(HERE / "baseline_aiohttp.py"), "--url", url, "--plan", plan,
+            "--recipients", str(listing), "--batch", str(batch), "--concurrency", str(concurrency)]
+
+
+def contender(name: str, cmd: list[str], url: str, plan: str, expected: int) -> dict[str, float | str]:
+    out, rss, cpu = measured(cmd)
+    data = json.loads(out.strip().splitlines()[-1])
+    got = received(url, plan)
+    elapsed = float(data["elapsed_s"])
+    requests = float(data["requests"])
+    row: dict[str, float | str] = {
+        "contender": name, "recipients": got, "elapsed_s": elapsed,
+        "rate": got / elapsed, "requests_per_s": requests / elapsed, "peak_rss_mb": rss,
+        "cpu_us_per_recipient": cpu / max(got, 1) * 1e6,
+    }
+    if got != expected:
+        row["note"] = f"sandbox received {got:,}, expected {expected:,}"
+    return row
+
+
+def print_table(rows: list[dict[str, float | str]]) -> None:
+    print(f"{'contender':<28}{'recipients':>12}{'recipients/s':>14}{'requests/s':>12}{'peak RSS MB':>13}"
+          f"{'CPU us/recipient':>18}")
+    for r in rows:
+        print(f"{r['contender']:<28}{int(r['recipients']):>12,}{float(r['rate']):>14,.0f}"
+              f"{float(r['requests_per_s']):>12,.0f}{float(r['peak_rss_mb']):>13.1f}"
+              f"{float(r['cpu_us_per_recipient']):>18.2f}  {r.get('note', '')}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipients", type=int, default=1_000_000, help="list size for 200 per batch")
+    ap.add_argument("--single", type=int, default=1_000_000, help="list size for 1 per batch")
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "bulksend-bench"))
+    ap.add_argument("--bulksend-arg", action="append", default=[],
+                    help="extra argument for 'bulksend send' (repeatable), e.g. --bulksend-arg=--no-journal")
+    args = ap.parse_args()
+    data = Path(args.data)
+    data.mkdir(parents=True, exist_ok=True)
+    big = make_list(data / f"list-{args.recipients}.csv", args.recipients)
+    small = make_list(data / f"list-{args.single}.csv", args.single)
+    proc, url = start_sandbox()
+    print(f"sandbox (sink mode) at {url}; concurrency {args.concurrency}; python {sys.version.split()[0]}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            os.chdir(work)  # the journal (if on) goes in a fresh workspace
+            for batch, listing, count in ((200, big, args.recipients), (1, small, args.single)):
+                rows = [
+                    contender("baseline (aiohttp+json)", baseline_cmd(url, f"base{batch}", listing, batch,
+                              args.concurrency), url, f"base{batch}", count),
+                    contender("bulksend", bulksend_cmd(url, f"bulk{batch}", listing, batch, args.concurrency,
+                              work, args.bulksend_arg), url, f"bulk{batch}", count),
+                ]
+                print(f"\n{count:,} recipients, {batch} per batch")
+                print_table(rows)
+                ratio = float(rows[1]["rate"]) / float(rows[0]["rate"])
+                print(f"bulksend / baseline throughput: {ratio:.2f}x")
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+if __name__ == "__main__":
+    main()
