@@ -22,8 +22,8 @@ T = TypeVar("T")
 
 # Provider name -> the extra keys its plans may carry (beside the common ones).
 PROVIDER_KEYS: dict[str, frozenset[str]] = {
-    "sinch_xms": frozenset({"service_plan_id", "region", "token_env"}),
-    "clickatell": frozenset({"token_env", "format"}),
+    "sinch_xms": frozenset({"service_plan_id", "region", "token_env", "callback_secret_env"}),
+    "clickatell": frozenset({"token_env", "format", "callback_secret_env"}),
     "sinch_classic": frozenset({"key_env", "secret_env", "auth"}),
 }
 
@@ -164,7 +164,7 @@ def _base_url(table: Mapping[str, Any], provider: str, where: str, source: str) 
                 f"{source}: {where}.base_url: plain http is only allowed to loopback "
                 "(real providers need https)"
             )
-        return base.rstrip("/")
+        return str(base).rstrip("/")
     return _default_url(provider, region or "us", where, source)
 
 
@@ -218,7 +218,7 @@ def _get(
     if isinstance(value, bool) or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
         raise ConfigError(f"{source}: {where}.{key} must be {names}, not {value!r}")
-    if minimum is not None and value < minimum:
+    if minimum is not None and value < minimum:  # type: ignore[operator]
         raise ConfigError(f"{source}: {where}.{key} must be at least {minimum}, not {value!r}")
     return value
 

@@ -111,9 +111,14 @@ def read_recipients(source: RecipientSource, wanted: tuple[str, ...] | None = No
     """Every data line, one item at a time, in file order."""
     for recipients, errors in read_blocks(source, wanted):
         if errors:
-            yield from sorted([*recipients, *errors], key=lambda item: item.line)
+            merged: list[Item] = [*recipients, *errors]
+            yield from sorted(merged, key=_line_of)
         else:
             yield from recipients
+
+
+def _line_of(item: Item) -> int:
+    return item.line
 
 
 def _error(exc: RecipientError, raw: str, line_no: int, source: RecipientSource) -> RecipientError:

@@ -24,11 +24,18 @@ from bulksend.models import Batch, BatchResult, HttpRequest, HttpResponse, Messa
 class Provider(Protocol):
     """The codec every provider implements."""
 
-    name: str
-    #: the most recipients one request may carry
-    max_batch: int
-    #: True when the provider itself holds a message until ``send_at``
-    supports_send_at: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_batch(self) -> int:
+        """The most recipients one request may carry."""
+        ...
+
+    @property
+    def supports_send_at(self) -> bool:
+        """True when the provider itself holds a message until ``send_at``."""
+        ...
 
     def send_request(self, batch: Batch, message: Message) -> HttpRequest: ...
 

@@ -7,6 +7,7 @@ import enum
 import random
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bulksend.sandbox.config import Faults
 
@@ -47,7 +48,7 @@ class DroppedConnection(Exception):
 
 
 @web.middleware
-async def drop_middleware(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+async def drop_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except DroppedConnection:
