@@ -86,7 +86,10 @@ class Engine:
         to resume); ``ledger`` replaces the in-memory deduplication.
         """
         runner = self.plan_runner(spec.plan)
-        size = effective_batch_size(spec.max_batch or runner.plan.max_batch, runner.provider.max_batch)
+        # A provider with one text per request (Clickatell) sends a templated message one by one.
+        per_message = getattr(runner.provider, "max_batch_for", None)
+        limit = per_message(spec.message) if per_message is not None else runner.provider.max_batch
+        size = effective_batch_size(spec.max_batch or runner.plan.max_batch, limit)
         size = min(size, runner.plan.burst)
         run = CampaignRun(spec, ledger or MemoryLedger(), size)
         task = asyncio.create_task(self._feed(runner, run, batches), name=f"producer:{spec.name}")

@@ -8,9 +8,11 @@ from collections.abc import Callable, Mapping
 from bulksend.config import PlanConfig, secret_from_env
 from bulksend.errors import ConfigError
 from bulksend.providers.base import Provider
+from bulksend.providers.classic import SinchClassic
+from bulksend.providers.clickatell import Clickatell
 from bulksend.providers.xms import SinchXms
 
-__all__ = ["Provider", "SinchXms", "build_provider", "FACTORIES"]
+__all__ = ["Clickatell", "Provider", "SinchClassic", "SinchXms", "build_provider", "FACTORIES"]
 
 
 def _sinch_xms(plan: PlanConfig, env: Mapping[str, str]) -> Provider:
@@ -21,9 +23,31 @@ def _sinch_xms(plan: PlanConfig, env: Mapping[str, str]) -> Provider:
     return SinchXms(plan.base_url, plan_id, token)
 
 
+def _clickatell(plan: PlanConfig, env: Mapping[str, str]) -> Provider:
+    fmt = plan.options.get("format", "json")
+    if fmt not in ("json", "xml"):
+        raise ConfigError(f"plans.{plan.name}.format must be \"json\" or \"xml\", not {fmt!r}")
+    token = secret_from_env(env, plan.options.get("token_env"), plan)
+    return Clickatell(plan.base_url, token, fmt)
+
+
+def _sinch_classic(plan: PlanConfig, env: Mapping[str, str]) -> Provider:
+    auth = plan.options.get("auth", "signed")
+    if auth not in ("basic", "signed"):
+        raise ConfigError(f"plans.{plan.name}.auth must be \"basic\" or \"signed\", not {auth!r}")
+    key = secret_from_env(env, plan.options.get("key_env"), plan, what="key")
+    secret = secret_from_env(env, plan.options.get("secret_env"), plan, what="secret")
+    try:
+        return SinchClassic(plan.base_url, key, secret, auth)
+    except ValueError as exc:  # the secret cannot sign (not Base64)
+        raise ConfigError(f"plans.{plan.name}: {exc} (read from {plan.options.get('secret_env')})") from None
+
+
 #: provider name -> factory(plan, environment) -> Provider
 FACTORIES: dict[str, Callable[[PlanConfig, Mapping[str, str]], Provider]] = {
     "sinch_xms": _sinch_xms,
+    "clickatell": _clickatell,
+    "sinch_classic": _sinch_classic,
 }
 
 
