@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bulksend.sandbox import delivery, xms
+from bulksend.sandbox import classic, clickatell, delivery, xms
 from bulksend.sandbox.config import SandboxConfig
 from bulksend.sandbox.faults import drop_middleware
 from bulksend.sandbox.state import SandboxState
 
 #: Extra API modules register here: each is ``add_routes(app)``.
-ROUTE_MODULES: list[Callable[[web.Application], None]] = [xms.add_routes]
+ROUTE_MODULES: list[Callable[[web.Application], None]] = [xms.add_routes, clickatell.add_routes,
+                                                          classic.add_routes]
 
 
 async def _stats(request: web.Request) -> web.Response:
