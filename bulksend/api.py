@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from bulksend.config import Config, load_config
-from bulksend.core.templates import check_template
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
-from bulksend.recipients import RecipientSource, count_lines, peek_columns
+from bulksend.preflight import Estimate, estimate, preflight
+from bulksend.recipients import RecipientSource, count_lines
 from bulksend.runtime import run as run_loop
 
 OnStart = Callable[[CampaignRun], Any]
@@ -95,8 +95,9 @@ async def send_campaign(
     With ``handle_signals`` the first SIGINT/SIGTERM stops taking new batches
     and lets in-flight ones finish; the summary then says what was not sent.
     """
-    preflight(spec)
-    async with Engine(as_config(config), env=env) as engine:
+    config = as_config(config)
+    preflight(spec, config.plan(spec.plan))
+    async with Engine(config, env=env) as engine:
         run = engine.submit(spec)
         if spec.recipients is not None:
             run.stats.total_hint = count_lines(spec.recipients.path)
@@ -107,14 +108,6 @@ async def send_campaign(
         return await run.wait()
 
 
-def preflight(spec: CampaignSpec) -> None:
-    """Refuse, before anything is sent, a campaign that cannot go right."""
-    if spec.recipients is not None:
-        columns = peek_columns(spec.recipients)
-        if columns is not None:
-            check_template(spec.message.body, columns, spec.message.defaults)
-
-
 def _stop_on_signals(run: CampaignRun) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -122,6 +115,13 @@ def _stop_on_signals(run: CampaignRun) -> None:
             loop.add_signal_handler(sig, run.stop, f"stopped by {signal.Signals(sig).name}")
         except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread
             pass
+
+
+def dry_run(config: Config | str | Path, spec: CampaignSpec) -> Estimate:
+    """What ``spec`` would send (recipients, encoding, parts, duration); sends nothing."""
+    plan = as_config(config).plan(spec.plan)
+    preflight(spec, plan, scan=False)
+    return estimate(spec, plan, refuse=True)
 
 
 def send(config: Config | str | Path, **spec: Any) -> CampaignSummary:

@@ -56,6 +56,10 @@ def print_summary(summary: CampaignSummary, stream: TextIO | None = None) -> Non
         f"  failed     {s.failed:>10,}   unknown {s.unknown:,}   not sent {s.not_sent:,}",
         f"  elapsed    {s.elapsed_s:>10.2f}s  ({s.rate:,.0f} recipients/s)",
     ]
+    if s.parts:
+        per = s.parts["parts_per_recipient"]
+        lines.append(f"  message    {s.parts['encoding']:>10}   {per['min']}-{per['max']} parts per recipient, "
+                     f"{s.parts['total_parts']:,} parts in all")
     if s.stopped_reason:
         lines.append(f"  stopped: {s.stopped_reason}")
     if s.last_errors:

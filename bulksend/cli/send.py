@@ -7,7 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
-from bulksend.api import as_config, build_spec, send_campaign
+from bulksend.api import as_config, build_spec, dry_run, send_campaign
+from bulksend.preflight import render_estimate
 from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
 from bulksend.engine import CampaignRun
 from bulksend.models import DeliveryReport
@@ -42,6 +43,8 @@ def register(sub: Any) -> None:
     p.add_argument("--rejects", metavar="FILE", help="write invalid lines (default: beside --results)")
     p.add_argument("--resend-unknown", action="store_true",
                    help="resend batches whose fate the provider cannot tell (may duplicate)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="count recipients, encoding and parts, estimate the duration; send nothing")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
@@ -59,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         exclude=tuple(args.exclude), max_batch=args.max_batch,
         results=args.results, rejects=args.rejects, resend_unknown=args.resend_unknown,
     )
+    if args.dry_run:
+        est = dry_run(config, spec)
+        print_json(est.to_dict()) if args.json else print(render_estimate(est, plan))
+        return 0
     summary = run_loop(send_campaign(config, spec, handle_signals=True,
                                      on_start=None if args.no_progress else _progress))
     if args.json:

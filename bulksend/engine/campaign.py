@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bulksend.core.templates import missing_values, placeholders
+from bulksend.core.estimate import BodyMeter
+from bulksend.core.templates import missing_values, placeholders, render
 from bulksend.engine.ledger import Ledger
 from bulksend.errors import BulksendError, CampaignRefused, InputError, RecipientError
 from bulksend.models import Batch, BatchResult, Message, Recipient, Status
@@ -96,6 +97,8 @@ class CampaignSummary:
     exit_code: int
     stopped_reason: str = ""
     last_errors: tuple[str, ...] = ()
+    #: encoding, parts per recipient and total parts of what was admitted
+    parts: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,10 +132,13 @@ class _CsvSink:
 class CampaignRun:
     """One campaign being sent. Created by ``Engine.submit``."""
 
-    def __init__(self, spec: CampaignSpec, ledger: Ledger, batch_size: int) -> None:
+    def __init__(self, spec: CampaignSpec, ledger: Ledger, batch_size: int,
+                 meter: BodyMeter | None = None, rate: float | None = None) -> None:
         self.spec = spec
         self.ledger = ledger
         self.batch_size = batch_size
+        self.meter = meter or BodyMeter(spec.message.max_parts)
+        self.rate = rate
         self.stats = CampaignStats()
         self.stopping = False
         self.stopped_reason = ""
@@ -226,16 +232,30 @@ class CampaignRun:
             self.stats.excluded += len(recipients) - len(kept)
             recipients = kept
         if keys:
-            recipients = [r for r in recipients if self._fillable(r, keys)]
+            recipients = [r for r in recipients if self._fillable(r, keys) and self._measured(r)]
+        elif recipients:
+            problem = self.meter.add(self.spec.message.body, len(recipients))
+            if problem:
+                raise InputError(problem)
         self._screened = len(recipients)
         return recipients
+
+    def _measured(self, r: Recipient) -> bool:
+        """Count the parts of this recipient's body; refuse it if over the limits."""
+        problem = self.meter.add(render(self.spec.message.body, r.params, self.spec.message.defaults))
+        if problem:
+            self._reject(RecipientError(problem, r.msisdn, r.line, self._display))
+        return not problem
+
+    @property
+    def _display(self) -> str:
+        return self.spec.recipients.display if self.spec.recipients else ""
 
     def _fillable(self, r: Recipient, keys: tuple[str, ...]) -> bool:
         missing = missing_values(keys, r.params, self.spec.message.defaults)
         if missing:
             self._reject(RecipientError(
-                "no value for " + ", ".join(f"${{{k}}}" for k in missing), r.msisdn, r.line,
-                self.spec.recipients.display if self.spec.recipients else ""))
+                "no value for " + ", ".join(f"${{{k}}}" for k in missing), r.msisdn, r.line, self._display))
         return not missing
 
     def _reject(self, err: RecipientError) -> None:
@@ -316,6 +336,7 @@ class CampaignRun:
             elapsed_s=round(elapsed, 3), rate=round(s.sent / elapsed, 1) if elapsed > 0 else 0.0,
             exit_code=self.exit_code(), stopped_reason=self.stopped_reason,
             last_errors=tuple(self.errors),
+            parts=self.meter.tally.to_dict(self.rate) if self.meter.tally.recipients else {},
         )
 
     def exit_code(self) -> int:

@@ -15,12 +15,13 @@ import aiohttp
 
 from bulksend.config import Config
 from bulksend.core.chunking import effective_batch_size
+from bulksend.core.estimate import BodyMeter
 from bulksend.engine.campaign import CampaignRun, CampaignSpec, CampaignSummary
 from bulksend.engine.ledger import Ledger, MemoryLedger
 from bulksend.engine.plan import PlanRunner
 from bulksend.engine.retry import Sleep
 from bulksend.models import Batch
-from bulksend.providers import build_provider
+from bulksend.providers import body_limit, build_provider
 
 
 class Engine:
@@ -91,7 +92,8 @@ class Engine:
         limit = per_message(spec.message) if per_message is not None else runner.provider.max_batch
         size = effective_batch_size(spec.max_batch or runner.plan.max_batch, limit)
         size = min(size, runner.plan.burst)
-        run = CampaignRun(spec, ledger or MemoryLedger(), size)
+        meter = BodyMeter(spec.message.max_parts or runner.plan.max_parts, body_limit(runner.plan.provider))
+        run = CampaignRun(spec, ledger or MemoryLedger(), size, meter, runner.plan.rate)
         task = asyncio.create_task(self._feed(runner, run, batches), name=f"producer:{spec.name}")
         self._producers.add(task)
         task.add_done_callback(self._producers.discard)

@@ -12,7 +12,7 @@ from bulksend.providers.classic import SinchClassic
 from bulksend.providers.clickatell import Clickatell
 from bulksend.providers.xms import SinchXms
 
-__all__ = ["Clickatell", "Provider", "SinchClassic", "SinchXms", "build_provider", "FACTORIES"]
+__all__ = ["BODY_LIMITS", "FACTORIES", "Clickatell", "Provider", "SinchClassic", "SinchXms", "body_limit", "build_provider"]
 
 
 def _sinch_xms(plan: PlanConfig, env: Mapping[str, str]) -> Provider:
@@ -49,6 +49,14 @@ FACTORIES: dict[str, Callable[[PlanConfig, Mapping[str, str]], Provider]] = {
     "clickatell": _clickatell,
     "sinch_classic": _sinch_classic,
 }
+
+
+#: the longest body (in characters) each provider accepts, where it documents one
+BODY_LIMITS: dict[str, int] = {"sinch_xms": 2000}
+
+
+def body_limit(provider: str) -> int | None:
+    return BODY_LIMITS.get(provider)
 
 
 def build_provider(plan: PlanConfig, env: Mapping[str, str] | None = None) -> Provider:
