@@ -1,0 +1,173 @@
+"""``bulksend loadtest``: how much can a service plan really take?
+
+Thin: it builds a ``LoadSpec`` from the arguments and calls
+``bulksend.loadtest.run_loadtest`` or ``find_max``, then prints the table,
+the JSON and/or writes the HTML report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from typing import Any
+
+from bulksend.api import as_config
+from bulksend.cli.common import add_config, print_json
+from bulksend.errors import InputError
+from bulksend.loadtest import (
+    Bounds,
+    FindMaxResult,
+    FindMaxStep,
+    LoadSpec,
+    LoadTestResult,
+    SearchPolicy,
+    find_max,
+    format_find_max,
+    format_result,
+    rate_profile,
+    read_numbers,
+    render_find_max,
+    render_result,
+    run_loadtest,
+    write_report,
+)
+from bulksend.models import Message
+from bulksend.runtime import run as run_loop
+
+_DESCRIPTION = """\
+Load-test a service plan with an open-loop schedule: every batch has an
+intended send time and is sent then, whatever earlier answers are doing;
+latency is measured from that intended time, so a slow plan cannot hide.
+Rates are recipients per second (requests/s = rate / --batch-size).
+
+Generated recipients are only sent to a loopback (sandbox) plan; against a
+real provider give --recipients with your own test numbers, and remember
+every message sent is a real, billed SMS.
+
+examples:
+  bulksend loadtest -c configs/sandbox.toml --plan demo --rate 1000 --duration 10
+  bulksend loadtest -c configs/sandbox.toml --plan demo --ramp 200:4000 --duration 30 \\
+      --report ramp.html
+  bulksend loadtest -c configs/sandbox.toml --plan alerts --rate 800 --delivery
+  bulksend loadtest -c configs/sandbox.toml --plan demo --find-max --rate 500 \\
+      --duration 3 --max-p99-ms 200 --workers 2
+"""
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "loadtest", help="load-test a service plan (open-loop, latency percentiles, --find-max)",
+        description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config(p)
+    p.add_argument("--plan", required=True, help="the [plans.NAME] to load")
+    p.add_argument("--rate", type=float, help="recipients/s (the starting rate with --find-max)")
+    p.add_argument("--ramp", metavar="FROM:TO", help="rise (or fall) linearly from FROM to TO recipients/s")
+    p.add_argument("--duration", type=float, default=10.0,
+                   help="seconds of sending (per step with --find-max; default 10)")
+    p.add_argument("--batch-size", type=int, default=1, help="recipients per request (default 1)")
+    p.add_argument("--message", "-m", default="bulksend load test", help="the message body")
+    p.add_argument("--recipients", "-r", metavar="FILE",
+                   help="numbers to send to, reused round-robin (default: generated; sandbox only)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes sharing the rate, each with its own event loop (default 1)")
+    p.add_argument("--max-in-flight", type=int, default=512,
+                   help="requests out at once per worker; a send due beyond it is dropped (default 512)")
+    p.add_argument("--retries", type=int, default=0,
+                   help="resend a batch answered 429/5xx up to N times, counted (default 0)")
+    p.add_argument("--timeout", type=float, help="seconds per request (default: the plan's)")
+    p.add_argument("--late-ms", type=float, default=5.0,
+                   help="a send later than this after its intended time counts as late (default 5)")
+    p.add_argument("--delivery", action="store_true",
+                   help="ask for per-recipient delivery reports and measure delivery (sandbox only)")
+    p.add_argument("--drain-timeout", type=float, default=10.0,
+                   help="seconds to wait for outstanding delivery reports after sending (default 10)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--report", metavar="FILE.html", help="write an HTML report with plots")
+    g = p.add_argument_group("--find-max", "search for the highest rate that stays within bounds")
+    g.add_argument("--find-max", action="store_true", help="search instead of one run")
+    g.add_argument("--max-429", type=float, default=0.01, metavar="FRACTION",
+                   help="largest share of requests answered 429 (default 0.01)")
+    g.add_argument("--max-errors", type=float, default=0.01, metavar="FRACTION",
+                   help="largest share of requests failed otherwise (default 0.01)")
+    g.add_argument("--max-p99-ms", type=float, help="largest p99 latency from intended time")
+    g.add_argument("--max-delivery-p99-ms", type=float,
+                   help="largest p99 acceptance-to-delivery latency (with --delivery)")
+    g.add_argument("--min-achieved", type=float, default=0.99,
+                   help="smallest achieved/target rate (default 0.99)")
+    g.add_argument("--factor", type=float, default=2.0, help="rate multiplier while rising (default 2)")
+    g.add_argument("--precision", type=float, default=0.05,
+                   help="stop when pass and fail are this close, relatively (default 0.05)")
+    g.add_argument("--max-steps", type=int, default=12, help="most steps to run (default 12)")
+    g.add_argument("--max-rate", type=float, help="never try above this rate")
+    g.add_argument("--pause", type=float, default=0.5, help="seconds between steps (default 0.5)")
+    p.set_defaults(func=run)
+
+
+def build_spec(args: argparse.Namespace) -> LoadSpec:
+    plan = as_config(args.config).plan(args.plan)
+    if args.report and not args.report.lower().endswith((".html", ".htm")):
+        raise InputError(f"--report {args.report}: the report is an HTML file (name it .html)")
+    if args.workers < 1:
+        raise InputError("--workers must be at least 1")
+    if args.find_max and args.ramp:
+        raise InputError("--find-max runs constant-rate steps: give --rate, not --ramp")
+    return LoadSpec(
+        plan=plan, profile=rate_profile(args.rate, args.ramp, args.duration),
+        batch_size=args.batch_size, message=Message(args.message, sender=plan.sender),
+        recipients=read_numbers(args.recipients) if args.recipients else (),
+        max_in_flight=args.max_in_flight, retries=args.retries, timeout=args.timeout,
+        delivery=args.delivery, drain_timeout=args.drain_timeout, late_bound=args.late_ms / 1000,
+        campaign=f"loadtest-{datetime.now().strftime('%Y%m%d-%H%M%S')}",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = build_spec(args)
+    if args.find_max:
+        return _find_max(args, spec)
+    result: LoadTestResult = run_loop(run_loadtest(spec, workers=args.workers,
+                                                   max_latency_p99_ms=args.max_p99_ms))
+    if args.report:
+        write_report(args.report, render_result(result))
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        sys.stdout.write(format_result(result))
+        if args.report:
+            print(f"report: {args.report}")
+    return 3 if result.stopped else 0
+
+
+def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
+    try:
+        bounds = Bounds(max_rate_limited=args.max_429, max_errors=args.max_errors,
+                        max_latency_p99_ms=args.max_p99_ms,
+                        max_delivery_p99_ms=args.max_delivery_p99_ms,
+                        max_lateness_p99_ms=args.late_ms, min_achieved=args.min_achieved)
+        policy = SearchPolicy(start=spec.profile.start_rate, factor=args.factor,
+                              precision=args.precision, max_steps=args.max_steps,
+                              max_rate=args.max_rate or float("inf"))
+    except ValueError as exc:
+        raise InputError(f"--find-max: {exc}") from None
+
+    def progress(step: FindMaxStep) -> None:
+        if not args.json:
+            verdict = "ok" if step.verdict.ok else "; ".join(step.verdict.reasons)
+            print(f"  step {step.rate:,.1f}/s: achieved {step.result.achieved_rate:,.1f}/s, "
+                  f"{step.result.rate_limited:,} 429s, p99 {step.result.latency.p99:,.2f} ms: {verdict}",
+                  file=sys.stderr, flush=True)
+
+    found: FindMaxResult = run_loop(find_max(spec, policy=policy, bounds=bounds, workers=args.workers,
+                                             pause=args.pause, on_step=progress))
+    if args.report:
+        write_report(args.report, render_find_max(found))
+    if args.json:
+        print_json(found.to_dict())
+    else:
+        sys.stdout.write(format_find_max(found))
+        if args.report:
+            print(f"report: {args.report}")
+    if any(s.result.stopped for s in found.steps):
+        return 3
+    return 0 if found.max_rate is not None else 1

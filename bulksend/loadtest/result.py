@@ -1,0 +1,178 @@
+"""A finished load test as values: the summary, the per-second series, and
+the first second where the plan (or the generator) saturated."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bulksend.loadtest.histogram import Percentiles, values_at
+from bulksend.loadtest.recorder import Recorder, Second
+from bulksend.loadtest.search import StepResult
+from bulksend.loadtest.spec import LoadSpec
+
+# A second is saturated when more than this share of its sends were late
+# (not 1%: the first second of a run pays for opening connections).
+LATE_SHARE = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class SecondPoint:
+    """One second of the run; rates are per second, latencies in ms (None: no sample)."""
+
+    t: int
+    target: int
+    sent: int
+    requests: int
+    parts: int
+    accepted: int
+    rate_limited: int
+    errors: int
+    dropped: int
+    late: int
+    delivered: int
+    latency_p50: float | None
+    latency_p99: float | None
+    service_p50: float | None
+    service_p99: float | None
+    delivery_p50: float | None
+    delivery_p99: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Saturation:
+    second: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadTestResult:
+    plan: str
+    start_rate: float
+    end_rate: float
+    duration: float
+    batch_size: int
+    workers: int
+    parts_per_message: int
+    late_bound_ms: float
+    delivery_measured: bool
+    # what was due and what went out
+    recipients_due: int
+    recipients_sent: int
+    batches_sent: int
+    target_rate: float           # mean recipients/s due
+    achieved_rate: float         # recipients/s whose send started within the duration
+    achieved_requests_rate: float
+    achieved_parts_rate: float
+    # answers
+    requests: int                # HTTP attempts, retries included
+    retries: int
+    accepted: int                # recipients
+    failed: int                  # recipients
+    rate_limited: int            # 429 answers
+    dropped: int                 # recipients never sent: the in-flight cap was reached
+    late: int                    # recipients sent later than late_bound_ms
+    statuses: dict[str, int]
+    lateness: Percentiles
+    latency: Percentiles         # from intended time
+    service_time: Percentiles    # from actual send
+    # delivery reports
+    delivery_latency: Percentiles | None
+    delivered: int
+    delivery_failed: dict[str, int]
+    undelivered: int             # accepted, no final report by the end of the drain
+    delivered_rate: float        # delivered / max(duration, time of last report)
+    peak_delivered_rate: int
+    seconds: tuple[SecondPoint, ...]
+    saturation: Saturation | None
+    stopped: str
+
+    @property
+    def errors(self) -> int:
+        return sum(n for code, n in self.statuses.items() if not code.startswith("2") and code != "429")
+
+    def step(self) -> StepResult:
+        """The figures ``--find-max`` judges."""
+        due = max(1, self.recipients_due)
+        return StepResult(
+            rate=self.target_rate, achieved=self.achieved_rate, requests=self.requests,
+            rate_limited=self.rate_limited, errors=self.errors, dropped_fraction=self.dropped / due,
+            latency_p99_ms=self.latency.p99, lateness_p99_ms=self.lateness.p99,
+            delivery_p99_ms=self.delivery_latency.p99 if self.delivery_latency else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for name in ("lateness", "latency", "service_time"):
+            out[name] = getattr(self, name).to_dict()
+        out["delivery_latency"] = self.delivery_latency.to_dict() if self.delivery_latency else None
+        out["errors"] = self.errors
+        return out
+
+
+def summarize(recorder: Recorder, spec: LoadSpec, workers: int = 1,
+              max_latency_p99_ms: float | None = None) -> LoadTestResult:
+    t, duration = recorder.totals, spec.profile.duration
+    seconds = tuple(_point(i, s) for i, s in enumerate(recorder.seconds))
+    delivered_span = max(duration, t.last_delivery)
+    return LoadTestResult(
+        plan=spec.plan.name, start_rate=spec.profile.start_rate, end_rate=spec.profile.end_rate,
+        duration=duration, batch_size=spec.batch_size, workers=workers,
+        parts_per_message=spec.parts_per_message, late_bound_ms=spec.late_bound * 1000,
+        delivery_measured=spec.delivery,
+        recipients_due=t.recipients_due, recipients_sent=t.recipients_sent, batches_sent=t.batches_sent,
+        target_rate=t.recipients_due / duration, achieved_rate=t.recipients_on_time / duration,
+        achieved_requests_rate=t.requests_on_time / duration,
+        achieved_parts_rate=t.parts_on_time / duration,
+        requests=t.requests, retries=t.retries, accepted=t.accepted, failed=t.failed,
+        rate_limited=t.rate_limited, dropped=t.dropped, late=t.late,
+        statuses=dict(sorted(recorder.statuses.items())),
+        lateness=Percentiles.of(recorder.lateness), latency=Percentiles.of(recorder.latency),
+        service_time=Percentiles.of(recorder.service_time),
+        delivery_latency=Percentiles.of(recorder.delivery) if spec.delivery else None,
+        delivered=t.delivered, delivery_failed=dict(recorder.delivery_failed),
+        undelivered=max(0, t.accepted - t.delivered - sum(recorder.delivery_failed.values()))
+        if spec.delivery else 0,
+        delivered_rate=t.delivered / delivered_span if spec.delivery else 0.0,
+        peak_delivered_rate=max((p.delivered for p in seconds), default=0),
+        seconds=seconds,
+        saturation=find_saturation(seconds, max_latency_p99_ms),
+        stopped=recorder.stopped,
+    )
+
+
+def _p50_p99(sec: Second, name: str) -> tuple[float | None, float | None]:
+    h = getattr(sec, name)
+    if h is None or not h.get_total_count():
+        return None, None
+    at = values_at(h, (50.0, 99.0))
+    return at[50.0] / 1000, at[99.0] / 1000
+
+
+def _point(i: int, s: Second) -> SecondPoint:
+    latency, service, delivery = (_p50_p99(s, n) for n in ("latency", "service_time", "delivery"))
+    return SecondPoint(
+        t=i, target=s.target, sent=s.sent, requests=s.requests, parts=s.parts, accepted=s.accepted,
+        rate_limited=s.rate_limited, errors=s.errors, dropped=s.dropped, late=s.late,
+        delivered=s.delivered, latency_p50=latency[0], latency_p99=latency[1],
+        service_p50=service[0], service_p99=service[1],
+        delivery_p50=delivery[0], delivery_p99=delivery[1],
+    )
+
+
+def find_saturation(seconds: tuple[SecondPoint, ...],
+                    max_latency_p99_ms: float | None = None) -> Saturation | None:
+    """The first second with 429s, errors, dropped sends, too many late sends,
+    or (when a bound is given) a p99 latency above it."""
+    for p in seconds:
+        if p.rate_limited:
+            return Saturation(p.t, f"{p.rate_limited:,} answers 429")
+        if p.errors:
+            return Saturation(p.t, f"{p.errors:,} failed answers")
+        if p.dropped:
+            return Saturation(p.t, f"{p.dropped:,} sends dropped (in-flight cap)")
+        if p.late > LATE_SHARE * max(1, p.target):
+            return Saturation(p.t, f"{p.late:,} late sends (generator behind)")
+        if max_latency_p99_ms is not None and p.latency_p99 is not None and p.latency_p99 > max_latency_p99_ms:
+            return Saturation(p.t, f"latency p99 {p.latency_p99:,.1f} ms")
+    return None

@@ -1,0 +1,204 @@
+"""The async runner: fires each batch at its intended time, never later on
+purpose.
+
+Theory of operation
+-------------------
+One scheduler coroutine walks the worker's share of the schedule. For each
+batch it sleeps until the batch is due (re-checking the clock, because
+event-loop timers are millisecond-grained), then *starts* the send as its
+own task and moves on: it never waits for an earlier answer, so a slow
+server cannot slow the generator down (no coordinated omission). When the
+scheduler itself is behind, overdue batches go out at once and their
+lateness is recorded; a send that finds ``max_in_flight`` requests already
+out is not started at all and is counted as dropped.
+
+Requests are built by the plan's real provider codec, sent by the engine's
+``perform`` and classified by ``parse_send``: 2xx accepted, 429 and other
+failures counted by status. With ``retries`` a batch answered 429, 5xx or
+"cannot connect" is sent again after Retry-After (capped) or a short
+backoff; ambiguous failures (timeouts) are never resent. With ``delivery``
+a ``DeliveryReceiver`` on 127.0.0.1 takes the provider's per-recipient
+reports until every accepted recipient has one or ``drain_timeout`` passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import aiohttp
+
+from bulksend.engine.transport import perform
+from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError
+from bulksend.loadtest.delivery import DeliveryReceiver, DeliveryTracker
+from bulksend.loadtest.recorder import Recorder
+from bulksend.loadtest.spec import GENERATED_BASE, GENERATED_SPAN, LoadSpec
+from bulksend.models import Batch, DeliveryReport, Message, Recipient, Status
+from bulksend.providers import build_provider
+from bulksend.providers.base import Provider
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+#: how far ahead of "now" a single-process run starts (set-up is done by then)
+LEAD = 0.02
+#: overdue batches fired back to back before the scheduler lets answers in
+YIELD_EVERY = 32
+MAX_RETRY_WAIT = 5.0
+
+
+async def run_worker(
+    spec: LoadSpec,
+    *,
+    worker: int = 0,
+    workers: int = 1,
+    start_at: float | None = None,
+    env: dict[str, str] | None = None,
+    clock: Clock = time.monotonic,
+) -> Recorder:
+    """Run this worker's share of the schedule; ``start_at`` is on ``clock``."""
+    provider = build_provider(spec.plan, env)
+    recorder = Recorder(0.0, spec.profile.duration, spec.late_bound)
+    tracker = DeliveryTracker(recorder) if spec.delivery else None
+    async with contextlib.AsyncExitStack() as stack:
+        message = spec.message
+        if tracker is not None:
+            receiver = await stack.enter_async_context(DeliveryReceiver(tracker, clock))
+            message = replace(message, callback_url=receiver.url,
+                              delivery_report=DeliveryReport.PER_RECIPIENT)
+        connector = aiohttp.TCPConnector(limit=spec.max_in_flight, ssl=ssl.create_default_context())
+        session = await stack.enter_async_context(aiohttp.ClientSession(
+            connector=connector, headers={"User-Agent": "bulksend-loadtest/0.1"}))
+        recorder.start = start_at if start_at is not None else clock() + LEAD
+        runner = _Runner(spec, provider, session, recorder, message, clock, tracker)
+        await runner.run(worker, workers)
+        if tracker is not None:
+            await _drain(tracker, spec.drain_timeout, clock)
+            tracker.finish()
+    return recorder
+
+
+async def _drain(tracker: DeliveryTracker, timeout: float, clock: Clock) -> None:
+    deadline = clock() + timeout
+    while tracker.outstanding > 0 and clock() < deadline:
+        await asyncio.sleep(0.02)
+
+
+class _Runner:
+    __slots__ = ("spec", "provider", "session", "recorder", "message", "clock", "tracker",
+                 "timeout", "parts", "in_flight", "tasks")
+
+    def __init__(self, spec: LoadSpec, provider: Provider, session: aiohttp.ClientSession,
+                 recorder: Recorder, message: Message, clock: Clock,
+                 tracker: DeliveryTracker | None) -> None:
+        self.spec = spec
+        self.provider = provider
+        self.session = session
+        self.recorder = recorder
+        self.message = message
+        self.clock = clock
+        self.tracker = tracker
+        self.timeout = aiohttp.ClientTimeout(total=spec.request_timeout)
+        self.parts = spec.parts_per_message
+        self.in_flight = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, worker: int, workers: int) -> None:
+        schedule = self.spec.schedule
+        start, clock = self.recorder.start, self.clock
+        back_to_back = 0
+        for k in schedule.owned_by(worker, workers):
+            if self.recorder.stopped:
+                break
+            due = start + schedule.due(k)
+            now = clock()
+            if now < due:
+                while now < due:  # timers are ms-grained: sleep, then look again
+                    await asyncio.sleep(due - now)
+                    now = clock()
+                back_to_back = 0
+            else:
+                back_to_back += 1
+                if back_to_back >= YIELD_EVERY:
+                    back_to_back = 0
+                    await asyncio.sleep(0)
+            self._fire(k, due)
+        if self.tasks:
+            await asyncio.gather(*list(self.tasks))
+
+    def _fire(self, k: int, due: float) -> None:
+        size = self.spec.batch_size
+        self.recorder.due(due, size)
+        if self.in_flight >= self.spec.max_in_flight:
+            self.recorder.dropped(due, size)
+            return
+        self.in_flight += 1
+        task = asyncio.create_task(self._send(self._batch(k), due))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _batch(self, k: int) -> Batch:
+        size, numbers = self.spec.batch_size, self.spec.recipients
+        first = k * size
+        if numbers:
+            picked = [numbers[(first + j) % len(numbers)] for j in range(size)]
+        else:
+            picked = [str(GENERATED_BASE + (first + j) % GENERATED_SPAN) for j in range(size)]
+        return Batch(self.spec.campaign, k, tuple(Recipient(n) for n in picked))
+
+    async def _send(self, batch: Batch, due: float) -> None:
+        try:
+            await self._attempts(batch, due)
+        finally:
+            self.in_flight -= 1
+
+    async def _attempts(self, batch: Batch, due: float) -> None:
+        rec, size = self.recorder, batch.size
+        parts = self.parts * size
+        request = self.provider.send_request(batch, self.message)
+        sent_at = self.clock()
+        rec.started(due, sent_at, size, parts)
+        attempt = 0
+        while True:
+            retry_after: float | None = None
+            retryable = False
+            try:
+                response = await perform(self.session, request, self.timeout)
+            except TransientError as exc:  # nothing was sent: safe to resend
+                rec.attempt(sent_at, self.clock(), exc.code or "connect", parts)
+                retryable = True
+            except AmbiguousOutcome as exc:  # may have been taken: never resent
+                rec.attempt(sent_at, self.clock(), exc.code or "ambiguous", parts)
+            else:
+                done = self.clock()
+                rec.attempt(sent_at, done, str(response.status), parts)
+                try:
+                    result = self.provider.parse_send(batch, response)
+                except CampaignRefused as exc:
+                    rec.stopped = rec.stopped or f"the provider refused the test: {exc}"
+                except TransientError as exc:  # 429, 5xx
+                    retry_after, retryable = exc.retry_after, True
+                else:
+                    accepted = sum(1 for r in batch.recipients
+                                   if result.outcome_for(r.msisdn).status is Status.ACCEPTED)
+                    rec.finished(due, done, accepted, size - accepted)
+                    if accepted and self.tracker is not None and result.outcome.provider_id:
+                        self.tracker.batch_accepted(result.outcome.provider_id, done, accepted)
+                    return
+            if not retryable or attempt >= self.spec.retries or rec.stopped:
+                rec.finished(due, self.clock(), 0, size)
+                return
+            attempt += 1
+            rec.retried()
+            await asyncio.sleep(_retry_wait(retry_after, attempt))
+            sent_at = self.clock()
+
+
+def _retry_wait(retry_after: float | None, attempt: int) -> float:
+    if retry_after is not None:
+        return min(retry_after, MAX_RETRY_WAIT)
+    return min(0.05 * 2.0 ** (attempt - 1), 2.0)

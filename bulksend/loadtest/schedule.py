@@ -1,0 +1,115 @@
+"""The open-loop schedule: when each batch of a load test is due.
+
+The rate is a linear ramp ``r(t) = F + (T - F) * t / S`` recipients per
+second over ``[0, S)`` (a constant rate is the ramp with ``F == T``). The
+recipients due by time ``t`` are the integral ``N(t) = F*t + (T-F)*t²/(2S)``,
+and batch ``k`` of ``b`` recipients is due the moment ``N(t) == k*b``: the
+root of a quadratic, solved exactly, never by stepping a clock. Nothing here
+reads a clock or sleeps; the runner adds the start time.
+
+With several workers the global batch sequence is dealt out round-robin:
+worker ``i`` of ``n`` owns batches ``i, i+n, i+2n, ...``, so each runs at
+``r/n`` with its phase staggered and together they keep the one schedule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Floating-point slack when counting batches: N(S)/b = 2000.0000000001
+# must still be 2000 batches, not 2001.
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class RateProfile:
+    """How many recipients per second are due, over ``duration`` seconds."""
+
+    start_rate: float
+    end_rate: float
+    duration: float
+
+    def __post_init__(self) -> None:
+        if self.duration <= 0:
+            raise ValueError("the duration must be positive")
+        if self.start_rate < 0 or self.end_rate < 0:
+            raise ValueError("rates must be >= 0")
+        if self.start_rate == 0 and self.end_rate == 0:
+            raise ValueError("a ramp from 0 to 0 sends nothing")
+
+    @classmethod
+    def constant(cls, rate: float, duration: float) -> RateProfile:
+        return cls(rate, rate, duration)
+
+    @property
+    def is_constant(self) -> bool:
+        return self.start_rate == self.end_rate
+
+    @property
+    def mean_rate(self) -> float:
+        return (self.start_rate + self.end_rate) / 2
+
+    @property
+    def total(self) -> float:
+        """Recipients due over the whole run (``N(S)``)."""
+        return self.duration * self.mean_rate
+
+    def rate_at(self, t: float) -> float:
+        return self.start_rate + (self.end_rate - self.start_rate) * t / self.duration
+
+    def due_by(self, t: float) -> float:
+        """``N(t)``: recipients due in ``[0, t]``."""
+        slope = (self.end_rate - self.start_rate) / self.duration
+        return self.start_rate * t + slope * t * t / 2
+
+    def time_of(self, n: float) -> float:
+        """The ``t`` at which ``N(t) == n`` (the inverse of ``due_by``).
+
+        ``a t² + F t - n = 0`` with ``a = (T-F)/(2S)``; the root is written
+        as ``2n / (F + sqrt(F² + 4an))``, which stays exact when ``a`` is 0
+        or negative (a ramp down) and never divides 0 by 0 for ``n > 0``.
+        """
+        if n <= 0:
+            return 0.0
+        a = (self.end_rate - self.start_rate) / (2 * self.duration)
+        disc = max(0.0, self.start_rate * self.start_rate + 4 * a * n)
+        return 2 * n / (self.start_rate + math.sqrt(disc))
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Batches of ``batch_size`` recipients laid on a ``RateProfile``."""
+
+    profile: RateProfile
+    batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("the batch size must be at least 1")
+
+    @property
+    def batches(self) -> int:
+        """How many batches are due in ``[0, duration)``: every ``k`` with ``k*b < N(S)``."""
+        return max(1, math.ceil(self.profile.total / self.batch_size - _EPS))
+
+    @property
+    def recipients(self) -> int:
+        return self.batches * self.batch_size
+
+    def due(self, k: int) -> float:
+        """Seconds after the start at which batch ``k`` is due."""
+        return self.profile.time_of(k * self.batch_size)
+
+    def owned_by(self, worker: int, workers: int) -> range:
+        """The batch numbers worker ``worker`` of ``workers`` sends."""
+        if not 0 <= worker < workers:
+            raise ValueError(f"worker {worker} is not one of 0..{workers - 1}")
+        return range(worker, self.batches, workers)
+
+    def due_per_second(self) -> list[int]:
+        """Recipients due in each whole second: the target series."""
+        seconds = [0] * max(1, math.ceil(self.profile.duration - _EPS))
+        for k in range(self.batches):
+            seconds[min(len(seconds) - 1, int(self.due(k)))] += self.batch_size
+        return seconds
