@@ -1,0 +1,66 @@
+"""Which campaign and recipient a delivery report is about.
+
+A report names its message in one of two ways: by the batch's client
+reference (``"campaign:seq"``, XMS) together with the number, or by the
+provider's own id (XMS batch id + number, Clickatell ``apiMessageId``,
+Classic ``messageId``). ``Resolver`` tries, in order:
+
+1. the delivery store's own record of accepted recipients (``DeliveryLedger``);
+2. the journal, through ``Journal.find_by_provider_id`` (the SQLite journal
+   of issue 4), when one is bound (``JournalLookup``);
+3. for a client reference: the campaign it names, if the number was sent in it.
+
+A report that none of them knows is *unknown*: nothing is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bulksend.delivery.store import DeliveryStore
+
+
+class ProviderIdLookup(Protocol):
+    """What the journal offers: ``find_by_provider_id(provider_id, msisdn)``."""
+
+    async def find_by_provider_id(self, provider_id: str, msisdn: str) -> tuple[str, str] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """How a report names its message."""
+
+    provider_id: str = ""
+    msisdn: str = ""
+    client_reference: str = ""
+
+
+def campaign_of(client_reference: str) -> str | None:
+    """``"spring:12"`` → ``"spring"``; None when it is not a bulksend reference."""
+    campaign, sep, seq = client_reference.rpartition(":")
+    if not sep or not campaign or not seq.isdigit():
+        return None
+    return campaign
+
+
+class Resolver:
+    """Resolves report references against the store and, if bound, the journal."""
+
+    def __init__(self, store: DeliveryStore, journal: ProviderIdLookup | None = None) -> None:
+        self.store = store
+        self.journal = journal
+
+    async def resolve(self, ref: Ref) -> tuple[str, str] | None:
+        if ref.provider_id:
+            found = await self.store.find_sent(ref.provider_id, ref.msisdn or None)
+            if found is not None:
+                return found
+            if self.journal is not None:
+                found = await self.journal.find_by_provider_id(ref.provider_id, ref.msisdn)
+                if found is not None:
+                    return found
+        campaign = campaign_of(ref.client_reference) if ref.client_reference else None
+        if campaign is not None and ref.msisdn and await self.store.was_sent(campaign, ref.msisdn):
+            return campaign, ref.msisdn
+        return None
