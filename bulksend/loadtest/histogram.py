@@ -75,7 +75,7 @@ def mean_of(histogram: Any) -> float:
     counts = histogram.counts[:histogram.counts_len]
     weighted = sum(count * histogram._hdr_median_equiv_value(histogram.get_value_from_index(index))
                    for index, count in enumerate(counts) if count)
-    return float(weighted) / total
+    return float(weighted / total)
 
 
 @dataclass(frozen=True, slots=True)
