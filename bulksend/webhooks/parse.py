@@ -126,7 +126,7 @@ def _xms_batch(data: Mapping[str, Any]) -> tuple[StatusEvent, ...]:
     for entry in statuses:
         if not isinstance(entry, dict) or not isinstance(entry.get("status"), str):
             raise Malformed("each batch report status needs a status")
-        recipients = entry.get("recipients") or ()
+        recipients = entry.get("recipients", [])
         if not isinstance(recipients, list):
             raise Malformed("recipients must be a list")
         for recipient in recipients:
