@@ -1,0 +1,583 @@
+"""How many SMS segments a text costs, and where each one ends.
+
+Counting model (rules and reference vectors: shared/reference/segments.md)
+--------------------------------------------------------------------------
+A message is GSM-7 when every character is in the GSM 03.38 basic table
+(1 septet) or its extension table (ESC + code, 2 septets); otherwise the whole
+message is UCS-2 and each character costs its UTF-16 length (an astral
+character is a surrogate pair: 2 units). One segment holds 160 septets or 70
+units; a message that needs more is concatenated and each part holds 153 or
+67, the rest being the 6-octet concatenation header. No Unicode normalization
+is applied: providers bill the code points they are given.
+
+Segments are filled greedily. A cut never falls inside an escape pair, a
+surrogate pair or an extended grapheme cluster (UAX #29, which makes CR LF one
+cluster too): what does not fit moves whole to the next segment and the space
+left behind is wasted, which is why the count is not ``ceil(units / 153)``.
+An escape pair and a surrogate pair are each a single Python code point, so
+cutting between code points respects them for free.
+
+The one exception is a grapheme cluster too big for even an empty segment (a
+letter carrying dozens of combining marks). It is cut at code point
+boundaries, so never inside a surrogate pair, starting in the current segment:
+such a cluster is broken whatever we do, and wasting space would only cost
+money. Without this rule counting would never finish.
+
+Why it is fast
+--------------
+Counting runs once per message of a campaign, so nothing on the way walks the
+text one character at a time in Python:
+
+* the encoding is one precompiled ``re`` match;
+* plain GSM-7 text is cut by arithmetic: every 153 code points (with a CR,
+  a cut that would split CR LF moves back one);
+* other GSM-7 text first finds its few extension characters with
+  ``str.find``; each one inside a segment makes it one code point shorter;
+* UCS-2 text is measured on its UTF-16 bytes: a segment's end is read off the
+  high bytes of the next 67 units (count the low surrogates), in C;
+* once a UCS-2 cut is placed, only the two code points around it are looked at.
+  When neither can join a grapheme cluster (nearly always) the cut stands;
+  otherwise clusters are found with ``regex``'s ``\\X``, starting from the
+  nearest earlier point known to be a cluster boundary.
+
+So the Python-level work is per segment, not per character. ``SegmentInfo``
+stores only the cut; its figures are derived when read (``non_gsm``, the
+distinct characters, is per-character work a campaign never needs).
+
+``_count_exact`` is the slow, obvious version (every cluster, one by one);
+the tests use it as the oracle the fast version must always agree with.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import regex  # type: ignore[import-untyped]
+
+# 127 characters: the 128-entry 3GPP TS 23.038 table without ESC (0x1B), which
+# introduces the extension table and is not a character a user can type.
+# The Greek capitals are written as escapes so no Latin look-alike sneaks in.
+GSM_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅå\u0394_\u03a6\u0393\u039b\u03a9\u03a0\u03a8\u03a3\u0398\u039e"
+    "ÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# Each costs 2 septets in GSM-7 (ESC + code), 1 unit in UCS-2.
+GSM_EXTENSION = "\f^{}\\[~]|€"
+GSM_CHARACTERS = frozenset(GSM_BASIC + GSM_EXTENSION)
+
+
+class Encoding(str, enum.Enum):
+    GSM7 = "GSM-7"
+    UCS2 = "UCS-2"
+
+
+GSM7_SINGLE, GSM7_CONCATENATED = 160, 153
+UCS2_SINGLE, UCS2_CONCATENATED = 70, 67
+_LIMITS = {Encoding.GSM7: (GSM7_SINGLE, GSM7_CONCATENATED), Encoding.UCS2: (UCS2_SINGLE, UCS2_CONCATENATED)}
+_UNIT_NAMES = {Encoding.GSM7: "septets", Encoding.UCS2: "UTF-16 code units"}
+
+# In UTF-16-LE, a low surrogate (DC00-DFFF) has one of these as its high byte.
+_LOW_SURROGATE_HIGH_BYTES = bytes(range(0xDC, 0xE0))
+_GSM_BASIC_RE = re.compile(f"[{re.escape(GSM_BASIC)}]*")
+_GSM_RE = re.compile(f"[{re.escape(GSM_BASIC + GSM_EXTENSION)}]*")
+_CLUSTER_RE = regex.compile(r"\X")
+# Code points that can be glued to a neighbour by UAX #29 (rules GB6-GB13).
+# Two adjacent code points outside this class are always a cluster boundary,
+# except CR LF (GB3), which is checked apart.
+_JOINER_RE = regex.compile(
+    r"[\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Prepend}"
+    r"\p{GCB=Regional_Indicator}\p{GCB=L}\p{GCB=V}\p{GCB=T}]"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    """What a message costs, and how it is cut.
+
+    Only the cut is stored; every figure is derived from it, so none can
+    disagree with another, and counting does not pay for what is never read.
+    """
+
+    encoding: Encoding
+    segment_units: tuple[int, ...]  # septets (GSM-7) or UTF-16 code units (UCS-2)
+    segment_texts: tuple[str, ...]  # concatenated, they give back the text
+
+    def __post_init__(self) -> None:
+        if not len(self.segment_units) == len(self.segment_texts) >= 1:
+            raise ValueError("segment_units and segment_texts must pair up, one segment at least")
+
+    @property
+    def characters(self) -> int:
+        """Code points."""
+        return sum(map(len, self.segment_texts))
+
+    @property
+    def units(self) -> int:
+        """Septets (GSM-7) or UTF-16 code units (UCS-2)."""
+        return sum(self.segment_units)
+
+    @property
+    def segments(self) -> int:
+        return len(self.segment_units)
+
+    @property
+    def units_left(self) -> int:
+        """Room left in the last segment."""
+        return self.per_segment_limit - self.segment_units[-1]
+
+    @property
+    def per_segment_limit(self) -> int:
+        """Units one segment of this message may hold."""
+        single, concatenated = _LIMITS[self.encoding]
+        return single if len(self.segment_units) == 1 else concatenated
+
+    @property
+    def non_gsm(self) -> tuple[str, ...]:
+        """Distinct characters that forced UCS-2, in order of first appearance."""
+        if self.encoding is Encoding.GSM7:
+            return ()
+        # dict.fromkeys dedupes at C speed and keeps first-appearance order.
+        return tuple(c for c in dict.fromkeys("".join(self.segment_texts)) if c not in GSM_CHARACTERS)
+
+    @property
+    def unit_name(self) -> str:
+        return _UNIT_NAMES[self.encoding]
+
+
+def is_gsm7(text: str) -> bool:
+    """True when ``text`` can be sent as GSM-7 (basic or extension table)."""
+    return _GSM_RE.fullmatch(text) is not None
+
+
+def count_segments(text: str) -> SegmentInfo:
+    """Count the segments ``text`` costs. Pure and fast; see the module doc."""
+    basic = _GSM_BASIC_RE.match(text)  # `*`: always matches, maybe nothing
+    plain = basic.end() if basic else 0
+    if plain == len(text):
+        return _count_gsm7(text, [])
+    # text[plain] is not in the basic table; unless it is an extension
+    # character, the text is UCS-2 without a second scan.
+    if text[plain] in GSM_EXTENSION and _GSM_RE.fullmatch(text, plain):
+        return _count_gsm7(text, _extension_positions(text))
+    return _count_ucs2(text)
+
+
+def _extension_positions(text: str) -> list[int]:
+    # str.find runs in C; extension characters are few, so this loop is short.
+    found = []
+    for char in GSM_EXTENSION:
+        at = text.find(char)
+        while at >= 0:
+            found.append(at)
+            at = text.find(char, at + 1)
+    found.sort()
+    return found
+
+
+def _count_gsm7(text: str, wide: list[int]) -> SegmentInfo:
+    """Cut GSM-7 text; ``wide`` holds the sorted positions of its extension characters."""
+    count = len(text) + len(wide)
+    if count <= GSM7_SINGLE:
+        return SegmentInfo(Encoding.GSM7, (count,), (text,))
+    limit = GSM7_CONCATENATED
+    if wide or "\r" in text:
+        return SegmentInfo(Encoding.GSM7, *_cut_gsm7(text, wide, count, limit))
+    # One septet per code point, and no cluster to keep whole: arithmetic.
+    texts = tuple(text[at : at + limit] for at in range(0, count, limit))
+    return SegmentInfo(Encoding.GSM7, tuple(map(len, texts)), texts)
+
+
+def _cut_gsm7(text: str, wide: list[int], count: int, limit: int) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """(units, text) of each segment of a GSM-7 text of ``count`` septets.
+
+    A segment is ``limit`` code points, one fewer for each extension character
+    inside it; when the last septet would be the ESC of a pair, or a CR
+    followed by LF, the cut moves back one. No other GSM-7 character joins a
+    grapheme cluster.
+    """
+    units: list[int] = []
+    texts: list[str] = []
+    nwide = len(wide)
+    start = done = k = 0  # k: the next extension character, by index in ``wide``
+    while count - done > limit:
+        end = start + limit
+        first = k
+        while k < nwide and wide[k] < end - 1:
+            end -= 1
+            k += 1
+        if (k < nwide and wide[k] == end - 1) or (text[end - 1] == "\r" and text[end] == "\n"):
+            end -= 1
+        size = end - start + k - first
+        units.append(size)
+        texts.append(text[start:end])
+        start = end
+        done += size
+    units.append(count - done)
+    texts.append(text[start:])
+    return tuple(units), tuple(texts)
+
+
+def _count_ucs2(text: str) -> SegmentInfo:
+    try:
+        data = text.encode("utf-16-le")
+    except UnicodeEncodeError:
+        # Lone surrogates (from surrogateescape'd input) are a pair in the
+        # UTF-16 bytes but two code points in the str; count them one by one.
+        return _count_exact(text)
+    total = len(data) // 2
+    if total <= UCS2_SINGLE:
+        return SegmentInfo(Encoding.UCS2, (total,), (text,))
+    return SegmentInfo(Encoding.UCS2, *_cut_ucs2(text, data, UCS2_CONCATENATED))
+
+
+def _cut_ucs2(text: str, data: bytes, limit: int) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Greedy segments of at most ``limit`` code units: (units of each, text of each)."""
+    units: list[int] = []
+    texts: list[str] = []
+    total = len(data) // 2
+    start = floor = done = 0  # floor: the latest position known to be a cluster boundary
+    while total - done > limit:
+        end, size = _fill(data, start, done, limit)
+        cut, floor = _respect_clusters(text, start, end, floor, limit)
+        if cut != end:
+            size -= _utf16_length(text[cut:end])
+        units.append(size)
+        texts.append(text[start:cut])
+        start, done = cut, done + size
+    units.append(total - done)
+    texts.append(text[start:])
+    return tuple(units), tuple(texts)
+
+
+def _fill(data: bytes, start: int, done: int, limit: int) -> tuple[int, int]:
+    """(end, units) of the furthest segment from ``start`` within ``limit`` units.
+
+    ``done`` is the units before ``start``. Read off the high bytes of the next
+    ``limit`` units: each low surrogate is one code point fewer, and a final
+    high surrogate is half an astral character that does not fit.
+    """
+    high = data[2 * done + 1 : 2 * (done + limit) : 2]
+    lows = len(high) - len(high.translate(None, _LOW_SURROGATE_HIGH_BYTES))
+    if 0xD8 <= high[-1] <= 0xDB:
+        return start + limit - lows - 1, limit - 1
+    return start + limit - lows, limit
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _respect_clusters(text: str, start: int, end: int, floor: int, limit: int) -> tuple[int, int]:
+    """Pull a cut back to the start of the grapheme cluster it would split.
+
+    Returns the cut and the new floor (a position known to be a boundary).
+    """
+    if _plain_boundary(text, end):  # nearly always
+        return end, end
+    first, last = _cluster_around(text, end, floor)
+    if first == end:
+        return end, end
+    if first > start and _utf16_length(text[first:last]) <= limit:
+        return first, first
+    # A cluster no segment can hold (see the module doc): cut inside it.
+    return end, first
+
+
+@cache
+def _joins(char: str) -> bool:
+    return _JOINER_RE.match(char) is not None
+
+
+def _cluster_around(text: str, pos: int, floor: int) -> tuple[int, int]:
+    """(start, end) of the grapheme cluster holding the code point at ``pos``.
+
+    ``\\X`` has to start on a cluster boundary, so step back to the nearest
+    position whose two neighbours cannot join (a few code points, typically),
+    or to ``floor``, which is known to be one.
+    """
+    begin = pos - 1
+    while begin > floor and not _plain_boundary(text, begin):
+        begin -= 1
+    while True:  # stops: pos < len(text), so some cluster ends after it
+        end = int(_CLUSTER_RE.match(text, begin).end())
+        if end > pos:
+            return begin, end
+        begin = end
+
+
+def _plain_boundary(text: str, pos: int) -> bool:
+    """True when no grapheme cluster can straddle ``pos``, judging by its neighbours alone."""
+    before, after = text[pos - 1], text[pos]
+    return not (_joins(before) or _joins(after) or (before == "\r" and after == "\n"))
+
+
+# --- the reference implementation ------------------------------------------
+
+
+def _count_exact(text: str) -> SegmentInfo:
+    """The slow, obvious count: every grapheme cluster, one at a time.
+
+    Kept as the oracle the tests check ``count_segments`` against.
+    """
+    encoding = Encoding.GSM7 if is_gsm7(text) else Encoding.UCS2
+    wide_chars = GSM_EXTENSION if encoding is Encoding.GSM7 else None
+    clusters: list[str] = _CLUSTER_RE.findall(text)
+    costs = [sum(_exact_cost(c, wide_chars) for c in cluster) for cluster in clusters]
+    single, limit = _LIMITS[encoding]
+    if (total := sum(costs)) <= single:
+        return SegmentInfo(encoding, (total,), (text,))
+    texts: list[str] = []
+    units: list[int] = []
+    for atom, cost in _atoms(clusters, costs, limit, wide_chars):
+        if not units or units[-1] + cost > limit:
+            texts.append("")
+            units.append(0)
+        texts[-1] += atom
+        units[-1] += cost
+    return SegmentInfo(encoding, tuple(units), tuple(texts))
+
+
+def _exact_cost(char: str, wide_chars: str | None) -> int:
+    if wide_chars is not None:
+        return 2 if char in wide_chars else 1
+    return 2 if ord(char) > 0xFFFF else 1
+
+
+def _atoms(
+    clusters: list[str], costs: list[int], limit: int, wide_chars: str | None
+) -> Iterator[tuple[str, int]]:
+    """Clusters with their cost; one too big for any segment, code point by code point."""
+    for cluster, cost in zip(clusters, costs):
+        if cost <= limit:
+            yield cluster, cost
+        else:
+            yield from ((c, _exact_cost(c, wide_chars)) for c in cluster)
+
+
+# --- smart encoding ---------------------------------------------------------
+
+
+def _spaces() -> dict[str, str]:
+    codes = [0x00A0, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000]
+    return {chr(code): " " for code in codes}
+
+
+# Look-alikes that turn up in texts pasted from word processors and chat apps,
+# each mapped to the GSM-7 character a reader would not tell apart from it.
+LOOKALIKES: dict[str, str] = {
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2039\u203a\u02bc\u00b4`", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2022", "-"),
+    **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad", ""),  # invisible
+    **dict.fromkeys("\u2028\u2029", "\n"),
+    **_spaces(),
+    "\t": " ",
+    "\u2026": "...",
+    "\u2044": "/",
+}
+_LOOKALIKE_TABLE = str.maketrans(LOOKALIKES)
+
+
+@dataclass(frozen=True, slots=True)
+class SmartResult:
+    """A text after look-alike replacement, and what that changed."""
+
+    text: str
+    replacements: tuple[tuple[str, str, int], ...]  # (original, replacement, count)
+    before: SegmentInfo
+    after: SegmentInfo
+
+    @property
+    def segments_saved(self) -> int:
+        return self.before.segments - self.after.segments
+
+
+def smart_encode(text: str) -> SmartResult:
+    """Replace Unicode look-alikes so ``text`` can go out as GSM-7.
+
+    Replacing is all or nothing: it is done only when the result is GSM-7 and
+    costs no more segments. In a text that stays UCS-2 the look-alikes cost no
+    more than their replacements (``…`` is 1 unit, ``...`` is 3) and removing
+    a zero-width joiner would break an emoji sequence, so it is left alone.
+    """
+    before = count_segments(text)
+    unchanged = SmartResult(text, (), before, before)
+    found = [c for c in before.non_gsm if c in LOOKALIKES]
+    if not found:
+        return unchanged
+    candidate = text.translate(_LOOKALIKE_TABLE)
+    after = count_segments(candidate)
+    if after.encoding is Encoding.UCS2 or after.segments > before.segments:
+        return unchanged
+    replacements = tuple((c, LOOKALIKES[c], text.count(c)) for c in found)
+    return SmartResult(candidate, replacements, before, after)
+
+
+# --- reports ----------------------------------------------------------------
+
+_WRAP = 72  # display columns of segment text per line
+_VISIBLE = {"\n": "␤", "\r": "␍", "\t": "␉", "\f": "␌", "\x1b": "␛", "\x7f": "␡", "\u2028": "␤"}
+_UNNAMED = {"\t": "CHARACTER TABULATION", "\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\x1b": "ESCAPE"}
+_REPLACEMENT_NAMES = {"": "nothing", " ": "space", "\n": "line feed"}
+_REVERSE_RED, _RESET, _BOLD = "\x1b[7;31m", "\x1b[0m", "\x1b[1m"
+
+
+def char_name(char: str) -> str:
+    """The Unicode name of ``char``, or a readable stand-in for controls."""
+    return unicodedata.name(char, "") or _UNNAMED.get(char) or f"<{unicodedata.category(char)}>"
+
+
+def codepoint(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
+def info_to_dict(info: SegmentInfo) -> dict[str, Any]:
+    """``info`` as plain JSON-ready values."""
+    return {
+        "encoding": info.encoding.value,
+        "characters": info.characters,
+        "units": info.units,
+        "segments": info.segments,
+        "segment_units": list(info.segment_units),
+        "units_left": info.units_left,
+        "non_gsm": [{"char": c, "codepoint": codepoint(c), "name": char_name(c)} for c in info.non_gsm],
+        "segment_texts": list(info.segment_texts),
+    }
+
+
+def smart_to_dict(result: SmartResult) -> dict[str, Any]:
+    """What smart encoding did, as plain JSON-ready values."""
+    return {
+        "text": result.text,
+        "replacements": [
+            {"char": old, "codepoint": codepoint(old), "replacement": new, "count": count}
+            for old, new, count in result.replacements
+        ],
+        "segments_saved": result.segments_saved,
+        "before": info_to_dict(result.before),
+    }
+
+
+def render_breakdown(info: SegmentInfo, *, color: bool) -> str:
+    """A multi-line report a person can read: totals, then every segment.
+
+    Characters that forced UCS-2 are listed with code point and name, and
+    highlighted inside the segments (reverse red, or ``[...]`` without color);
+    invisible characters are drawn as visible symbols.
+    """
+    limit = info.per_segment_limit
+    lines = [
+        f"Encoding    {info.encoding.value}",
+        f"Characters  {info.characters}",
+        f"Units       {info.units} {info.unit_name}",
+        f"Segments    {info.segments} (up to {limit} {info.unit_name} each)",
+        f"Units left  {info.units_left} in the last segment",
+    ]
+    lines += _non_gsm_lines(info.non_gsm, color)
+    forced = frozenset(info.non_gsm)
+    for index, (text, units) in enumerate(zip(info.segment_texts, info.segment_units), 1):
+        title = f"Segment {index}/{info.segments}: {units}/{limit} {info.unit_name}"
+        lines.append("")
+        lines.append(f"{_BOLD}{title}{_RESET}" if color else title)
+        lines += _segment_lines(text, forced, color)
+    return "\n".join(lines) + "\n"
+
+
+def _non_gsm_lines(non_gsm: tuple[str, ...], color: bool) -> list[str]:
+    lines = []
+    for i, char in enumerate(non_gsm):
+        label = "Not GSM-7  " if i == 0 else " " * 11
+        shown = _highlight(_visible(char), color)
+        lines.append(f"{label} {codepoint(char):<8} {shown}  {char_name(char)}")
+    return lines
+
+
+def _highlight(text: str, color: bool) -> str:
+    return f"{_REVERSE_RED}{text}{_RESET}" if color else f"[{text}]"
+
+
+def _visible(cluster: str) -> str:
+    """How to draw a grapheme cluster so that nothing in it is invisible."""
+    if unicodedata.category(cluster[0]).startswith("M"):
+        return "◌" + cluster  # a mark with no base (at the start of a segment)
+    if any(c.isprintable() for c in cluster):
+        return cluster  # e.g. an emoji ZWJ sequence: draw the emoji, not its joiners
+    return "".join(_VISIBLE.get(c) or _symbol(c) for c in cluster)
+
+
+def _symbol(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "Cc" and ord(char) < 0x20:
+        return chr(0x2400 + ord(char))  # the Control Pictures block
+    if category.startswith("Z"):
+        return "·"  # a space other than U+0020, e.g. NBSP
+    if category == "Cf":
+        return "¦"  # zero-width: ZWSP, word joiner, BOM...
+    return "\ufffd"
+
+
+def _width(cluster: str) -> int:
+    return 2 if any(unicodedata.east_asian_width(c) in "WF" for c in cluster) else 1
+
+
+def _segment_lines(text: str, forced: frozenset[str], color: bool) -> list[str]:
+    """One segment, wrapped at cluster boundaries, framed by │ so that its end
+    (trailing spaces included) shows."""
+    rows: list[list[tuple[str, bool]]] = [[]]
+    used = 0
+    for cluster in _CLUSTER_RE.findall(text):
+        shown = _visible(cluster)
+        if used + _width(cluster) > _WRAP:
+            rows.append([])
+            used = 0
+        rows[-1].append((shown, not forced.isdisjoint(cluster)))
+        used += _width(cluster)
+    lines = ["  │" + _join_cells(row, color) for row in rows]
+    lines[-1] += "│"
+    return lines
+
+
+def _join_cells(row: list[tuple[str, bool]], color: bool) -> str:
+    """Draw a row, highlighting each run of flagged cells as one block."""
+    out: list[str] = []
+    run: list[str] = []
+    for shown, flagged in row:
+        if flagged:
+            run.append(shown)
+            continue
+        if run:
+            out.append(_highlight("".join(run), color))
+            run = []
+        out.append(shown)
+    if run:
+        out.append(_highlight("".join(run), color))
+    return "".join(out)
+
+
+def render_smart(result: SmartResult, *, color: bool) -> str:
+    """What smart encoding replaced and what it saved, as lines of text."""
+    before, after = result.before, result.after
+    if not result.replacements:
+        why = "already GSM-7" if before.encoding is Encoding.GSM7 else _kept_reason(before)
+        return f"Smart encoding: no change ({why})\n"
+    lines = [
+        f"Smart encoding: {before.encoding.value} → {after.encoding.value}, "
+        f"{before.segments} → {after.segments} segments (saved {result.segments_saved})"
+    ]
+    for old, new, count in result.replacements:
+        shown = _highlight(_visible(old), color)
+        lines.append(f"  {codepoint(old):<8} {shown} → {_REPLACEMENT_NAMES.get(new, repr(new))}  ×{count}  {char_name(old)}")
+    return "\n".join(lines) + "\n"
+
+
+def _kept_reason(before: SegmentInfo) -> str:
+    if any(c in LOOKALIKES for c in before.non_gsm):
+        return "replacing look-alikes would not make it GSM-7 without costing more segments"
+    return "no look-alikes to replace"
