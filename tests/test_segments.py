@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from bulksend.cli import count as count_cli
 from bulksend.cli import main
+from bulksend.core.segment_report import info_to_dict, render_breakdown, render_smart
 from bulksend.core.segments import (
     GSM_BASIC,
     GSM_EXTENSION,
@@ -24,12 +25,9 @@ from bulksend.core.segments import (
     SegmentInfo,
     _count_exact,
     count_segments,
-    info_to_dict,
     is_gsm7,
-    render_breakdown,
-    render_smart,
-    smart_encode,
 )
+from bulksend.core.smart_encoding import smart_encode
 
 GSM7, UCS2 = Encoding.GSM7, Encoding.UCS2
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦: 11 units

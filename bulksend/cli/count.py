@@ -12,14 +12,9 @@ import sys
 
 import orjson
 
-from bulksend.core.segments import (
-    count_segments,
-    info_to_dict,
-    render_breakdown,
-    render_smart,
-    smart_encode,
-    smart_to_dict,
-)
+from bulksend.core.segment_report import info_to_dict, render_breakdown, render_smart, smart_to_dict
+from bulksend.core.segments import count_segments
+from bulksend.core.smart_encoding import smart_encode
 
 _DESCRIPTION = """\
 Count the SMS segments a message costs: encoding (GSM-7 or UCS-2), units,
