@@ -83,3 +83,14 @@ def test_summary_reports_parts(sandbox_process, tmp_path: Path, capsys) -> None:
     summary = json.loads(capsys.readouterr().out)
     assert code == 0
     assert summary["parts"]["encoding"] == "GSM-7" and summary["parts"]["total_parts"] == 60
+
+
+def test_smart_encoding_on_send_makes_the_body_gsm(tmp_path: Path, capsys) -> None:
+    numbers = write_numbers(tmp_path / "n.txt", 2)
+    config = write_config(tmp_path / "c.toml", "http://127.0.0.1:9")
+    code = main(["send", "-c", str(config), "--plan", "a", "-r", str(numbers), "-m", "Don\u2019t miss it \u2014 50% off",
+                 "--smart-encoding", "--dry-run", "--json"])
+    out = capsys.readouterr()
+    assert code == 0
+    assert json.loads(out.out)["encoding"] == "GSM-7"
+    assert "smart encoding:" in out.err and "UCS-2 1 -> GSM-7 1" in out.err

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from bulksend.api import as_config, build_spec, dry_run, send_campaign
+from bulksend.core.smart_encoding import smart_encode
 from bulksend.preflight import render_estimate
 from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
 from bulksend.engine import CampaignRun
@@ -43,6 +44,9 @@ def register(sub: Any) -> None:
     p.add_argument("--rejects", metavar="FILE", help="write invalid lines (default: beside --results)")
     p.add_argument("--resend-unknown", action="store_true",
                    help="resend batches whose fate the provider cannot tell (may duplicate)")
+    p.add_argument("--smart-encoding", action="store_true",
+                   help="replace look-alikes (curly quotes, dashes, odd spaces) in the message when "
+                        "that makes it GSM-7; what changed is printed")
     p.add_argument("--dry-run", action="store_true",
                    help="count recipients, encoding and parts, estimate the duration; send nothing")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     config = as_config(args.config)
     plan = config.plan(args.plan)
     spec = build_spec(
-        plan=args.plan, recipients=args.recipients, message=read_message(args),
+        plan=args.plan, recipients=args.recipients, message=_message(args),
         campaign=args.campaign, sender=args.sender or plan.sender,
         params=key_values(args.param, "--param"), delivery_report=args.delivery_report,
         send_at=args.send_at, expire_at=args.expire_at, callback_url=args.callback_url,
@@ -73,6 +77,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_summary(summary)
     return summary.exit_code
+
+
+def _message(args: argparse.Namespace) -> str:
+    body = read_message(args)
+    if not args.smart_encoding:
+        return body
+    result = smart_encode(body)
+    if result.replacements:
+        changes = ", ".join(f"{old!r}->{new!r} x{n}" for old, new, n in result.replacements)
+        print(f"smart encoding: {changes}; {result.before.encoding.value} {result.before.segments} "
+              f"-> {result.after.encoding.value} {result.after.segments} parts", file=sys.stderr)
+    return result.text
 
 
 def _progress(run: CampaignRun) -> None:
