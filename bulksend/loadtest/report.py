@@ -9,6 +9,7 @@ search and where it broke can be seen at a glance.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -31,6 +32,7 @@ h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28
 table { border-collapse: collapse; margin: 8px 0; } td, th { padding: 3px 10px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 tr:nth-child(even) td { background: #fafafa; } .note { color: #666; font-size: 13px; }
+td.why { text-align: left; max-width: 420px; }
 svg { display: block; margin: 10px 0; border: 1px solid #eee; }
 """
 
@@ -43,13 +45,18 @@ class _Segment:
     ok: bool | None = None
 
 
-def _series(segments: Sequence[_Segment], value: Callable[[SecondPoint], float | None]) -> list[
-        tuple[float, float | None]]:
+def _series(segments: Sequence[_Segment], value: Callable[[SecondPoint], float | None],
+            sending_only: bool = False) -> list[tuple[float, float | None]]:
+    """Points at the middle of each second; ``sending_only`` stops at the end
+    of the schedule (the seconds after it hold only late answers and reports)."""
     points: list[tuple[float, float | None]] = []
     for seg in segments:
         if points:
             points.append((seg.offset - GAP / 2, None))  # no line across the gap
-        points += [(seg.offset + p.t + 0.5, value(p)) for p in seg.result.seconds]
+        seconds = seg.result.seconds
+        if sending_only:
+            seconds = seconds[:math.ceil(seg.result.duration - 1e-9)]
+        points += [(seg.offset + p.t + 0.5, value(p)) for p in seconds]
     return points
 
 
@@ -58,8 +65,8 @@ def _charts(segments: Sequence[_Segment], markers: list[Marker]) -> list[str]:
     x_max = last.offset + max(len(last.result.seconds), last.result.duration)
     delivery = any(s.result.delivery_measured for s in segments)
     rates = [
-        Line("target", _series(segments, lambda p: p.target), "#7f7f7f", "6 4"),
-        Line("sent", _series(segments, lambda p: p.sent), "#1f77b4"),
+        Line("target", _series(segments, lambda p: p.target, True), "#7f7f7f", "6 4"),
+        Line("sent", _series(segments, lambda p: p.sent, True), "#1f77b4"),
         Line("accepted (2xx)", _series(segments, lambda p: p.accepted), "#2ca02c"),
     ]
     if delivery:
@@ -73,8 +80,8 @@ def _charts(segments: Sequence[_Segment], markers: list[Marker]) -> list[str]:
     trouble = [
         Line("429 answers", _series(segments, lambda p: p.rate_limited), "#d62728"),
         Line("other failed answers", _series(segments, lambda p: p.errors), "#8c564b"),
-        Line("dropped sends (recipients)", _series(segments, lambda p: p.dropped), "#ff7f0e"),
-        Line("late sends (recipients)", _series(segments, lambda p: p.late), "#9467bd", "4 3"),
+        Line("dropped sends (recipients)", _series(segments, lambda p: p.dropped, True), "#ff7f0e"),
+        Line("late sends (recipients)", _series(segments, lambda p: p.late, True), "#9467bd", "4 3"),
     ]
     out = [
         chart("Rate: target vs achieved (recipients per second)", rates, y_label="recipients / s",
@@ -184,7 +191,7 @@ def render_find_max(found: FindMaxResult) -> str:
         f"<tr><td>{i}</td><td>{s.rate:,.1f}</td><td>{s.result.achieved_rate:,.1f}</td>"
         f"<td>{s.result.rate_limited:,}</td><td>{s.result.latency.p99:,.2f}</td>"
         f"<td>{s.result.lateness.p99:,.2f}</td>"
-        f"<td>{'ok' if s.verdict.ok else escape(s.verdict.limited_by + ': ' + '; '.join(s.verdict.reasons))}"
+        f"<td class=\"why\">{'ok' if s.verdict.ok else escape(s.verdict.limited_by + ': ' + '; '.join(s.verdict.reasons))}"
         "</td></tr>" for i, s in enumerate(found.steps, 1))
     table = ("<table><tr><th>step</th><th>rate/s</th><th>achieved/s</th><th>429s</th>"
              f"<th>latency p99 ms</th><th>lateness p99 ms</th><th>verdict</th></tr>{rows}</table>")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 #: how far ahead of "now" a single-process run starts (set-up is done by then)
 LEAD = 0.02
+#: connections opened before the clock starts
+WARM_CONNECTIONS = 4
 #: overdue batches fired back to back before the scheduler lets answers in
 YIELD_EVERY = 32
 MAX_RETRY_WAIT = 5.0
@@ -73,13 +76,33 @@ async def run_worker(
         connector = aiohttp.TCPConnector(limit=spec.max_in_flight, ssl=ssl.create_default_context())
         session = await stack.enter_async_context(aiohttp.ClientSession(
             connector=connector, headers={"User-Agent": "bulksend-loadtest/0.1"}))
+        await warm_up(session, spec)
         recorder.start = start_at if start_at is not None else clock() + LEAD
         runner = _Runner(spec, provider, session, recorder, message, clock, tracker)
-        await runner.run(worker, workers)
+        gc.collect()
+        gc.freeze()  # what exists now is never garbage: keep collections short during the run
+        try:
+            await runner.run(worker, workers)
+        finally:
+            gc.unfreeze()
         if tracker is not None:
             await _drain(tracker, spec.drain_timeout, clock)
             tracker.finish()
     return recorder
+
+
+async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec) -> None:
+    """Open a few connections (and TLS sessions) before the clock starts, so
+    the first batches are not charged for them: GETs of the plan's base URL,
+    which send no message; whatever they answer is ignored."""
+    timeout = aiohttp.ClientTimeout(total=min(5.0, spec.request_timeout))
+
+    async def one() -> None:
+        with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            async with session.get(spec.plan.base_url + "/", timeout=timeout, allow_redirects=False) as resp:
+                await resp.read()
+
+    await asyncio.gather(*(one() for _ in range(min(WARM_CONNECTIONS, spec.max_in_flight))))
 
 
 async def _drain(tracker: DeliveryTracker, timeout: float, clock: Clock) -> None:
