@@ -31,6 +31,10 @@ def register(sub: Any) -> None:
                         ("latency-ms", "latency added to every answer"),
                         ("retry-after", "seconds sent in Retry-After")):
         p.add_argument(f"--{name}", type=float, help=help_)
+    for name, help_ in (("failed-rate", "fraction of recipients whose delivery fails (code 402)"),
+                        ("expired-rate", "fraction of recipients whose message expires (code 406)"),
+                        ("delivery-delay", "seconds from dispatch to the final delivery status")):
+        p.add_argument(f"--{name}", type=float, help=help_)
     p.set_defaults(func=run)
 
 
@@ -48,6 +52,10 @@ def sandbox_config(args: argparse.Namespace) -> SandboxConfig:
         changes["open_plans"] = True
     if args.seed is not None:
         changes["seed"] = args.seed
+    delivery = {k: v for k, v in (("failed_rate", args.failed_rate), ("expired_rate", args.expired_rate),
+                                  ("delay", args.delivery_delay)) if v is not None}
+    if delivery:
+        changes["delivery"] = replace(config.delivery, **delivery)
     return replace(config, **changes)
 
 
