@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,23 @@ async def test_sandbox_checks_headers_and_speaks_xml(sandbox) -> None:
                               headers={**auth, "Accept": "text/html"}) as r:
                 assert r.status == 406
     assert b"<accepted>true</accepted>" in body and b"<code>105</code>" in body
+
+
+async def test_status_query_follows_the_same_fates(sandbox) -> None:
+    from bulksend.sandbox.config import DeliverySim
+
+    cfg = SandboxConfig(plans={"ct": SandboxPlan(rate=1e6, burst=1e6)}, delivery=DeliverySim(delay=0.1))
+    async with sandbox(cfg) as sb:
+        url = f"{sb.url}/clickatell/ct/rest/message"
+        auth = {"Authorization": "Bearer x", "X-Version": "1"}
+        async with aiohttp.ClientSession() as s:
+            async with s.post(url, json={"text": "a", "to": ["2799900001"]}, headers=auth) as r:
+                api_id = (await r.json())["data"]["message"][0]["apiMessageId"]
+            async with s.get(f"{url}/{api_id}", headers=auth) as r:
+                early = (await r.json())["data"]
+            await asyncio.sleep(0.15)
+            async with s.get(f"{url}/{api_id}", headers=auth) as r:
+                late = (await r.json())["data"]
+            async with s.get(f"{url}/nope", headers=auth) as r:
+                assert r.status == 404
+    assert early["messageStatus"] == "003" and late["messageStatus"] == "004"
