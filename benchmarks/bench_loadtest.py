@@ -81,6 +81,10 @@ def find_max(config: Path, workers: int, args: argparse.Namespace) -> dict[str, 
         raise SystemExit(f"loadtest failed ({done.returncode}): {done.stderr[-800:]}")
     sys.stderr.write(done.stderr)
     result: dict[str, object] = json.loads(done.stdout)
+    for step in result["steps"]:  # type: ignore[attr-defined]
+        print(f"    {step['rate']:>8,.0f}/s  achieved {step['achieved_rate']:>8,.1f}/s  "
+              f"lateness p99 {step['lateness_p99_ms']:>7.2f} ms  latency p99 {step['latency_p99_ms']:>7.2f} ms  "
+              f"{'ok' if step['ok'] else '; '.join(step['reasons'])}", flush=True)
     return result
 
 

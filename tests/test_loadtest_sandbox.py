@@ -7,7 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,17 @@ import pytest
 
 from bulksend.cli import main
 from bulksend.config import PlanConfig
-from bulksend.loadtest import Bounds, LoadSpec, RateProfile, Recorder, SearchPolicy, find_max, run_loadtest
+from bulksend.loadtest import (
+    INTERRUPTED,
+    Bounds,
+    LoadSpec,
+    RateProfile,
+    Recorder,
+    SearchPolicy,
+    StopSignal,
+    find_max,
+    run_loadtest,
+)
 from bulksend.loadtest.delivery import DeliveryReceiver, DeliveryTracker
 from bulksend.sandbox import Faults, RunningSandbox, SandboxConfig, SandboxPlan, running
 from tests.conftest import make_config, plan_table
@@ -188,6 +203,17 @@ async def test_a_refusing_provider_stops_the_test(sandbox: Sandbox) -> None:
     assert result.recipients_sent < 400
 
 
+async def test_a_stop_signal_ends_the_run_and_keeps_the_figures(sandbox: Sandbox) -> None:
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan(rate=1e6, burst=1e6)})) as sb:
+        stop = StopSignal()
+        asyncio.get_running_loop().call_later(0.5, stop.set)
+        started = time.monotonic()
+        result = await run_loadtest(spec(sb, 200, 10.0), stop=stop)
+    assert time.monotonic() - started < 3
+    assert result.stopped == INTERRUPTED
+    assert 50 <= result.recipients_sent < 2000 and result.accepted == result.recipients_sent
+
+
 # -- the command line (the sandbox runs in a thread: the CLI makes its own loop) --
 
 @contextlib.contextmanager
@@ -256,3 +282,25 @@ def test_cli_refuses_generated_numbers_for_a_real_provider(tmp_path: Path,
                     'token_env = "NOPE"\nrate = 10\n', encoding="utf-8")
     assert main(["loadtest", "-c", str(path), "--plan", "live", "--rate", "5", "--duration", "1"]) == 2
     assert "--recipients" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_two_workers_and_still_prints_the_result(tmp_path: Path) -> None:
+    with sandbox_thread(SandboxConfig(plans={"p1": SandboxPlan(rate=1e6, burst=1e6)})) as sb:
+        cmd = [sys.executable, "-m", "bulksend", "loadtest", "-c", str(write_config(tmp_path, sb.url)),
+               "--plan", "demo", "--rate", "100", "--duration", "30", "--workers", "2", "--json"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            deadline = time.monotonic() + 20
+            while sb.state.plans.get("p1") is None or sb.state.plans["p1"].stats.requests < 50:
+                assert time.monotonic() < deadline, "the workers never got going"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, err
+    data = json.loads(out)
+    assert data["stopped"] == INTERRUPTED and data["workers"] == 2
+    assert 50 <= data["recipients_sent"] < 3000 and data["accepted"] == data["recipients_sent"]

@@ -16,12 +16,14 @@ from bulksend.api import as_config
 from bulksend.cli.common import add_config, print_json
 from bulksend.errors import InputError
 from bulksend.loadtest import (
+    INTERRUPTED,
     Bounds,
     FindMaxResult,
     FindMaxStep,
     LoadSpec,
     LoadTestResult,
     SearchPolicy,
+    StopSignal,
     find_max,
     format_find_max,
     format_result,
@@ -126,8 +128,14 @@ def run(args: argparse.Namespace) -> int:
     spec = build_spec(args)
     if args.find_max:
         return _find_max(args, spec)
-    result: LoadTestResult = run_loop(run_loadtest(spec, workers=args.workers,
-                                                   max_latency_p99_ms=args.max_p99_ms))
+
+    async def one_run() -> LoadTestResult:
+        stop = StopSignal()
+        with stop.handling():  # Ctrl-C stops sending and still reports what was measured
+            return await run_loadtest(spec, workers=args.workers, max_latency_p99_ms=args.max_p99_ms,
+                                      stop=stop)
+
+    result = run_loop(one_run())
     if args.report:
         write_report(args.report, render_result(result))
     if args.json:
@@ -136,7 +144,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(format_result(result))
         if args.report:
             print(f"report: {args.report}")
-    return 3 if result.stopped else 0
+    return _exit_code(result.stopped)
+
+
+def _exit_code(stopped: str) -> int:
+    if stopped == INTERRUPTED:
+        return 130
+    return 3 if stopped else 0
 
 
 def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
@@ -158,8 +172,13 @@ def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
                   f"{step.result.rate_limited:,} 429s, p99 {step.result.latency.p99:,.2f} ms: {verdict}",
                   file=sys.stderr, flush=True)
 
-    found: FindMaxResult = run_loop(find_max(spec, policy=policy, bounds=bounds, workers=args.workers,
-                                             pause=args.pause, on_step=progress))
+    async def search() -> FindMaxResult:
+        stop = StopSignal()
+        with stop.handling():
+            return await find_max(spec, policy=policy, bounds=bounds, workers=args.workers,
+                                  pause=args.pause, on_step=progress, stop=stop)
+
+    found = run_loop(search())
     if args.report:
         write_report(args.report, render_find_max(found))
     if args.json:
@@ -168,6 +187,6 @@ def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
         sys.stdout.write(format_find_max(found))
         if args.report:
             print(f"report: {args.report}")
-    if any(s.result.stopped for s in found.steps):
-        return 3
+    if found.stopped:
+        return _exit_code(found.stopped)
     return 0 if found.max_rate is not None else 1

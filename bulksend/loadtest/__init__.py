@@ -9,11 +9,12 @@ receiver), ``workers`` (processes), ``api`` (what callers use), and the
 output: ``summary`` (terminal), ``report``/``svg`` (HTML).
 """
 
-from bulksend.loadtest.api import FindMaxResult, FindMaxStep, find_max, run_loadtest, search
+from bulksend.loadtest.api import FindMaxResult, FindMaxStep, StopSignal, find_max, run_loadtest, search
 from bulksend.loadtest.histogram import Percentiles
 from bulksend.loadtest.recorder import Recorder
 from bulksend.loadtest.report import render_find_max, render_result, write_report
 from bulksend.loadtest.result import LoadTestResult, Saturation, SecondPoint, summarize
+from bulksend.loadtest.runner import INTERRUPTED
 from bulksend.loadtest.schedule import RateProfile, Schedule
 from bulksend.loadtest.search import Bounds, SearchPolicy, StepResult, Verdict, judge
 from bulksend.loadtest.spec import LoadSpec, parse_ramp, rate_profile, read_numbers
@@ -21,8 +22,8 @@ from bulksend.loadtest.summary import format_find_max, format_result
 from bulksend.loadtest.workers import WorkerPool
 
 __all__ = [
-    "Bounds", "FindMaxResult", "FindMaxStep", "LoadSpec", "LoadTestResult", "Percentiles",
-    "RateProfile", "Recorder", "Saturation", "Schedule", "SearchPolicy", "SecondPoint", "StepResult",
+    "INTERRUPTED", "Bounds", "FindMaxResult", "FindMaxStep", "LoadSpec", "LoadTestResult", "Percentiles",
+    "RateProfile", "Recorder", "Saturation", "Schedule", "SearchPolicy", "SecondPoint", "StepResult", "StopSignal",
     "Verdict", "WorkerPool", "find_max", "format_find_max", "format_result", "judge", "parse_ramp",
     "rate_profile", "read_numbers", "render_find_max", "render_result", "run_loadtest", "search",
     "summarize", "write_report",

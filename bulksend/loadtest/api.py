@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+import signal
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,43 @@ from bulksend.loadtest.spec import LoadSpec
 from bulksend.loadtest.workers import WorkerPool
 
 
+class StopSignal:
+    """Stops a run early: no more batches start (here and in every worker),
+    answers in flight are awaited, and the result says it was interrupted.
+    ``handling()`` sets it on SIGINT/SIGTERM for as long as it is entered."""
+
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+        self._pools: list[WorkerPool] = []
+
+    def set(self) -> None:
+        self._flag.set()
+        for pool in self._pools:
+            pool.request_stop()
+
+    def is_set(self) -> bool:
+        return self._flag.is_set()
+
+    def watch(self, pool: WorkerPool) -> None:
+        self._pools.append(pool)
+        if self.is_set():
+            pool.request_stop()
+
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[StopSignal]:
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.set)
+                installed.append(sig)
+        try:
+            yield self
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+
 async def run_loadtest(
     spec: LoadSpec,
     *,
@@ -31,26 +70,36 @@ async def run_loadtest(
     env: Mapping[str, str] | None = None,
     pool: WorkerPool | None = None,
     max_latency_p99_ms: float | None = None,
+    stop: StopSignal | None = None,
 ) -> LoadTestResult:
     """One run. ``workers > 1`` starts processes (or uses ``pool``); they read
     their secrets from the environment, not from ``env``."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     if workers == 1 and pool is None:
-        recorder = await run_worker(spec, env=dict(env) if env is not None else None)
+        recorder = await run_worker(spec, env=dict(env) if env is not None else None,
+                                    stop=stop.is_set if stop is not None else None)
         return summarize(recorder, spec, 1, max_latency_p99_ms)
-    with _pool(workers, pool) as active:
+    async with _pool(workers, pool, stop) as active:
         recorder = await asyncio.get_running_loop().run_in_executor(None, active.run, spec)
     return summarize(recorder, spec, active.workers, max_latency_p99_ms)
 
 
-@contextlib.contextmanager
-def _pool(workers: int, pool: WorkerPool | None) -> Iterator[WorkerPool]:
+@contextlib.asynccontextmanager
+async def _pool(workers: int, pool: WorkerPool | None, stop: StopSignal | None) -> AsyncIterator[WorkerPool]:
+    """``pool``, or a new one started and closed off the event loop (spawning takes a second)."""
     if pool is not None:
         yield pool
         return
-    with WorkerPool(workers) as started:
+    loop = asyncio.get_running_loop()
+    started = WorkerPool(workers)
+    await loop.run_in_executor(None, started.__enter__)
+    if stop is not None:
+        stop.watch(started)
+    try:
         yield started
+    finally:
+        await loop.run_in_executor(None, started.close)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +130,12 @@ class FindMaxResult:
     steps: tuple[FindMaxStep, ...]
     bounds: Bounds
     policy: SearchPolicy
+    #: why the search ended early (interrupted, provider refused), "" if it did not
+    stopped: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_rate": self.max_rate, "first_failing": self.first_failing,
-                "limited_by": self.limited_by, "reasons": list(self.reasons),
+                "limited_by": self.limited_by, "reasons": list(self.reasons), "stopped": self.stopped,
                 "bounds": _plain(self.bounds), "policy": _plain(self.policy),
                 "steps": [s.to_dict() for s in self.steps]}
 
@@ -105,16 +156,17 @@ async def find_max(
     env: Mapping[str, str] | None = None,
     pause: float = 0.5,
     on_step: StepHook | None = None,
+    stop: StopSignal | None = None,
 ) -> FindMaxResult:
     """Search for the highest rate within ``bounds``; each step runs ``spec``
     at a constant rate for its duration, ``pause`` seconds apart (so the
-    plan's bucket refills)."""
-    with contextlib.ExitStack() as stack:
-        pool = stack.enter_context(WorkerPool(workers)) if workers > 1 else None
+    plan's bucket refills). Worker processes are started once for all steps."""
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(_pool(workers, None, stop)) if workers > 1 else None
 
         async def step(rate: float) -> LoadTestResult:
             return await run_loadtest(spec.at_rate(rate), workers=workers, env=env, pool=pool,
-                                      max_latency_p99_ms=bounds.max_latency_p99_ms)
+                                      max_latency_p99_ms=bounds.max_latency_p99_ms, stop=stop)
 
         return await search(step, policy, bounds, pause=pause, on_step=on_step)
 
@@ -130,22 +182,24 @@ async def search(
     """The search loop over any step runner (the policy decides, this runs)."""
     steps: list[FindMaxStep] = []
     history: list[tuple[float, bool]] = []
+    stopped = ""
     while (rate := policy.next_rate(history)) is not None:
         if steps and pause > 0:
             await asyncio.sleep(pause)
         result = await run_step(rate)
         found = FindMaxStep(rate, judge(result.step(), bounds), result)
         steps.append(found)
-        history.append((rate, found.verdict.ok))
         if on_step is not None:
             on_step(found)
-        if result.stopped:
+        if result.stopped:  # a cut-short step is shown, never judged
+            stopped = result.stopped
             break
+        history.append((rate, found.verdict.ok))
     good, bad = bracket(history)
     failing = next((s for s in steps if s.rate == bad and not s.verdict.ok), None)
     return FindMaxResult(
         max_rate=good, first_failing=bad,
         limited_by=failing.verdict.limited_by if failing else "",
         reasons=failing.verdict.reasons if failing else (),
-        steps=tuple(steps), bounds=bounds, policy=policy,
+        steps=tuple(steps), bounds=bounds, policy=policy, stopped=stopped,
     )

@@ -52,6 +52,9 @@ WARM_CONNECTIONS = 4
 #: overdue batches fired back to back before the scheduler lets answers in
 YIELD_EVERY = 32
 MAX_RETRY_WAIT = 5.0
+#: the longest the scheduler sleeps before it looks at ``stop`` again
+MAX_NAP = 0.25
+INTERRUPTED = "interrupted: stopped early, the figures cover what was sent"
 
 
 async def run_worker(
@@ -62,8 +65,13 @@ async def run_worker(
     start_at: float | None = None,
     env: dict[str, str] | None = None,
     clock: Clock = time.monotonic,
+    stop: Callable[[], bool] | None = None,
 ) -> Recorder:
-    """Run this worker's share of the schedule; ``start_at`` is on ``clock``."""
+    """Run this worker's share of the schedule; ``start_at`` is on ``clock``.
+
+    ``stop`` is asked between batches: once it says True no more batches are
+    started, answers in flight are still awaited, and the recorder says why.
+    """
     provider = build_provider(spec.plan, env)
     recorder = Recorder(0.0, spec.profile.duration, spec.late_bound)
     tracker = DeliveryTracker(recorder) if spec.delivery else None
@@ -78,7 +86,7 @@ async def run_worker(
             connector=connector, headers={"User-Agent": "bulksend-loadtest/0.1"}))
         await warm_up(session, spec)
         recorder.start = start_at if start_at is not None else clock() + LEAD
-        runner = _Runner(spec, provider, session, recorder, message, clock, tracker)
+        runner = _Runner(spec, provider, session, recorder, message, clock, tracker, stop)
         gc.collect()
         gc.freeze()  # what exists now is never garbage: keep collections short during the run
         try:
@@ -86,7 +94,7 @@ async def run_worker(
         finally:
             gc.unfreeze()
         if tracker is not None:
-            await _drain(tracker, spec.drain_timeout, clock)
+            await _drain(tracker, spec.drain_timeout, clock, stop)
             tracker.finish()
     return recorder
 
@@ -105,19 +113,20 @@ async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec) -> None:
     await asyncio.gather(*(one() for _ in range(min(WARM_CONNECTIONS, spec.max_in_flight))))
 
 
-async def _drain(tracker: DeliveryTracker, timeout: float, clock: Clock) -> None:
+async def _drain(tracker: DeliveryTracker, timeout: float, clock: Clock,
+                 stop: Callable[[], bool] | None) -> None:
     deadline = clock() + timeout
-    while tracker.outstanding > 0 and clock() < deadline:
+    while tracker.outstanding > 0 and clock() < deadline and not (stop is not None and stop()):
         await asyncio.sleep(0.02)
 
 
 class _Runner:
-    __slots__ = ("spec", "provider", "session", "recorder", "message", "clock", "tracker",
+    __slots__ = ("spec", "provider", "session", "recorder", "message", "clock", "tracker", "stop",
                  "timeout", "parts", "in_flight", "tasks")
 
     def __init__(self, spec: LoadSpec, provider: Provider, session: aiohttp.ClientSession,
                  recorder: Recorder, message: Message, clock: Clock,
-                 tracker: DeliveryTracker | None) -> None:
+                 tracker: DeliveryTracker | None, stop: Callable[[], bool] | None = None) -> None:
         self.spec = spec
         self.provider = provider
         self.session = session
@@ -125,6 +134,7 @@ class _Runner:
         self.message = message
         self.clock = clock
         self.tracker = tracker
+        self.stop = stop
         self.timeout = aiohttp.ClientTimeout(total=spec.request_timeout)
         self.parts = spec.parts_per_message
         self.in_flight = 0
@@ -135,13 +145,11 @@ class _Runner:
         start, clock = self.recorder.start, self.clock
         back_to_back = 0
         for k in schedule.owned_by(worker, workers):
-            if self.recorder.stopped:
-                break
             due = start + schedule.due(k)
             now = clock()
             if now < due:
-                while now < due:  # timers are ms-grained: sleep, then look again
-                    await asyncio.sleep(due - now)
+                while now < due and not self._stopping():  # timers are ms-grained: look again
+                    await asyncio.sleep(min(due - now, MAX_NAP))
                     now = clock()
                 back_to_back = 0
             else:
@@ -149,9 +157,16 @@ class _Runner:
                 if back_to_back >= YIELD_EVERY:
                     back_to_back = 0
                     await asyncio.sleep(0)
+            if self._stopping():
+                break
             self._fire(k, due)
         if self.tasks:
             await asyncio.gather(*list(self.tasks))
+
+    def _stopping(self) -> bool:
+        if not self.recorder.stopped and self.stop is not None and self.stop():
+            self.recorder.stopped = INTERRUPTED
+        return bool(self.recorder.stopped)
 
     def _fire(self, k: int, due: float) -> None:
         size = self.spec.batch_size

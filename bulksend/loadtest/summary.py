@@ -76,4 +76,6 @@ def format_find_max(found: FindMaxResult) -> str:
             head += f" ({found.first_failing:,.1f}/s failed: {whose})"
         else:
             head += " (no step failed: the search stopped at its step or rate cap)"
+    if found.stopped:
+        lines.append(f"  stopped: {found.stopped}")
     return head + "\n" + "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ parent.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -25,7 +26,9 @@ START_LEAD = 0.2
 READY_TIMEOUT = 60.0
 
 
-def _worker_main(conn: Connection, index: int, workers: int) -> None:
+def _worker_main(conn: Connection, index: int, workers: int, stop: Any) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone decides, via ``stop``.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Imports happen here, before "ready", so they are not on the clock.
     from bulksend.loadtest.runner import run_worker
     from bulksend.runtime import run
@@ -37,7 +40,8 @@ def _worker_main(conn: Connection, index: int, workers: int) -> None:
             return
         spec, start_at = message[1], message[2]
         try:
-            recorder = run(run_worker(spec, worker=index, workers=workers, start_at=start_at))
+            recorder = run(run_worker(spec, worker=index, workers=workers, start_at=start_at,
+                                      stop=stop.is_set))
             conn.send(("done", recorder.to_wire()))
         except Exception as exc:  # sent back, raised in the parent
             try:
@@ -55,13 +59,19 @@ class WorkerPool:
         self.workers = workers
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
+        self._ctx = multiprocessing.get_context("spawn")
+        self._stop = self._ctx.Event()
+
+    def request_stop(self) -> None:
+        """Workers start no more batches (in this run or any later one)."""
+        self._stop.set()
 
     def __enter__(self) -> WorkerPool:
-        ctx = multiprocessing.get_context("spawn")
+        ctx = self._ctx
         try:
             for index in range(self.workers):
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_worker_main, args=(child, index, self.workers),
+                proc = ctx.Process(target=_worker_main, args=(child, index, self.workers, self._stop),
                                    name=f"bulksend-loadtest-{index}", daemon=True)
                 proc.start()
                 child.close()
