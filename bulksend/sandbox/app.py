@@ -60,9 +60,7 @@ async def running(config: SandboxConfig, port: int = 0, host: str = "127.0.0.1")
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
-    server = site._server
-    assert server is not None and server.sockets  # type: ignore[union-attr]
-    bound = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    bound = runner.addresses[0][1]
     try:
         yield RunningSandbox(f"http://{host}:{bound}", app)
     finally:

@@ -278,7 +278,8 @@ def dry_run_result(data: dict[str, Any], to: list[str], limit: int, per: bool) -
     from bulksend.core.segments import count_segments
 
     params = data.get("parameters") or {}
-    rows, total = [], 0
+    rows: list[dict[str, Any]] = []
+    total = 0
     for number in to:
         values = {k: v[number] for k, v in params.items() if number in v}
         defaults = {k: v["default"] for k, v in params.items() if "default" in v}
