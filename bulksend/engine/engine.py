@@ -87,9 +87,7 @@ class Engine:
         to resume); ``ledger`` replaces the in-memory deduplication.
         """
         runner = self.plan_runner(spec.plan)
-        # A provider with one text per request (Clickatell) sends a templated message one by one.
-        per_message = getattr(runner.provider, "max_batch_for", None)
-        limit = per_message(spec.message) if per_message is not None else runner.provider.max_batch
+        limit = runner.provider.max_batch_for(spec.message)
         size = effective_batch_size(spec.max_batch or runner.plan.max_batch, limit)
         size = min(size, runner.plan.burst)
         meter = BodyMeter(spec.message.max_parts or runner.plan.max_parts, body_limit(runner.plan.provider))

@@ -77,6 +77,9 @@ class SinchClassic:
         return sign_classic(method, urlsplit(url).path, body, _JSON, self.key, self.secret,
                             iso_timestamp(self.clock()))
 
+    def max_batch_for(self, message: Message) -> int:
+        return self.max_batch  # one recipient a request anyway
+
     def send_request(self, batch: Batch, message: Message) -> HttpRequest:
         if batch.size != 1:
             raise ValueError(f"Sinch Classic sends to one number per request, not {batch.size}")

@@ -48,6 +48,9 @@ class SinchXms:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
 
+    def max_batch_for(self, message: Message) -> int:
+        return self.max_batch  # XMS templates server side via "parameters"
+
     def send_request(self, batch: Batch, message: Message) -> HttpRequest:
         body = orjson.dumps(build_payload(batch, message))
         return HttpRequest("POST", self._batches_url, self._headers(), body)
