@@ -4,9 +4,17 @@ get out of the same local endpoint.
 
 "Keeps its schedule" means, for 1 recipient per request: achieved rate at
 least 99% of the target and p99 lateness (actual send time minus intended
-send time) under 5 ms, with no 429s, failures or dropped sends. The search
-is ``bulksend loadtest --find-max`` itself with those bounds, single process
-and with ``--workers 2``.
+send time) under 5 ms, with no failed answers and no dropped sends. Each
+rate of a fixed ladder is run as ``bulksend loadtest --rate R --duration S
+--json`` (single process, then ``--workers 2``), up to ``--trials`` times: a
+rate is kept if one trial keeps it (best of N, as timeit takes the minimum:
+on a shared machine one scheduling stall of a neighbour's making can push a
+p99 over 5 ms at any rate). The ladder goes on past the first failures to
+report a second figure, the highest rate *achieved* (>= 99% of target,
+lateness ignored): what the generator can push when its timing may slip. It
+stops after two rates in a row in which no trial achieved its rate.
+``--find-max`` is the tool for a plan; a ladder with repeats is the steadier
+yardstick for the generator itself.
 
 Beside it, on the same sandbox (sink mode, open plans, its own process):
 
@@ -23,11 +31,11 @@ Set-up (wrk is not a Python package and not a dependency of bulksend)::
 
 Run::
 
-    /work/venv/bin/python benchmarks/bench_loadtest.py            # about 2-3 minutes
-    /work/venv/bin/python benchmarks/bench_loadtest.py --step-seconds 2 --max-steps 6   # quicker
+    /work/venv/bin/python benchmarks/bench_loadtest.py                  # about 3 minutes
+    /work/venv/bin/python benchmarks/bench_loadtest.py --seconds 2 --trials 1   # quicker, noisier
 
-On a shared machine the figures move with the neighbours' load: the 1-minute
-load average is printed before and after.
+On a shared machine the figures move with the neighbours' load: the load
+average is printed before and after.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 BODY = "bulksend load test"
@@ -66,26 +75,57 @@ def write_config(workdir: Path, url: str) -> Path:
     return path
 
 
-def find_max(config: Path, workers: int, args: argparse.Namespace) -> dict[str, object]:
+def trial(config: Path, rate: float, workers: int, seconds: float) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bulksend", "loadtest", "--config", str(config), "--plan", "bench",
-           "--find-max", "--rate", str(args.start), "--duration", str(args.step_seconds),
-           "--batch-size", "1", "--message", BODY, "--workers", str(workers),
-           "--max-429", "0", "--max-errors", "0", "--late-ms", "5", "--min-achieved", "0.99",
-           "--factor", "2", "--precision", str(args.precision), "--max-steps", str(args.max_steps),
-           "--pause", "1", "--json"]
-    if args.report_dir:
-        cmd += ["--report", str(Path(args.report_dir) / f"find-max-{workers}w.html")]
-    print(f"$ {' '.join(cmd[1:])}", flush=True)
+           "--rate", str(rate), "--duration", str(seconds), "--batch-size", "1", "--message", BODY,
+           "--workers", str(workers), "--late-ms", "5", "--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode not in (0, 1):
+    if done.returncode != 0:
         raise SystemExit(f"loadtest failed ({done.returncode}): {done.stderr[-800:]}")
-    sys.stderr.write(done.stderr)
-    result: dict[str, object] = json.loads(done.stdout)
-    for step in result["steps"]:  # type: ignore[attr-defined]
-        print(f"    {step['rate']:>8,.0f}/s  achieved {step['achieved_rate']:>8,.1f}/s  "
-              f"lateness p99 {step['lateness_p99_ms']:>7.2f} ms  latency p99 {step['latency_p99_ms']:>7.2f} ms  "
-              f"{'ok' if step['ok'] else '; '.join(step['reasons'])}", flush=True)
+    result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+def kept(result: dict[str, Any]) -> bool:
+    return bool(result["achieved_rate"] >= 0.99 * result["target_rate"] and result["lateness"]["p99"] < 5.0
+                and result["dropped"] == 0 and result["errors"] == 0 and result["rate_limited"] == 0)
+
+
+def achieved(result: dict[str, Any]) -> bool:
+    return bool(result["achieved_rate"] >= 0.99 * result["target_rate"])
+
+
+def ladder(config: Path, workers: int, args: argparse.Namespace) -> tuple[float | None, float | None, str]:
+    """(highest rate kept, highest rate achieved, why the next kept rate failed)."""
+    print(f"$ bulksend loadtest --rate R --duration {args.seconds:g} --batch-size 1 --workers {workers} --json",
+          flush=True)
+    best_kept: float | None = None
+    best_achieved: float | None = None
+    missed_in_row, first_fail = 0, ""
+    for rate in (float(r) for r in args.rates.split(",")):
+        results = []
+        for _ in range(args.trials):
+            results.append(trial(config, rate, workers, args.seconds))
+            if kept(results[-1]):
+                break
+        for r in results:
+            print(f"    {rate:>7,.0f}/s  achieved {r['achieved_rate']:>8,.1f}/s  lateness p50 "
+                  f"{r['lateness']['p50']:>6.2f} p99 {r['lateness']['p99']:>8.2f} ms  latency p99 "
+                  f"{r['latency']['p99']:>9.2f} ms  dropped {r['dropped']:>5}  "
+                  f"{'kept' if kept(r) else 'not kept'}", flush=True)
+        if any(kept(r) for r in results):
+            best_kept, first_fail = rate, ""
+        elif not first_fail or best_kept is None or rate <= best_kept:
+            r = min(results, key=lambda x: x["lateness"]["p99"])
+            first_fail = first_fail or (f"{rate:,.0f}/s not kept in {len(results)} trials (best lateness "
+                                        f"p99 {r['lateness']['p99']:,.1f} ms)")
+        if any(achieved(r) for r in results):
+            best_achieved, missed_in_row = rate, 0
+        else:
+            missed_in_row += 1
+            if missed_in_row == 2:
+                break
+    return best_kept, best_achieved, first_fail
 
 
 def baseline(url: str, workdir: Path, count: int, concurrency: int) -> dict[str, float]:
@@ -116,6 +156,7 @@ def wrk(url: str, seconds: int, connections: int, threads: int, workdir: Path) -
         'wrk.headers["Authorization"] = "Bearer sandbox"\n', encoding="utf-8")
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
            f"{url}/xms/v1/bench/batches"]
+    print(f"$ {' '.join(cmd)}", flush=True)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
         print(f"wrk saw non-2xx answers:\n{out}", flush=True)
@@ -130,14 +171,13 @@ def load() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--start", type=float, default=500, help="first find-max step, recipients/s")
-    parser.add_argument("--step-seconds", type=float, default=3.0, help="length of each find-max step")
-    parser.add_argument("--precision", type=float, default=0.05)
-    parser.add_argument("--max-steps", type=int, default=8)
-    parser.add_argument("--baseline-recipients", type=int, default=20_000)
+    parser.add_argument("--rates", default="250,500,750,1000,1250,1500,1750,2000,2500,3000",
+                        help="the ladder of rates to try, recipients/s")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each trial")
+    parser.add_argument("--trials", type=int, default=2, help="trials per rate at most (best of N)")
+    parser.add_argument("--baseline-recipients", type=int, default=15_000)
     parser.add_argument("--baseline-concurrency", default="8,32,128")
     parser.add_argument("--wrk-seconds", type=int, default=5)
-    parser.add_argument("--report-dir", help="also write the find-max HTML reports here")
     args = parser.parse_args()
 
     print(load(), flush=True)
@@ -147,8 +187,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             config = write_config(workdir, url)
-            single = find_max(config, 1, args)
-            double = find_max(config, 2, args)
+            single = ladder(config, 1, args)
+            double = ladder(config, 2, args)
+            print(f"$ benchmarks/baseline_aiohttp.py --batch 1 --concurrency C "
+                  f"({args.baseline_recipients:,} recipients)", flush=True)
             base = {c: baseline(url, workdir, args.baseline_recipients, int(c))
                     for c in args.baseline_concurrency.split(",")}
             ceiling = wrk(url, args.wrk_seconds, 32, 2, workdir)
@@ -159,9 +201,9 @@ def main() -> None:
     print()
     print("Highest rate with the schedule kept (achieved >= 99% of target, p99 lateness < 5 ms),")
     print("1 recipient per request, against `bulksend sandbox --sink --open-plans` in its own process:")
-    rows = [
-        ("bulksend loadtest, 1 process (open loop)", single["max_rate"], _why(single)),
-        ("bulksend loadtest --workers 2 (open loop)", double["max_rate"], _why(double)),
+    rows: list[tuple[str, float | None, str]] = [
+        ("bulksend loadtest, 1 process (open loop)", single[0], single[2]),
+        ("bulksend loadtest --workers 2 (open loop)", double[0], double[2]),
         (f"plain aiohttp baseline (closed loop, best of c={args.baseline_concurrency})",
          best["requests_per_s"], f"c={best_c}; " + ", ".join(
              f"c={c}: {r['requests_per_s']:,.0f}" for c, r in base.items())),
@@ -169,19 +211,12 @@ def main() -> None:
          "not installed" if ceiling is None else "C client, keep-alive"),
     ]
     for name, rate, why in rows:
-        shown = "n/a" if rate is None else f"{float(rate):>9,.0f} req/s"  # type: ignore[arg-type]
+        shown = "n/a" if rate is None else f"{rate:>9,.0f} req/s"
         print(f"  {name:<66}{shown:>16}   {why}")
+    print("\nHighest rate achieved (>= 99% of target) with lateness ignored:")
+    for name, found in (("1 process", single[1]), ("--workers 2", double[1])):
+        print(f"  bulksend loadtest {name:<48}" + ("n/a" if found is None else f"{found:>9,.0f} req/s"))
     print(f"\n{load()}; total {time.perf_counter() - started:.0f} s")
-
-
-def _why(found: dict[str, object]) -> str:
-    steps = found.get("steps", [])
-    assert isinstance(steps, list)
-    failing = found.get("first_failing")
-    text = f"{len(steps)} steps"
-    if failing is not None:
-        text += f"; {float(failing):,.0f}/s failed: " + "; ".join(found.get("reasons", []))  # type: ignore[arg-type]
-    return text
 
 
 if __name__ == "__main__":
