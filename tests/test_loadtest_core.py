@@ -31,9 +31,10 @@ from bulksend.loadtest import (
     render_result,
     summarize,
 )
+from bulksend.loadtest.result import SecondPoint
 from bulksend.loadtest.delivery import DeliveryTracker
 from bulksend.loadtest.histogram import Percentiles, mean_of, new_histogram, record_seconds, values_at
-from bulksend.loadtest.result import find_saturation
+from bulksend.loadtest.saturation import generator_behind, plan_saturation
 from bulksend.loadtest.search import bracket
 from bulksend.loadtest.svg import Line, Marker, chart, nice_step
 
@@ -408,10 +409,42 @@ def test_summarize_and_saturation() -> None:
     assert sum(s["target"] for s in d["seconds"]) == 2100
 
 
-def test_find_saturation_by_latency_bound() -> None:
+def test_plan_saturation_by_latency_bound() -> None:
     r = synthetic_result(None, delivery=False)
-    assert find_saturation(r.seconds, max_latency_p99_ms=1.0) is not None  # type: ignore[attr-defined]
-    assert find_saturation(r.seconds, max_latency_p99_ms=100.0) is None  # type: ignore[attr-defined]
+    assert plan_saturation(r.seconds, max_latency_p99_ms=1.0) is not None  # type: ignore[attr-defined]
+    assert plan_saturation(r.seconds, max_latency_p99_ms=100.0) is None  # type: ignore[attr-defined]
+
+
+def point(t: int, **kw: object) -> SecondPoint:
+    base: dict[str, object] = dict(t=t, target=100, sent=100, requests=100, parts=100, accepted=100,
+                                   rate_limited=0, errors=0, dropped=0, late=0, delivered=100,
+                                   latency_p50=1.0, latency_p99=2.0, service_p50=1.0, service_p99=2.0,
+                                   delivery_p50=None, delivery_p99=None)
+    base.update(kw)
+    return SecondPoint(**base)  # type: ignore[arg-type]
+
+
+def test_plan_saturation_by_a_delivery_backlog() -> None:
+    steady = [point(t, delivery_p50=30.0, delivery_p99=40.0) for t in range(4)]
+    growing = [point(4, delivery_p50=90.0), point(5, delivery_p50=140.0), point(6, delivery_p50=900.0)]
+    found = plan_saturation(steady + growing)
+    assert found is not None and found.second == 5 and "backing up" in found.reason  # 140 > 4 x 30, +100
+    assert plan_saturation(steady) is None
+    assert plan_saturation(steady, max_delivery_p99_ms=35.0) is not None
+    slow_but_steady = [point(t, delivery_p50=1000.0 + 50 * (t % 2)) for t in range(8)]
+    assert plan_saturation(slow_but_steady) is None
+
+
+@pytest.mark.parametrize("seconds, batch, expected", [
+    ([point(0), point(1, late=4)], 1, None),          # 4% of the second late: noise
+    ([point(0), point(1, late=6)], 1, 1),
+    ([point(0, late=20)], 10, None),                  # two batches of ten: one stall
+    ([point(0, late=30)], 10, 0),
+    ([point(0), point(1, dropped=1)], 1, 1),
+])
+def test_generator_behind(seconds: list[SecondPoint], batch: int, expected: int | None) -> None:
+    found = generator_behind(seconds, batch)
+    assert (found.second if found else None) == expected
 
 
 def test_terminal_summary_names_every_figure() -> None:

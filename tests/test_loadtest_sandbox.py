@@ -117,7 +117,7 @@ async def test_a_slow_plan_cannot_slow_the_generator_down(sandbox: Sandbox) -> N
     assert result.dropped > 0
     assert result.recipients_sent + result.dropped == result.recipients_due == 200
     assert result.achieved_rate < 200 * 0.8
-    assert result.saturation is not None and "dropped" in result.saturation.reason
+    assert result.generator_behind is not None and "dropped" in result.generator_behind.reason
 
 
 async def test_retries_are_counted(sandbox: Sandbox) -> None:

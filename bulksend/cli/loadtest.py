@@ -92,9 +92,10 @@ def register(sub: Any) -> None:
                    help="largest share of requests answered 429 (default 0.01)")
     g.add_argument("--max-errors", type=float, default=0.01, metavar="FRACTION",
                    help="largest share of requests failed otherwise (default 0.01)")
-    g.add_argument("--max-p99-ms", type=float, help="largest p99 latency from intended time")
+    g.add_argument("--max-p99-ms", type=float,
+                   help="largest p99 latency from intended time (also marks saturation in one run)")
     g.add_argument("--max-delivery-p99-ms", type=float,
-                   help="largest p99 acceptance-to-delivery latency (with --delivery)")
+                   help="largest p99 acceptance-to-delivery latency, with --delivery (ditto)")
     g.add_argument("--min-achieved", type=float, default=0.99,
                    help="smallest achieved/target rate (default 0.99)")
     g.add_argument("--factor", type=float, default=2.0, help="rate multiplier while rising (default 2)")
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         stop = StopSignal()
         with stop.handling():  # Ctrl-C stops sending and still reports what was measured
             return await run_loadtest(spec, workers=args.workers, max_latency_p99_ms=args.max_p99_ms,
-                                      stop=stop)
+                                      max_delivery_p99_ms=args.max_delivery_p99_ms, stop=stop)
 
     result = run_loop(one_run())
     if args.report:

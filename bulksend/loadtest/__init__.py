@@ -3,7 +3,8 @@ latencies, delivery throughput, ``--find-max`` and an HTML report.
 
 Layers, pure first: ``schedule`` (when each batch is due), ``recorder`` and
 ``histogram`` (what was measured, mergeable across processes), ``search``
-(the find-max policy), ``result`` (the summary values); then the I/O:
+(the find-max policy), ``result`` and ``saturation`` (the summary values,
+where the plan saturated); then the I/O:
 ``runner`` (the async scheduler and sender), ``delivery`` (the report
 receiver), ``workers`` (processes), ``api`` (what callers use), and the
 output: ``summary`` (terminal), ``report``/``svg`` (HTML).
@@ -13,8 +14,9 @@ from bulksend.loadtest.api import FindMaxResult, FindMaxStep, StopSignal, find_m
 from bulksend.loadtest.histogram import Percentiles
 from bulksend.loadtest.recorder import Recorder
 from bulksend.loadtest.report import render_find_max, render_result, write_report
-from bulksend.loadtest.result import LoadTestResult, Saturation, SecondPoint, summarize
+from bulksend.loadtest.result import LoadTestResult, SecondPoint, summarize
 from bulksend.loadtest.runner import INTERRUPTED
+from bulksend.loadtest.saturation import Saturation, generator_behind, plan_saturation
 from bulksend.loadtest.schedule import RateProfile, Schedule
 from bulksend.loadtest.search import Bounds, SearchPolicy, StepResult, Verdict, judge
 from bulksend.loadtest.spec import LoadSpec, parse_ramp, rate_profile, read_numbers
@@ -24,7 +26,8 @@ from bulksend.loadtest.workers import WorkerPool
 __all__ = [
     "INTERRUPTED", "Bounds", "FindMaxResult", "FindMaxStep", "LoadSpec", "LoadTestResult", "Percentiles",
     "RateProfile", "Recorder", "Saturation", "Schedule", "SearchPolicy", "SecondPoint", "StepResult", "StopSignal",
-    "Verdict", "WorkerPool", "find_max", "format_find_max", "format_result", "judge", "parse_ramp",
+    "Verdict", "WorkerPool", "find_max", "format_find_max", "format_result", "generator_behind", "judge",
+    "parse_ramp", "plan_saturation",
     "rate_profile", "read_numbers", "render_find_max", "render_result", "run_loadtest", "search",
     "summarize", "write_report",
 ]

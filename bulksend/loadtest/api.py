@@ -70,19 +70,21 @@ async def run_loadtest(
     env: Mapping[str, str] | None = None,
     pool: WorkerPool | None = None,
     max_latency_p99_ms: float | None = None,
+    max_delivery_p99_ms: float | None = None,
     stop: StopSignal | None = None,
 ) -> LoadTestResult:
     """One run. ``workers > 1`` starts processes (or uses ``pool``); they read
-    their secrets from the environment, not from ``env``."""
+    their secrets from the environment, not from ``env``. The two bounds only
+    mark where the plan saturated."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     if workers == 1 and pool is None:
         recorder = await run_worker(spec, env=dict(env) if env is not None else None,
                                     stop=stop.is_set if stop is not None else None)
-        return summarize(recorder, spec, 1, max_latency_p99_ms)
+        return summarize(recorder, spec, 1, max_latency_p99_ms, max_delivery_p99_ms)
     async with _pool(workers, pool, stop) as active:
         recorder = await asyncio.get_running_loop().run_in_executor(None, active.run, spec)
-    return summarize(recorder, spec, active.workers, max_latency_p99_ms)
+    return summarize(recorder, spec, active.workers, max_latency_p99_ms, max_delivery_p99_ms)
 
 
 @contextlib.asynccontextmanager
@@ -166,7 +168,8 @@ async def find_max(
 
         async def step(rate: float) -> LoadTestResult:
             return await run_loadtest(spec.at_rate(rate), workers=workers, env=env, pool=pool,
-                                      max_latency_p99_ms=bounds.max_latency_p99_ms, stop=stop)
+                                      max_latency_p99_ms=bounds.max_latency_p99_ms,
+                                      max_delivery_p99_ms=bounds.max_delivery_p99_ms, stop=stop)
 
         return await search(step, policy, bounds, pause=pause, on_step=on_step)
 

@@ -157,19 +157,25 @@ def _describe(r: LoadTestResult) -> str:
 
 def render_result(r: LoadTestResult) -> str:
     markers = []
+    if r.generator_behind is not None:
+        markers.append(Marker(r.generator_behind.second, f"generator behind: {r.generator_behind.reason}",
+                              "#ff7f0e", strong=False))
     if r.saturation is not None:
-        markers.append(Marker(r.saturation.second, f"saturated: {r.saturation.reason}"))
-        headline = (f"Saturated from second {r.saturation.second}: {r.saturation.reason}. "
+        markers.append(Marker(r.saturation.second, f"plan saturated: {r.saturation.reason}"))
+        headline = (f"The plan saturated from second {r.saturation.second}: {r.saturation.reason}. "
                     f"Achieved {r.achieved_rate:,.1f} of {r.target_rate:,.1f} recipients/s.")
     else:
         headline = (f"No saturation seen: achieved {r.achieved_rate:,.1f} of {r.target_rate:,.1f} "
                     f"recipients/s, p99 latency {r.latency.p99:,.2f} ms from intended time.")
+    if r.generator_behind is not None:
+        headline += (f" The load generator fell behind from second {r.generator_behind.second} "
+                     f"({r.generator_behind.reason}).")
     if r.stopped:
         headline += f" Stopped: {r.stopped}"
     sections = [*_charts([_Segment(0.0, r)], markers), "<h2>Summary</h2>", _summary_table(r),
                 "<h2>Latency percentiles</h2>", _percentile_table(r), _NOTES]
     return _page(f"bulksend load test — plan {r.plan}", _describe(r), headline,
-                 r.saturation is None and not r.stopped, sections)
+                 r.saturation is None and r.generator_behind is None and not r.stopped, sections)
 
 
 def render_find_max(found: FindMaxResult) -> str:

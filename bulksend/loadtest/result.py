@@ -1,5 +1,5 @@
 """A finished load test as values: the summary, the per-second series, and
-the first second where the plan (or the generator) saturated."""
+the first second where the plan saturated or the generator fell behind."""
 
 from __future__ import annotations
 
@@ -8,13 +8,9 @@ from typing import Any
 
 from bulksend.loadtest.histogram import Percentiles, values_at
 from bulksend.loadtest.recorder import Recorder, Second
+from bulksend.loadtest.saturation import Saturation, generator_behind, plan_saturation
 from bulksend.loadtest.search import StepResult
 from bulksend.loadtest.spec import LoadSpec
-
-# A second is saturated when more than this share of its sends were late
-# (not 1%: the first second of a run pays for opening connections).
-LATE_SHARE = 0.05
-
 
 @dataclass(frozen=True, slots=True)
 class SecondPoint:
@@ -37,12 +33,6 @@ class SecondPoint:
     service_p99: float | None
     delivery_p50: float | None
     delivery_p99: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Saturation:
-    second: int
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +74,10 @@ class LoadTestResult:
     delivered_rate: float        # delivered / max(duration, time of last report)
     peak_delivered_rate: int
     seconds: tuple[SecondPoint, ...]
+    #: the first second the plan saturated (429s, failures, latency/delivery over bounds)
     saturation: Saturation | None
+    #: the first second the generator fell behind (late or dropped sends)
+    generator_behind: Saturation | None
     stopped: str
 
     @property
@@ -111,7 +104,8 @@ class LoadTestResult:
 
 
 def summarize(recorder: Recorder, spec: LoadSpec, workers: int = 1,
-              max_latency_p99_ms: float | None = None) -> LoadTestResult:
+              max_latency_p99_ms: float | None = None,
+              max_delivery_p99_ms: float | None = None) -> LoadTestResult:
     t, duration = recorder.totals, spec.profile.duration
     seconds = tuple(_point(i, s) for i, s in enumerate(recorder.seconds))
     delivered_span = max(duration, t.last_delivery)
@@ -136,7 +130,8 @@ def summarize(recorder: Recorder, spec: LoadSpec, workers: int = 1,
         delivered_rate=t.delivered / delivered_span if spec.delivery else 0.0,
         peak_delivered_rate=max((p.delivered for p in seconds), default=0),
         seconds=seconds,
-        saturation=find_saturation(seconds, max_latency_p99_ms),
+        saturation=plan_saturation(seconds, max_latency_p99_ms, max_delivery_p99_ms),
+        generator_behind=generator_behind(seconds, spec.batch_size),
         stopped=recorder.stopped,
     )
 
@@ -158,21 +153,3 @@ def _point(i: int, s: Second) -> SecondPoint:
         service_p50=service[0], service_p99=service[1],
         delivery_p50=delivery[0], delivery_p99=delivery[1],
     )
-
-
-def find_saturation(seconds: tuple[SecondPoint, ...],
-                    max_latency_p99_ms: float | None = None) -> Saturation | None:
-    """The first second with 429s, errors, dropped sends, too many late sends,
-    or (when a bound is given) a p99 latency above it."""
-    for p in seconds:
-        if p.rate_limited:
-            return Saturation(p.t, f"{p.rate_limited:,} answers 429")
-        if p.errors:
-            return Saturation(p.t, f"{p.errors:,} failed answers")
-        if p.dropped:
-            return Saturation(p.t, f"{p.dropped:,} sends dropped (in-flight cap)")
-        if p.late > LATE_SHARE * max(1, p.target):
-            return Saturation(p.t, f"{p.late:,} late sends (generator behind)")
-        if max_latency_p99_ms is not None and p.latency_p99 is not None and p.latency_p99 > max_latency_p99_ms:
-            return Saturation(p.t, f"latency p99 {p.latency_p99:,.1f} ms")
-    return None

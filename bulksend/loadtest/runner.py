@@ -85,10 +85,10 @@ async def run_worker(
         session = await stack.enter_async_context(aiohttp.ClientSession(
             connector=connector, headers={"User-Agent": "bulksend-loadtest/0.1"}))
         await warm_up(session, spec)
-        recorder.start = start_at if start_at is not None else clock() + LEAD
         runner = _Runner(spec, provider, session, recorder, message, clock, tracker, stop)
         gc.collect()
         gc.freeze()  # what exists now is never garbage: keep collections short during the run
+        recorder.start = start_at if start_at is not None else clock() + LEAD
         try:
             await runner.run(worker, workers)
         finally:

@@ -48,6 +48,9 @@ def format_result(r: LoadTestResult) -> str:
         lines.append("  saturation  none seen")
     else:
         lines.append(f"  saturation  from second {r.saturation.second}: {r.saturation.reason}")
+    if r.generator_behind is not None:
+        lines.append(f"  generator   behind from second {r.generator_behind.second}: "
+                     f"{r.generator_behind.reason}")
     if r.stopped:
         lines.append(f"  stopped     {r.stopped}")
     return "\n".join(lines) + "\n"

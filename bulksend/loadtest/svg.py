@@ -192,5 +192,5 @@ def _marker(marker: Marker, x: _Scale, height: int) -> list[str]:
     dash = "6 3" if marker.strong else "2 3"
     return [f'<line x1="{px:.1f}" y1="{TOP - 4}" x2="{px:.1f}" y2="{height - BOTTOM}" stroke="{marker.color}" '
             f'stroke-width="{width}" stroke-dasharray="{dash}"/>',
-            f'<text x="{px + 4:.1f}" y="{TOP + 8}" fill="{marker.color}" font-size="11" '
+            f'<text x="{px + 4:.1f}" y="{TOP + (8 if marker.strong else 22)}" fill="{marker.color}" font-size="11" '
             f'font-weight="{600 if marker.strong else 400}">{escape(marker.label)}</text>']
