@@ -131,18 +131,27 @@ def verify_classic(
     return hmac.compare_digest(expected.encode(), got_sig.encode())
 
 
-def verify_basic_classic(headers: Mapping[str, str], key: str | None, secret: str) -> bool:
+def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """``(user, password)`` from an HTTP Basic ``Authorization`` header, if well formed."""
     auth = header(headers, "Authorization") or ""
     scheme, _, encoded = auth.partition(" ")
     if scheme.lower() != "basic":
-        return False
+        return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
-        return False
+        return None
     user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+def verify_basic_classic(headers: Mapping[str, str], key: str | None, secret: str) -> bool:
+    found = basic_credentials(headers)
+    if found is None:
+        return False
+    user, password = found
     prefix = "application\\"
-    if not sep or not user.lower().startswith(prefix):
+    if not user.lower().startswith(prefix):
         return False
     if key is not None and not hmac.compare_digest(user[len(prefix):].encode(), key.encode()):
         return False
@@ -183,13 +192,5 @@ def basic_auth(user: str, password: str) -> str:
 
 def verify_basic_password(headers: Mapping[str, str], password: str) -> bool:
     """True when HTTP Basic credentials carry ``password`` (any user name)."""
-    auth = header(headers, "Authorization") or ""
-    scheme, _, encoded = auth.partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return False
-    _user, sep, got = decoded.partition(":")
-    return bool(sep) and hmac.compare_digest(got.encode(), password.encode())
+    found = basic_credentials(headers)
+    return found is not None and hmac.compare_digest(found[1].encode(), password.encode())

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bulksend.serving import serve_app
+
 from bulksend.sandbox import classic, clickatell, delivery, xms
 from bulksend.sandbox.config import SandboxConfig
 from bulksend.sandbox.faults import drop_middleware
@@ -56,15 +58,8 @@ class RunningSandbox:
 async def running(config: SandboxConfig, port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[RunningSandbox]:
     """Run the sandbox in this event loop; ``port=0`` picks a free one."""
     app = build_app(config)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    bound = runner.addresses[0][1]
-    try:
-        yield RunningSandbox(f"http://{host}:{bound}", app)
-    finally:
-        await runner.cleanup()
+    async with serve_app(app, port, host) as url:
+        yield RunningSandbox(url, app)
 
 
 async def serve(config: SandboxConfig, port: int, host: str = "127.0.0.1",

@@ -36,6 +36,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from bulksend.serving import serve_app
+
 from bulksend.config import Config
 from bulksend.delivery.model import Inbound, Report
 from bulksend.delivery.optout import opt_out_keyword
@@ -208,15 +210,8 @@ class RunningListener:
 @contextlib.asynccontextmanager
 async def listening(app: web.Application, port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[RunningListener]:
     """Serve ``app`` in this event loop; ``port=0`` picks a free one."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    bound = runner.addresses[0][1]
-    try:
-        yield RunningListener(f"http://{host}:{bound}", app)
-    finally:
-        await runner.cleanup()
+    async with serve_app(app, port, host) as url:
+        yield RunningListener(url, app)
 
 
 def inbound_path(value: str | None) -> str | None:
