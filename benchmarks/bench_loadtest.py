@@ -31,7 +31,7 @@ Set-up (wrk is not a Python package and not a dependency of bulksend)::
 
 Run::
 
-    /work/venv/bin/python benchmarks/bench_loadtest.py                  # about 3 minutes
+    /work/venv/bin/python benchmarks/bench_loadtest.py                  # 3-4 minutes at most
     /work/venv/bin/python benchmarks/bench_loadtest.py --seconds 2 --trials 1   # quicker, noisier
 
 On a shared machine the figures move with the neighbours' load: the load
@@ -95,6 +95,13 @@ def achieved(result: dict[str, Any]) -> bool:
     return bool(result["achieved_rate"] >= 0.99 * result["target_rate"])
 
 
+def worth_repeating(result: dict[str, Any]) -> bool:
+    """Missed, but close enough that a neighbour's stall may be to blame."""
+    return not kept(result) and (result["lateness"]["p99"] < 50.0
+                                 or result["achieved_rate"] >= 0.97 * result["target_rate"] > 0
+                                 and not achieved(result))
+
+
 def ladder(config: Path, workers: int, args: argparse.Namespace) -> tuple[float | None, float | None, str]:
     """(highest rate kept, highest rate achieved, why the next kept rate failed)."""
     print(f"$ bulksend loadtest --rate R --duration {args.seconds:g} --batch-size 1 --workers {workers} --json",
@@ -102,12 +109,14 @@ def ladder(config: Path, workers: int, args: argparse.Namespace) -> tuple[float 
     best_kept: float | None = None
     best_achieved: float | None = None
     missed_in_row, first_fail = 0, ""
+    deadline = time.monotonic() + args.budget
     for rate in (float(r) for r in args.rates.split(",")):
-        results = []
-        for _ in range(args.trials):
+        if time.monotonic() > deadline:
+            print(f"    (time budget of {args.budget:g} s spent: the ladder stops here)", flush=True)
+            break
+        results = [trial(config, rate, workers, args.seconds)]
+        while len(results) < args.trials and worth_repeating(results[-1]):
             results.append(trial(config, rate, workers, args.seconds))
-            if kept(results[-1]):
-                break
         for r in results:
             print(f"    {rate:>7,.0f}/s  achieved {r['achieved_rate']:>8,.1f}/s  lateness p50 "
                   f"{r['lateness']['p50']:>6.2f} p99 {r['lateness']['p99']:>8.2f} ms  latency p99 "
@@ -174,7 +183,10 @@ def main() -> None:
     parser.add_argument("--rates", default="250,500,750,1000,1250,1500,1750,2000,2500,3000",
                         help="the ladder of rates to try, recipients/s")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each trial")
-    parser.add_argument("--trials", type=int, default=2, help="trials per rate at most (best of N)")
+    parser.add_argument("--trials", type=int, default=2,
+                        help="trials per rate at most (best of N; a hopeless miss is not repeated)")
+    parser.add_argument("--budget", type=float, default=90.0,
+                        help="seconds each ladder may take before it stops climbing")
     parser.add_argument("--baseline-recipients", type=int, default=15_000)
     parser.add_argument("--baseline-concurrency", default="8,32,128")
     parser.add_argument("--wrk-seconds", type=int, default=5)
