@@ -38,6 +38,15 @@ class RetryConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AutoPauseConfig:
+    """Pause a campaign when more than ``max_error_rate`` of its last
+    ``window`` batches failed or ended unknown (``[plans.NAME.auto_pause]``)."""
+
+    window: int = 20
+    max_error_rate: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
 class PlanConfig:
     name: str
     provider: str
@@ -52,6 +61,8 @@ class PlanConfig:
     retry: RetryConfig = field(default_factory=RetryConfig)
     #: provider-specific keys (service_plan_id, token_env, format, ...)
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: None: never pause on errors
+    auto_pause: AutoPauseConfig | None = None
 
     @property
     def is_loopback(self) -> bool:
@@ -106,12 +117,16 @@ def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> Config:
     plans = {name: _plan(name, table, source) for name, table in plans_raw.items()}
     sandbox = _table(raw, "sandbox", source)
     journal = _table(raw, "journal", source)
+    _no_unknown(journal, JOURNAL_KEYS, "journal.", source)
     return Config(source, plans, sandbox, journal)
 
 
+#: keys of the ``[journal]`` table (checked by bulksend.journal.settings)
+JOURNAL_KEYS = frozenset({"path", "synchronous", "busy_timeout", "stop_timeout"})
+
 _COMMON = frozenset({
     "provider", "base_url", "rate", "burst", "max_batch", "concurrency",
-    "from", "max_parts", "timeout", "retry",
+    "from", "max_parts", "timeout", "retry", "auto_pause",
 })
 
 
@@ -146,6 +161,7 @@ def _plan(name: str, table: Any, source: str) -> PlanConfig:
         max_parts=_get(table, "max_parts", int, where, source, None, minimum=1),
         timeout=float(_get(table, "timeout", (int, float), where, source, 30.0, minimum=0.001)),
         retry=_retry(table.get("retry", {}), where + ".retry", source),
+        auto_pause=_auto_pause(table.get("auto_pause"), where + ".auto_pause", source),
         options={k: v for k, v in table.items() if k in PROVIDER_KEYS[provider]},
     )
 
@@ -194,6 +210,20 @@ def _retry(table: Any, where: str, source: str) -> RetryConfig:
         jitter=float(_get(table, "jitter", num, where, source, d.jitter, minimum=0)),
         deadline=float(_get(table, "deadline", num, where, source, d.deadline, minimum=0.001)),
     )
+
+
+def _auto_pause(table: Any, where: str, source: str) -> AutoPauseConfig | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: {where} must be a table")
+    _no_unknown(table, {"window", "max_error_rate"}, where + ".", source)
+    d = AutoPauseConfig()
+    rate = float(_get(table, "max_error_rate", (int, float), where, source, d.max_error_rate, minimum=0))
+    if rate >= 1:
+        raise ConfigError(f"{source}: {where}.max_error_rate must be below 1 (a fraction of batches), not {rate!r}")
+    return AutoPauseConfig(window=_get(table, "window", int, where, source, d.window, minimum=1),
+                           max_error_rate=rate)
 
 
 _MISSING: Any = object()

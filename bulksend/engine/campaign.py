@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bulksend.config import AutoPauseConfig
 from bulksend.core.estimate import BodyMeter
 from bulksend.core.templates import missing_values, placeholders, render
 from bulksend.engine.ledger import Ledger
@@ -133,7 +134,8 @@ class CampaignRun:
     """One campaign being sent. Created by ``Engine.submit``."""
 
     def __init__(self, spec: CampaignSpec, ledger: Ledger, batch_size: int,
-                 meter: BodyMeter | None = None, rate: float | None = None) -> None:
+                 meter: BodyMeter | None = None, rate: float | None = None,
+                 auto_pause: AutoPauseConfig | None = None) -> None:
         self.spec = spec
         self.ledger = ledger
         self.batch_size = batch_size
@@ -145,6 +147,10 @@ class CampaignRun:
         self.refused: CampaignRefused | None = None
         self.crashed: BaseException | None = None
         self.errors: deque[str] = deque(maxlen=5)
+        self.auto_pause = auto_pause
+        self.auto_paused = False
+        self._recent: deque[bool] = deque(maxlen=auto_pause.window if auto_pause else 1)
+        self._workers: set[asyncio.Task[None]] = set()
         self._outstanding = 0
         self._screened = 0
         self._produced = False
@@ -171,6 +177,31 @@ class CampaignRun:
 
     def note_error(self, exc: BaseException) -> None:
         self.errors.append(str(exc))
+
+    def track(self, worker: asyncio.Task[None]) -> None:
+        """A worker sending one of this campaign's batches (see ``abort``)."""
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
+
+    def abort(self) -> None:
+        """Stop waiting for in-flight batches: cancel their workers now.
+
+        Their outcome stays unknown to this run; the ledger keeps them as
+        sent (in flight), so a journal reconciles them on resume.
+        """
+        self.stop()
+        for worker in list(self._workers):
+            worker.cancel()
+
+    async def halt(self, reason: str, grace: float) -> None:
+        """Stop taking batches, give in-flight ones ``grace`` seconds, then abort."""
+        self.stop(reason)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._done.wait()), grace)
+        except asyncio.TimeoutError:
+            self.errors.append(f"{len(self._workers)} batches still in flight after {grace:g}s; "
+                               "their outcome is reconciled on resume")
+            self.abort()
 
     # -- the producer ----------------------------------------------------
     async def produce(self, queue_put: Any, batches: AsyncIterator[Batch] | None = None) -> None:
@@ -270,10 +301,17 @@ class CampaignRun:
         try:
             await self.ledger.after_send(batch, result, attempts)
             self._count(batch, result, attempts)
+            self._watch(result)
         except Exception as exc:
             self.crash(exc)
         finally:
             self._settle()
+
+    def abandoned(self, batch: Batch) -> None:
+        """The batch's worker ended without an outcome; its request may have left."""
+        self.stats.not_sent += batch.size
+        self._results.rows([(r.msisdn, "not_sent", "", "", 0) for r in batch.recipients])
+        self._settle()
 
     def skipped(self, batch: Batch) -> None:
         self.stats.not_sent += batch.size
@@ -297,6 +335,20 @@ class CampaignRun:
             self._add(o.status, 1)
             rows.append((r.msisdn, o.status.value, o.provider_id, o.code, attempts))
         self._results.rows(rows)
+
+    def _watch(self, result: BatchResult) -> None:
+        """Auto-pause: too many of the last batches failed or ended unknown."""
+        policy = self.auto_pause
+        if policy is None or self.stopping:
+            return
+        recent = self._recent
+        recent.append(result.outcome.status is not Status.ACCEPTED)
+        bad = sum(recent)
+        if len(recent) == policy.window and bad / policy.window > policy.max_error_rate:
+            self.auto_paused = True
+            last = self.errors[-1] if self.errors else ""
+            self.stop(f"auto-paused: {bad} of the last {policy.window} batches failed or ended unknown "
+                      f"(max_error_rate {policy.max_error_rate:g})" + (f"; last error: {last}" if last else ""))
 
     def _add(self, status: Status, n: int) -> None:
         if status is Status.ACCEPTED:

@@ -91,7 +91,8 @@ class Engine:
         size = effective_batch_size(spec.max_batch or runner.plan.max_batch, limit)
         size = min(size, runner.plan.burst)
         meter = BodyMeter(spec.message.max_parts or runner.plan.max_parts, body_limit(runner.plan.provider))
-        run = CampaignRun(spec, ledger or MemoryLedger(), size, meter, runner.plan.rate)
+        run = CampaignRun(spec, ledger or MemoryLedger(), size, meter, runner.plan.rate,
+                          auto_pause=runner.plan.auto_pause)
         task = asyncio.create_task(self._feed(runner, run, batches), name=f"producer:{spec.name}")
         self._producers.add(task)
         task.add_done_callback(self._producers.discard)

@@ -173,6 +173,7 @@ class PlanRunner:
             worker = asyncio.create_task(self._work(batch, run))
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
+            run.track(worker)
 
     async def _work(self, batch: Batch, run: CampaignRun) -> None:
         try:
@@ -186,7 +187,7 @@ class PlanRunner:
         except BaseException as exc:
             self._slots.release()
             run.crash(exc)
-            run.skipped(batch)
+            run.abandoned(batch)  # the request may have left: not "skipped"
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
