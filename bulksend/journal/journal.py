@@ -1,0 +1,252 @@
+"""``Journal``: the campaign journal of one workspace, as async methods.
+
+One SQLite file (WAL mode) per workspace, ``.bulksend/journal.db`` unless
+told otherwise. All SQL runs on one worker thread (``SqliteWorker``), so the
+event loop never blocks on the disk; writes are group-committed.
+
+Durability: ``synchronous = normal`` (the default) loses nothing a killed
+process wrote (SIGKILL, OOM, a crash): a commit is in the WAL, in the
+kernel's page cache, before its future resolves. A power cut or kernel
+panic can lose the last commits; ``synchronous = full`` (``[journal]
+synchronous = "full"``) makes each commit wait for the disk, at some cost
+in commits per second.
+
+Errors about the file itself (damaged, not a journal, locked, unwritable)
+become ``JournalError`` with a one-line message naming the file; the file
+is never rewritten to "fix" it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bulksend.errors import InputError
+from bulksend.journal import store
+from bulksend.journal.lock import LockHeld, WorkspaceLock
+from bulksend.journal.records import (
+    BatchRow,
+    BatchState,
+    CampaignRecord,
+    CampaignState,
+    Counts,
+    ListSource,
+    Target,
+)
+from bulksend.journal.schema import SCHEMA_VERSION, SchemaTooNew, migrate
+from bulksend.journal.worker import SqliteWorker
+from bulksend.models import Message
+
+T = TypeVar("T")
+
+DEFAULT_PATH = ".bulksend/journal.db"
+SYNCHRONOUS = ("normal", "full")
+CACHE_KIB = 16_000  # also bounds the sorter that removes duplicates: RSS stays flat
+
+
+class JournalError(InputError):
+    """The journal file cannot be used as it is (exit 2). Names the file."""
+
+
+class Journal:
+    """Async access to a journal file. Use ``await Journal.open(path)``."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH, *, synchronous: str = "normal",
+                 busy_timeout: float = 5.0, readonly: bool = False,
+                 clock: Callable[[], float] = time.time) -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise JournalError(f"journal synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self.readonly = readonly
+        self.clock = clock
+        self.empty = False
+        self._lock = WorkspaceLock(self.path)
+        self._worker = SqliteWorker(self._connect, self._translate)
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: str | Path = DEFAULT_PATH, **kw: Any) -> Journal:
+        journal = cls(path, **kw)
+        await asyncio.wrap_future(journal._worker.start())
+        return journal
+
+    async def __aenter__(self) -> Journal:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Wait for every queued write, then close the file and its lock."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._worker.alive:
+            await asyncio.wrap_future(self._worker.stop())
+        self._lock.release()
+
+    # -- the worker's side --------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            if not self.path.exists():
+                raise JournalError(f"no journal at {self.path} (nothing was sent with it; see --journal)")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])  # reads the header first
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            if self.readonly:
+                conn.execute("PRAGMA query_only = 1")
+                if version > SCHEMA_VERSION:
+                    raise SchemaTooNew(f"journal schema version {version}; this bulksend reads up to {SCHEMA_VERSION}")
+                self.empty = version == 0
+            else:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
+                migrate(conn)
+        except BaseException:
+            conn.close()
+            self._lock.release()
+            raise
+        return conn
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        where = f"journal {self.path}"
+        if isinstance(exc, (JournalError, store.InvariantError)):
+            return exc
+        if isinstance(exc, LockHeld):
+            return JournalError(f"{where} is in use by another bulksend ({exc.holder}); "
+                                "wait for it to finish or stop it (Ctrl-C) first")
+        if isinstance(exc, SchemaTooNew):
+            return JournalError(f"{where}: {exc}; upgrade bulksend")
+        if isinstance(exc, OSError):
+            return JournalError(f"{where}: {exc.strerror or exc}")
+        if not isinstance(exc, sqlite3.Error):
+            return exc
+        text = str(exc)
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return JournalError(f"{where} is damaged or not a bulksend journal ({text}); it was left as it "
+                                "is: move it aside, or use --journal with another path")
+        if "locked" in text or "busy" in text:
+            return JournalError(f"{where} is locked by another program ({text} after {self.busy_timeout:g}s)")
+        if "readonly" in text or "unable to open" in text:
+            return JournalError(f"{where} cannot be written ({text})")
+        if "disk is full" in text or "disk I/O" in text:
+            return JournalError(f"{where}: {text}; nothing after the last commit was recorded")
+        return JournalError(f"{where}: {text}")
+
+    async def _call(self, fn: Callable[..., T], *args: Any, write: bool = False,
+                    shield: bool = True) -> T:
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed")
+        future: asyncio.Future[T] = asyncio.wrap_future(self._worker.submit(fn, *args, write=write))
+        if write and shield:
+            # A cancelled caller must not drop a record the provider may already act on.
+            return await asyncio.shield(future)
+        return await future
+
+    async def call(self, fn: Callable[..., T], *args: Any, write: bool = False) -> T:
+        """Run ``fn(conn, *args)`` on the journal's thread (staging uses it)."""
+        return await self._call(fn, *args, write=write)
+
+    # -- campaigns ----------------------------------------------------------
+    async def campaign(self, name: str) -> CampaignRecord | None:
+        if self.empty:
+            return None
+        return await self._call(store.find_campaign, name)
+
+    async def campaigns(self) -> list[CampaignRecord]:
+        if self.empty:
+            return []
+        return await self._call(store.list_campaigns)
+
+    async def create(self, name: str, target: Target, message: Message, source: ListSource,
+                     max_batch: int | None, start_at: float | None) -> CampaignRecord:
+        return await self._call(store.create_campaign, name, target, message, source, max_batch, start_at,
+                                self.clock(), write=True)
+
+    async def refresh(self, campaign: CampaignRecord) -> CampaignRecord:
+        return await self._call(store.get_campaign, campaign.id)
+
+    async def set_state(self, cid: int, state: CampaignState, reason: str = "") -> None:
+        await self._call(store.set_state, cid, state, reason, self.clock(), write=True)
+
+    async def update_spec(self, cid: int, target: Target, message: Message, max_batch: int | None,
+                          start_at: float | None) -> None:
+        await self._call(store.update_spec, cid, target, message, max_batch, start_at, self.clock(), write=True)
+
+    async def set_plan(self, cid: int, plan: str) -> None:
+        await self._call(store.set_plan, cid, plan, self.clock(), write=True)
+
+    # -- staging --------------------------------------------------------------
+    async def finish_staging(self, cid: int, parts: dict[str, Any], staging_s: float) -> tuple[int, int]:
+        return await self._call(store.finish_staging, cid, parts, staging_s, self.clock(), write=True)
+
+    async def reset_staging(self, cid: int) -> None:
+        await self._call(store.reset_staging, cid, self.clock(), write=True)
+
+    async def rejects(self, cid: int) -> list[tuple[int, str, str]]:
+        return await self._call(store.rejects_of, cid)
+
+    # -- sending --------------------------------------------------------------
+    async def page_new(self, cid: int, after: int, limit: int) -> list[tuple[int, int, str | None, int]]:
+        return await self._call(store.page_new, cid, after, limit)
+
+    async def next_seq(self, cid: int) -> int:
+        return await self._call(store.next_seq, cid)
+
+    async def mark_in_flight(self, cid: int, seq: int, lo: int, hi: int, size: int) -> None:
+        # Not shielded: a caller cancelled before this ran never sends the batch either.
+        await self._call(store.mark_in_flight, cid, seq, lo, hi, size, self.clock(), write=True, shield=False)
+
+    async def settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
+                     attempts: int, tally: tuple[int, int, int],
+                     per_recipient: Sequence[tuple[int, str, str, int]] = ()) -> None:
+        await self._call(store.settle, cid, seq, state, provider_id, code, text, attempts, tally,
+                         per_recipient, self.clock(), write=True)
+
+    async def return_batch(self, cid: int, seq: int, code: str, text: str) -> int:
+        return await self._call(store.return_batch, cid, seq, code, text, self.clock(), write=True)
+
+    async def return_unknown(self, cid: int) -> int:
+        return await self._call(store.return_unknown, cid, self.clock(), write=True)
+
+    async def mark_cancelled(self, cid: int, seq: int) -> None:
+        await self._call(store.mark_cancelled, cid, seq, self.clock(), write=True)
+
+    async def batches_in(self, cid: int, states: Iterable[BatchState]) -> list[BatchRow]:
+        return await self._call(store.batches_in, cid, tuple(states))
+
+    async def members(self, batch: BatchRow) -> list[tuple[int, int, str | None, int]]:
+        return await self._call(store.members, batch.campaign, batch.seq, batch.lo, batch.hi)
+
+    # -- what it tells ----------------------------------------------------------
+    async def counts(self, cid: int) -> Counts:
+        return await self._call(store.counts, cid)
+
+    async def recent_rate(self, cid: int) -> float:
+        return await self._call(store.recent_rate, cid)
+
+    async def last_errors(self, cid: int, limit: int = 5) -> list[str]:
+        return await self._call(store.last_errors, cid, limit)
+
+    async def report_page(self, cid: int, after: int, limit: int) -> list[tuple[Any, ...]]:
+        return await self._call(store.report_page, cid, after, limit)
+
+    async def find_by_provider_id(self, provider_id: str, msisdn: str) -> tuple[str, str] | None:
+        """``(campaign, msisdn)`` for a delivery report naming ``provider_id`` and a number.
+
+        ``provider_id`` is what the provider answered: an XMS batch id (kept
+        once per batch) or a per-recipient message id (kept per recipient).
+        """
+        if self.empty:
+            return None
+        return await self._call(store.find_by_provider_id, provider_id, msisdn)

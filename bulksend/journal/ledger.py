@@ -1,0 +1,128 @@
+"""``JournalLedger``: the engine's ``Ledger`` for one campaign, kept in the journal.
+
+It is also the campaign's batch source (``batches``): it pages recipients
+that are in no live batch out of the journal, in list order, and cuts them
+into batches numbered above every seq the journal ever recorded. A batch's
+members are the free rows between its first and last id, so recording it
+in flight is one ``UPDATE`` over an id range, whatever its size.
+
+The engine calls, per batch: ``before_send`` (the batch is written in
+flight, durably, before the request leaves), then ``after_send`` (the
+outcome, per recipient if the provider answered per recipient), or
+``skipped`` when the request was never answered with an acceptance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import orjson
+
+from bulksend.errors import BulksendError
+from bulksend.journal.journal import Journal
+from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
+from bulksend.models import Batch, BatchResult, Recipient, Status
+
+if TYPE_CHECKING:
+    from bulksend.engine.campaign import CampaignRun
+
+PAGE_BATCHES = 8
+_new = tuple.__new__
+
+_BATCH_STATE = {Status.ACCEPTED: BatchState.ACCEPTED, Status.FAILED: BatchState.FAILED,
+                Status.UNKNOWN: BatchState.UNKNOWN, Status.SKIPPED: BatchState.FAILED}
+_ROW_STATE = {Status.ACCEPTED: R_ACCEPTED, Status.FAILED: R_FAILED, Status.UNKNOWN: R_UNKNOWN,
+              Status.SKIPPED: R_FAILED}
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    lo: int
+    hi: int
+    ids: tuple[int, ...]
+
+
+def recipients_of(rows: Sequence[tuple[int, int, str | None, int]]) -> tuple[Recipient, ...]:
+    return tuple(_new(Recipient, (str(m), orjson.loads(p) if p else None, line)) for _i, m, p, line in rows)
+
+
+class JournalLedger:
+    """Ledger and batch source of one journaled campaign."""
+
+    def __init__(self, journal: Journal, campaign: CampaignRecord, page_batches: int = PAGE_BATCHES) -> None:
+        self.journal = journal
+        self.campaign = campaign
+        self.page_batches = page_batches
+        self._spans: dict[int, _Span] = {}
+        self._in_flight: set[int] = set()
+
+    # -- the batch source ----------------------------------------------------
+    async def batches(self, run: CampaignRun) -> AsyncIterator[Batch]:
+        """Every recipient in no live batch, in list order, as new batches."""
+        cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
+        seq = await self.journal.next_seq(cid)
+        after = self.campaign.first_id - 1
+        while not run.stopping:
+            rows = await self.journal.page_new(cid, after, size * self.page_batches)
+            if not rows:
+                return
+            after = rows[-1][0]
+            for start in range(0, len(rows), size):
+                chunk = rows[start:start + size]
+                self._spans[seq] = _Span(chunk[0][0], chunk[-1][0], tuple(r[0] for r in chunk))
+                yield Batch(name, seq, recipients_of(chunk))
+                seq += 1
+
+    # -- the Ledger protocol ---------------------------------------------------
+    async def admit(self, recipients: Sequence[Recipient]) -> list[Recipient]:
+        """Not used: the journal stages and deduplicates the whole list itself.
+
+        A journaled campaign is submitted with ``batches=ledger.batches``;
+        reading the list again through ``admit`` would number batches from 0
+        and could reuse a seq after a crash, so it is refused.
+        """
+        raise BulksendError("a JournalLedger takes its batches from the journal: "
+                            "submit with batches=ledger.batches (see bulksend.journal)")
+
+    async def before_send(self, batch: Batch) -> None:
+        span = self._spans[batch.seq]
+        await self.journal.mark_in_flight(self.campaign.id, batch.seq, span.lo, span.hi, batch.size)
+        self._in_flight.add(batch.seq)
+
+    async def after_send(self, batch: Batch, result: BatchResult, attempts: int) -> None:
+        span = self._spans.pop(batch.seq)
+        self._in_flight.discard(batch.seq)
+        o = result.outcome
+        if result.per_recipient is None:
+            state = _BATCH_STATE[o.status]
+            n = batch.size
+            tally = (n if state is BatchState.ACCEPTED else 0, n if state is BatchState.FAILED else 0,
+                     n if state is BatchState.UNKNOWN else 0)
+            await self.journal.settle(self.campaign.id, batch.seq, state, o.provider_id, o.code, o.text,
+                                      attempts, tally)
+            return
+        rows = []
+        counts = {R_ACCEPTED: 0, R_FAILED: 0, R_UNKNOWN: 0}
+        for rid, r in zip(span.ids, batch.recipients):
+            each = result.outcome_for(r.msisdn)
+            code = _ROW_STATE[each.status]
+            counts[code] += 1
+            rows.append((rid, each.provider_id, each.code, code))
+        tally = (counts[R_ACCEPTED], counts[R_FAILED], counts[R_UNKNOWN])
+        uniform = [s for s, n in zip((BatchState.ACCEPTED, BatchState.FAILED, BatchState.UNKNOWN), tally) if n]
+        state = uniform[0] if len(uniform) == 1 else BatchState.MIXED
+        await self.journal.settle(self.campaign.id, batch.seq, state, o.provider_id, o.code, o.text,
+                                  attempts, tally, rows)
+
+    async def skipped(self, batch: Batch) -> None:
+        """Taken off the queue, or refused by the provider: it goes back to be sent."""
+        self._spans.pop(batch.seq, None)
+        if batch.seq in self._in_flight:
+            self._in_flight.discard(batch.seq)
+            await self.journal.return_batch(self.campaign.id, batch.seq, "not_taken",
+                                            "the provider refused the campaign; sent again on resume")
+
+    async def close(self) -> None:
+        self._spans.clear()

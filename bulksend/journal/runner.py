@@ -1,0 +1,429 @@
+"""Sending a journaled campaign: stage, hold, reconcile, send, record.
+
+Theory of operation
+-------------------
+``send_journaled`` (a new campaign, or one whose name the journal knows)
+and ``resume_campaign`` (by name) meet in ``_Run.go``, which takes a
+campaign through the same steps every time, skipping those already done:
+
+1. **Stage** the list into the journal, if not all of it is there yet
+   (``Stager``); duplicates are dropped when staging ends.
+2. **Hold** until the start time, when the provider cannot schedule
+   (``supports_send_at`` is False): the campaign is ``scheduled`` and the
+   journal keeps its start time across restarts.
+3. **Reconcile** the batches a previous run left in flight, before anything
+   else is sent (``reconcile``).
+4. **Send** what is left through the engine: ``JournalLedger`` is both the
+   batch source and the ledger, so each batch is written in flight before
+   its request leaves and its outcome after the answer.
+5. **Record** how the run ended: ``done`` when nothing is left, else
+   ``paused`` with the reason (exit 75 when it stopped early).
+
+Ctrl-C or SIGTERM at any step stops it the same way: no new batches, the
+ones in flight get ``stop_timeout`` seconds, a second signal stops waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bulksend.config import Config, PlanConfig
+from bulksend.core.estimate import BodyMeter
+from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
+from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_RESUMABLE
+from bulksend.errors import CampaignRefused, InputError, TransientError
+from bulksend.journal.journal import Journal
+from bulksend.journal.ledger import JournalLedger
+from bulksend.journal.reconcile import ProviderCalls, Reconciled, reconcile
+from bulksend.journal.records import (
+    CampaignRecord,
+    CampaignState,
+    Counts,
+    ListSource,
+    Target,
+    iso_utc,
+    message_hash,
+)
+from bulksend.journal.schedule import normalized, start_time, wait_until
+from bulksend.journal.settings import JournalSettings
+from bulksend.journal.staging import Stager, check_unchanged, fingerprint, write_rejects
+from bulksend.models import Message
+from bulksend.providers import body_limit, build_provider
+
+OnStart = Callable[[CampaignRun], Any]
+OnEvent = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How to go on with a campaign (the flags of ``send`` and ``resume``)."""
+
+    #: a different provider, account or message may take over the campaign
+    allow_changes: bool = False
+    #: send again recipients whose fate the provider cannot tell (may duplicate)
+    resend_unknown: bool = False
+    #: after a stop signal, seconds to wait for batches in flight
+    stop_timeout: float = 30.0
+    #: this run's per-batch results file (msisdn,status,batch_id,code,attempts)
+    results_path: str | None = None
+    #: a replacement list, for a campaign whose staging had not finished
+    recipients: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalSummary:
+    """How a journaled run ended, and where the whole campaign stands."""
+
+    campaign: str
+    journal: str
+    state: str
+    reason: str
+    exit_code: int
+    counts: Counts
+    summary: CampaignSummary | None = None
+    reconciled: dict[str, int] = field(default_factory=dict)
+    staging_s: float = 0.0
+    start_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        run = self.summary.to_dict() if self.summary else {}
+        return {**run, "campaign": self.campaign, "exit_code": self.exit_code, "journal": {
+            "path": self.journal, "state": self.state, "reason": self.reason,
+            "counts": self.counts.to_dict(), "reconciled": self.reconciled,
+            "staging_s": round(self.staging_s, 3), "start_at": self.start_at}}
+
+
+class StopSignals:
+    """First SIGINT/SIGTERM: stop, give batches in flight ``grace`` seconds.
+    Second: stop waiting at once."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.requested = asyncio.Event()
+        self.reason = ""
+        self.count = 0
+        self.run: CampaignRun | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._installed: list[int] = []
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.signal, signal.Signals(sig).name)
+                self._installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread
+                pass
+
+    def remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._installed:
+            loop.remove_signal_handler(sig)
+        self._installed.clear()
+
+    def signal(self, name: str = "SIGINT") -> None:
+        self.count += 1
+        if self.count == 1:
+            self.reason = f"stopped by {name}"
+            self.requested.set()
+            self._halt()
+        elif self.run is not None:
+            self.run.abort()
+
+    def attach(self, run: CampaignRun) -> None:
+        self.run = run
+        if self.requested.is_set():
+            self._halt()
+            if self.count > 1:
+                run.abort()
+
+    def _halt(self) -> None:
+        if self.run is not None:
+            task = asyncio.ensure_future(self.run.halt(self.reason, self.grace))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+
+def target_of(plan: PlanConfig) -> Target:
+    account = plan.options.get("service_plan_id")
+    return Target(plan.name, plan.provider, account if isinstance(account, str) else "", plan.base_url)
+
+
+def _source(spec: CampaignSpec) -> ListSource:
+    if spec.recipients is None:
+        raise InputError("no recipient list given")
+    r = spec.recipients
+    path = r.path if r.path == "-" else str(Path(r.path).resolve())
+    size, mtime = fingerprint(path)
+    return ListSource(path, r.format, r.column, tuple(str(Path(e.path).resolve()) for e in spec.exclude),
+                      size, mtime, spec.rejects_path)
+
+
+class _Run:
+    """One go at one campaign (see the module docstring)."""
+
+    def __init__(self, config: Config, journal: Journal, campaign: CampaignRecord, options: RunOptions,
+                 env: Mapping[str, str] | None, signals: StopSignals, on_start: OnStart | None,
+                 on_event: OnEvent | None, clock: Callable[[], float]) -> None:
+        self.config = config
+        self.journal = journal
+        self.campaign = campaign
+        self.options = options
+        self.env = env
+        self.signals = signals
+        self.on_start = on_start
+        self.on_event = on_event or (lambda text: None)
+        self.clock = clock
+        self.meter: BodyMeter | None = None
+        self.staged_here = False
+        self.reconciled = Reconciled()
+
+    async def go(self) -> JournalSummary:
+        plan = self.config.plan(self.campaign.target.plan)
+        if not self.campaign.staged:
+            if not await self._stage(plan):
+                return await self._paused(self.signals.reason or "stopped while staging", EXIT_RESUMABLE)
+        if self.campaign.start_at is not None and self.clock() < self.campaign.start_at:
+            if not await self._hold():
+                return await self._ended(CampaignState.SCHEDULED, self.signals.reason, EXIT_RESUMABLE)
+        async with Engine(self.config, env=self.env) as engine:
+            runner = engine.plan_runner(plan.name)
+            await self.journal.set_state(self.campaign.id, CampaignState.RUNNING)
+            calls = ProviderCalls(runner.provider, runner.sender.session, runner.plan, engine.sleep)
+            try:
+                self.reconciled = await reconcile(self.journal, self.campaign, calls, self.options.resend_unknown)
+            except TransientError as exc:
+                return await self._paused(f"cannot reconcile with the provider: {exc}", EXIT_RESUMABLE)
+            except CampaignRefused as exc:
+                return await self._paused(str(exc), EXIT_REFUSED)
+            if self.reconciled.batches or self.reconciled.returned:
+                self.on_event(self._reconciled_text())
+            if self.signals.requested.is_set():
+                return await self._paused(self.signals.reason, EXIT_RESUMABLE)
+            counts = await self.journal.counts(self.campaign.id)
+            if counts.pending == 0:
+                self.on_event(f"nothing left to send in campaign {self.campaign.name}")
+                return await self._ended(CampaignState.DONE, "", _exit_for(counts))
+            return await self._send(engine, counts)
+
+    # -- the steps ---------------------------------------------------------------
+    async def _stage(self, plan: PlanConfig) -> bool:
+        campaign = self.campaign
+        if campaign.line_done or campaign.read:
+            if not check_unchanged(campaign.source, self.options.allow_changes):
+                await self.journal.reset_staging(campaign.id)
+                campaign = self.campaign = await self.journal.refresh(campaign)
+        meter = BodyMeter(campaign.message.max_parts or plan.max_parts, body_limit(plan.provider))
+        stager = Stager(campaign, meter)
+        started = time.monotonic()
+        self.on_event(f"reading {campaign.source.path} into the journal {self.journal.path}")
+        while not stager.done:
+            if self.signals.requested.is_set():
+                return False
+            await self.journal.call(stager.step, write=True)
+        staging_s = time.monotonic() - started
+        parts = meter.tally.to_dict() if meter.tally.recipients else {}
+        if parts and campaign.line_done:
+            parts["partial"] = True  # counted over the part of the list this run read
+        dups, total = await self.journal.finish_staging(campaign.id, parts, staging_s)
+        if campaign.source.rejects_path:
+            await self.journal.call(write_rejects, campaign.id, campaign.source.rejects_path,
+                                    campaign.source.path)
+        self.campaign = await self.journal.refresh(campaign)
+        self.meter, self.staged_here = meter, True
+        c = self.campaign
+        self.on_event(f"staged {total:,} recipients in {staging_s:.1f}s (read {c.read:,}, invalid {c.invalid:,}, "
+                      f"duplicates {c.duplicates:,}, excluded {c.excluded:,})")
+        return True
+
+    async def _hold(self) -> bool:
+        start = self.campaign.start_at
+        assert start is not None
+        await self.journal.set_state(self.campaign.id, CampaignState.SCHEDULED, f"held until {iso_utc(start)}")
+        self.on_event(f"campaign {self.campaign.name} is held until {iso_utc(start)} (the provider cannot "
+                      "schedule); Ctrl-C leaves it scheduled, 'bulksend resume' waits again")
+        return await wait_until(start, self.signals.requested, self.clock)
+
+    async def _send(self, engine: Engine, counts: Counts) -> JournalSummary:
+        c = self.campaign
+        message = c.message
+        if c.start_at is not None:  # bulksend held it; the provider must not see send_at
+            message = replace(message, send_at=None)
+        spec = CampaignSpec(c.name, c.target.plan, message, max_batch=c.max_batch,
+                            results_path=self.options.results_path, resend_unknown=self.options.resend_unknown)
+        ledger = JournalLedger(self.journal, c)
+        run = engine.submit(spec, ledger=ledger, batches=ledger.batches)
+        if self.staged_here:
+            s = run.stats
+            s.recipients_read, s.invalid, s.duplicates, s.excluded = c.read, c.invalid, c.duplicates, c.excluded
+            s.total_hint = counts.pending + c.invalid + c.duplicates + c.excluded
+            if self.meter is not None:
+                run.meter = self.meter
+        else:
+            run.stats.total_hint = counts.pending
+        self.signals.attach(run)
+        if self.on_start is not None:
+            self.on_start(run)
+        summary = await run.wait()
+        after = await self.journal.counts(c.id)
+        if after.pending == 0 and after.in_flight == 0:
+            return await self._ended(CampaignState.DONE, "", summary.exit_code, summary)
+        reason = summary.stopped_reason or "stopped before the end"
+        return await self._ended(CampaignState.PAUSED, reason, summary.exit_code, summary)
+
+    # -- endings -------------------------------------------------------------------
+    async def _paused(self, reason: str, code: int) -> JournalSummary:
+        return await self._ended(CampaignState.PAUSED, reason, code)
+
+    async def _ended(self, state: CampaignState, reason: str, code: int,
+                     summary: CampaignSummary | None = None) -> JournalSummary:
+        await self.journal.set_state(self.campaign.id, state, reason)
+        counts = await self.journal.counts(self.campaign.id)
+        c = await self.journal.refresh(self.campaign)
+        return JournalSummary(
+            campaign=c.name, journal=str(self.journal.path), state=state.value, reason=reason, exit_code=code,
+            counts=counts, summary=summary, reconciled=asdict(self.reconciled), staging_s=c.staging_s,
+            start_at=iso_utc(c.start_at) if c.start_at is not None else (c.message.send_at or ""))
+
+    def _reconciled_text(self) -> str:
+        r = self.reconciled
+        return (f"reconciled {r.batches} batches left in flight: {r.found:,} recipients accepted by the "
+                f"provider, {r.returned:,} to send again, {r.unknown:,} unknown")
+
+
+def _exit_for(counts: Counts) -> int:
+    return EXIT_FAILED if counts.failed or counts.unknown else EXIT_OK
+
+
+# -- the public entry points ---------------------------------------------------------
+async def send_journaled(
+    config: Config, spec: CampaignSpec, settings: JournalSettings, *, options: RunOptions = RunOptions(),
+    env: Mapping[str, str] | None = None, on_start: OnStart | None = None, on_event: OnEvent | None = None,
+    handle_signals: bool = False, clock: Callable[[], float] = time.time, fresh: bool = False,
+) -> JournalSummary:
+    """Send ``spec`` with the journal; a name the journal knows goes on where it stopped.
+
+    With ``fresh`` (a name bulksend made up, not the user's) a name already
+    in the journal gets a ``-2``, ``-3``... suffix instead: a new campaign.
+    """
+    plan = config.plan(spec.plan)
+    message = normalized(spec.message)
+    spec = replace(spec, message=message)
+    if options.results_path is None and spec.results_path:
+        options = replace(options, results_path=spec.results_path)
+    provider = build_provider(plan, env)  # fails early on a missing token or bad plan
+    async with await _open(settings, clock) as journal:
+        if fresh:
+            spec = replace(spec, name=await _unused_name(journal, spec.name))
+        campaign = await journal.campaign(spec.name)
+        if campaign is None:
+            from bulksend.preflight import preflight
+
+            preflight(spec, plan)
+            held = message.send_at is not None and not provider.supports_send_at
+            campaign = await journal.create(spec.name, target_of(plan), message, _source(spec), spec.max_batch,
+                                            start_time(message) if held else None)
+        else:
+            campaign = await _may_go_on(journal, campaign, plan, options, message=message,
+                                        max_batch=spec.max_batch, supports_send_at=provider.supports_send_at)
+        return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+
+
+async def resume_campaign(
+    config: Config, name: str, settings: JournalSettings, *, options: RunOptions = RunOptions(),
+    plan: str | None = None, env: Mapping[str, str] | None = None, on_start: OnStart | None = None,
+    on_event: OnEvent | None = None, handle_signals: bool = False, clock: Callable[[], float] = time.time,
+) -> JournalSummary:
+    """Go on with campaign ``name`` where it stopped, with what the journal holds."""
+    async with await _open(settings, clock) as journal:
+        campaign = await journal.campaign(name)
+        if campaign is None:
+            known = ", ".join(c.name for c in await journal.campaigns()) or "none"
+            raise InputError(f"no campaign named {name!r} in journal {journal.path} (campaigns: {known})")
+        chosen = config.plan(plan or campaign.target.plan)
+        provider = build_provider(chosen, env)
+        campaign = await _may_go_on(journal, campaign, chosen, options, message=None, max_batch=None,
+                                    supports_send_at=provider.supports_send_at)
+        return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+
+
+async def _unused_name(journal: Journal, name: str) -> str:
+    candidate, n = name, 1
+    while await journal.campaign(candidate) is not None:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
+
+
+async def _open(settings: JournalSettings, clock: Callable[[], float]) -> Journal:
+    return await Journal.open(settings.path, synchronous=settings.synchronous,
+                              busy_timeout=settings.busy_timeout, clock=clock)
+
+
+async def _go(config: Config, journal: Journal, campaign: CampaignRecord, options: RunOptions,
+              env: Mapping[str, str] | None, on_start: OnStart | None, on_event: OnEvent | None,
+              handle_signals: bool, clock: Callable[[], float]) -> JournalSummary:
+    signals = StopSignals(options.stop_timeout)
+    if handle_signals:
+        signals.install()
+    try:
+        return await _Run(config, journal, campaign, options, env, signals, on_start, on_event, clock).go()
+    finally:
+        signals.remove()
+
+
+async def _may_go_on(journal: Journal, campaign: CampaignRecord, plan: PlanConfig, options: RunOptions, *,
+                     message: Message | None, max_batch: int | None, supports_send_at: bool) -> CampaignRecord:
+    """Refuse to go on with a campaign that would change under the operator's feet.
+
+    The rate, burst, concurrency and plan name may change; a different
+    provider, account or endpoint, or a different message, needs
+    ``allow_changes``.
+    """
+    if campaign.state is CampaignState.CANCELLED:
+        raise InputError(f"campaign {campaign.name!r} was cancelled ({campaign.reason or 'by the operator'}); "
+                         "it cannot be sent further")
+    target = target_of(plan)
+    changes = []
+    moved = campaign.target.differs(target)
+    if moved:
+        changes.append(f"a different provider ({moved})")
+    if message is not None and message_hash(message) != campaign.message_hash:
+        changes.append("a different message (body, sender or options)")
+    if changes and not options.allow_changes:
+        raise InputError(f"campaign {campaign.name!r} in journal {journal.path} was started with "
+                         f"{' and '.join(c.replace('a different', 'another') for c in changes)} than now: "
+                         f"{'; '.join(changes)}. Resume it as it was, or pass --allow-changes to send the rest "
+                         "with the new settings")
+    if changes or max_batch is not None:
+        new_message = message or campaign.message
+        held = new_message.send_at is not None and not supports_send_at
+        await journal.update_spec(campaign.id, target, new_message, max_batch or campaign.max_batch,
+                                  start_time(new_message) if held else None)
+    elif plan.name != campaign.target.plan:
+        await journal.set_plan(campaign.id, plan.name)
+    if options.recipients is not None and not campaign.staged:
+        await _replace_list(journal, campaign, options.recipients)
+    return await journal.refresh(campaign)
+
+
+async def _replace_list(journal: Journal, campaign: CampaignRecord, path: str) -> None:
+    """A new file for a list not yet fully staged: staging starts over from it."""
+    from bulksend.journal import store
+
+    src = campaign.source
+    resolved = path if path == "-" else str(Path(path).resolve())
+    size, mtime = fingerprint(resolved)
+    source = ListSource(resolved, src.format, src.column, src.exclude, size, mtime, src.rejects_path)
+
+    def swap(conn: Any) -> None:
+        store.reset_staging(conn, campaign.id, journal.clock())
+        conn.execute("UPDATE campaigns SET source = ? WHERE id = ?", (source.to_json(), campaign.id))
+
+    await journal.call(swap, write=True)

@@ -1,0 +1,337 @@
+"""The journal's SQL: plain functions over one ``sqlite3.Connection``.
+
+No threads and no asyncio here; ``Journal`` runs these on its worker
+thread, inside the transaction it opened. Queries that walk a campaign's
+recipients use the rowid (``id``) and say ``+campaign`` so that SQLite never
+trades the rowid range for a scan of some other index.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from bulksend.journal.records import (
+    BATCHED,
+    NEW,
+    R_UNKNOWN,
+    BatchRow,
+    BatchState,
+    CampaignRecord,
+    CampaignState,
+    Counts,
+    ListSource,
+    Target,
+    message_from_json,
+    message_hash,
+    message_to_json,
+)
+from bulksend.models import Message
+
+
+class InvariantError(Exception):
+    """The journal and the engine disagree about a batch: a bug, never data loss."""
+
+
+_CAMPAIGN_COLS = (
+    "id, name, state, reason, plan, provider, account, endpoint, message, message_hash, source, "
+    "max_batch, start_at, created_at, updated_at, first_id, staged, line_done, read, invalid, "
+    "duplicates, excluded, total, parts, staging_s"
+)
+
+
+def _campaign(row: Sequence[Any]) -> CampaignRecord:
+    return CampaignRecord(
+        id=row[0], name=row[1], state=CampaignState(row[2]), reason=row[3],
+        target=Target(row[4], row[5], row[6], row[7]), message=message_from_json(row[8]),
+        message_hash=row[9], source=ListSource.from_json(row[10]), max_batch=row[11],
+        start_at=row[12], created_at=row[13], updated_at=row[14], first_id=row[15],
+        staged=bool(row[16]), line_done=row[17], read=row[18], invalid=row[19],
+        duplicates=row[20], excluded=row[21], total=row[22], parts=orjson.loads(row[23]),
+        staging_s=row[24],
+    )
+
+
+# -- campaigns -------------------------------------------------------------
+def find_campaign(conn: sqlite3.Connection, name: str) -> CampaignRecord | None:
+    row = conn.execute(f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE name = ?", (name,)).fetchone()
+    return _campaign(row) if row else None
+
+
+def get_campaign(conn: sqlite3.Connection, cid: int) -> CampaignRecord:
+    row = conn.execute(f"SELECT {_CAMPAIGN_COLS} FROM campaigns WHERE id = ?", (cid,)).fetchone()
+    if row is None:
+        raise InvariantError(f"no campaign with id {cid}")
+    return _campaign(row)
+
+
+def list_campaigns(conn: sqlite3.Connection) -> list[CampaignRecord]:
+    rows = conn.execute(f"SELECT {_CAMPAIGN_COLS} FROM campaigns ORDER BY created_at, id").fetchall()
+    return [_campaign(r) for r in rows]
+
+
+def create_campaign(
+    conn: sqlite3.Connection, name: str, target: Target, message: Message, source: ListSource,
+    max_batch: int | None, start_at: float | None, now: float,
+) -> CampaignRecord:
+    (last,) = conn.execute("SELECT ifnull(max(id), 0) FROM recipients").fetchone()
+    state = CampaignState.STAGING.value
+    conn.execute(
+        "INSERT INTO campaigns (name, state, plan, provider, account, endpoint, message, message_hash, "
+        "source, max_batch, start_at, created_at, updated_at, first_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (name, state, target.plan, target.provider, target.account, target.endpoint,
+         message_to_json(message), message_hash(message), source.to_json(), max_batch, start_at,
+         now, now, last + 1),
+    )
+    found = find_campaign(conn, name)
+    assert found is not None
+    return found
+
+
+def set_state(conn: sqlite3.Connection, cid: int, state: CampaignState, reason: str, now: float) -> None:
+    conn.execute("UPDATE campaigns SET state = ?, reason = ?, updated_at = ? WHERE id = ?",
+                 (state.value, reason, now, cid))
+
+
+def update_spec(
+    conn: sqlite3.Connection, cid: int, target: Target, message: Message, max_batch: int | None,
+    start_at: float | None, now: float,
+) -> None:
+    """What ``--allow-changes`` writes: the new target and message from now on."""
+    conn.execute(
+        "UPDATE campaigns SET plan = ?, provider = ?, account = ?, endpoint = ?, message = ?, "
+        "message_hash = ?, max_batch = ?, start_at = ?, updated_at = ? WHERE id = ?",
+        (target.plan, target.provider, target.account, target.endpoint, message_to_json(message),
+         message_hash(message), max_batch, start_at, now, cid),
+    )
+
+
+def set_plan(conn: sqlite3.Connection, cid: int, plan: str, now: float) -> None:
+    conn.execute("UPDATE campaigns SET plan = ?, updated_at = ? WHERE id = ?", (plan, now, cid))
+
+
+# -- staging ---------------------------------------------------------------
+def stage_rows(
+    conn: sqlite3.Connection, cid: int, rows: Sequence[tuple[int, int, str | None, int]],
+    rejects: Sequence[tuple[int, int, str, str]], counters: tuple[int, int, int], line_done: int,
+    now: float,
+) -> None:
+    """Append one chunk of the list, with the counters that say how far staging got."""
+    if rows:
+        conn.executemany("INSERT INTO recipients (campaign, msisdn, params, line) VALUES (?, ?, ?, ?)", rows)
+    if rejects:
+        conn.executemany("INSERT INTO rejects (campaign, line, value, reason) VALUES (?, ?, ?, ?)", rejects)
+    read, invalid, excluded = counters
+    conn.execute(
+        "UPDATE campaigns SET read = read + ?, invalid = invalid + ?, excluded = excluded + ?, "
+        "line_done = ?, updated_at = ? WHERE id = ?", (read, invalid, excluded, line_done, now, cid))
+
+
+def finish_staging(conn: sqlite3.Connection, cid: int, parts: dict[str, Any], staging_s: float,
+                   now: float) -> tuple[int, int]:
+    """Drop repeated numbers (the first occurrence stays) and mark the list staged.
+
+    One sort of the campaign's numbers (``GROUP BY``) finds the repeats; an
+    index on ``msisdn`` kept up to date while staging would cost a random
+    B-tree write per number instead. Returns ``(duplicates, total)``.
+    """
+    (first,) = conn.execute("SELECT first_id FROM campaigns WHERE id = ?", (cid,)).fetchone()
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS dups (msisdn INTEGER PRIMARY KEY, keep INTEGER NOT NULL)")
+    conn.execute("DELETE FROM temp.dups")
+    conn.execute("INSERT INTO temp.dups SELECT msisdn, min(id) FROM recipients "
+                 "WHERE id >= ? AND +campaign = ? GROUP BY msisdn HAVING count(*) > 1", (first, cid))
+    dups = 0
+    if conn.execute("SELECT 1 FROM temp.dups LIMIT 1").fetchone():
+        dups = conn.execute(
+            "DELETE FROM recipients WHERE id >= ? AND +campaign = ? AND msisdn IN (SELECT msisdn FROM temp.dups) "
+            "AND id NOT IN (SELECT keep FROM temp.dups)", (first, cid)).rowcount
+    conn.execute("DELETE FROM temp.dups")
+    (total,) = conn.execute("SELECT count(*) FROM recipients WHERE id >= ? AND +campaign = ?",
+                            (first, cid)).fetchone()
+    conn.execute(
+        "UPDATE campaigns SET staged = 1, duplicates = duplicates + ?, total = ?, parts = ?, "
+        "staging_s = staging_s + ?, updated_at = ? WHERE id = ?",
+        (dups, total, orjson.dumps(parts).decode(), staging_s, now, cid))
+    return dups, total
+
+
+def reset_staging(conn: sqlite3.Connection, cid: int, now: float) -> None:
+    """Forget a half-staged list (its file changed); nothing of it was sent."""
+    (first,) = conn.execute("SELECT first_id FROM campaigns WHERE id = ?", (cid,)).fetchone()
+    conn.execute("DELETE FROM recipients WHERE id >= ? AND +campaign = ?", (first, cid))
+    conn.execute("DELETE FROM rejects WHERE campaign = ?", (cid,))
+    conn.execute("UPDATE campaigns SET staged = 0, line_done = 0, read = 0, invalid = 0, excluded = 0, "
+                 "duplicates = 0, total = 0, staging_s = 0, updated_at = ? WHERE id = ?", (now, cid))
+
+
+def rejects_of(conn: sqlite3.Connection, cid: int) -> list[tuple[int, str, str]]:
+    return conn.execute("SELECT line, value, reason FROM rejects WHERE campaign = ? ORDER BY line",
+                        (cid,)).fetchall()
+
+
+# -- sending ---------------------------------------------------------------
+def page_new(conn: sqlite3.Connection, cid: int, after: int, limit: int
+             ) -> list[tuple[int, int, str | None, int]]:
+    """The next ``limit`` recipients in list order that are in no live batch."""
+    return conn.execute(
+        "SELECT id, msisdn, params, line FROM recipients WHERE id > ? AND +campaign = ? AND state = 0 "
+        "ORDER BY id LIMIT ?", (after, cid, limit)).fetchall()
+
+
+def next_seq(conn: sqlite3.Connection, cid: int) -> int:
+    """Above every seq ever written: a seq that may have reached the provider is never reused."""
+    (top,) = conn.execute("SELECT ifnull(max(seq), -1) FROM batches WHERE campaign = ?", (cid,)).fetchone()
+    return int(top) + 1
+
+
+def mark_in_flight(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: int, size: int,
+                   now: float) -> None:
+    """Record a batch and its members before its request leaves."""
+    try:
+        conn.execute("INSERT INTO batches (campaign, seq, lo, hi, size, state, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (cid, seq, lo, hi, size, BatchState.IN_FLIGHT.value, now))
+    except sqlite3.IntegrityError:
+        raise InvariantError(f"batch {seq} of campaign {cid} was already written") from None
+    changed = conn.execute(
+        "UPDATE recipients SET seq = ?, state = ? WHERE id BETWEEN ? AND ? AND +campaign = ? AND state = ?",
+        (seq, BATCHED, lo, hi, cid, NEW)).rowcount
+    if changed != size:
+        raise InvariantError(f"batch {seq}: {changed} recipients free in ids {lo}..{hi}, expected {size}")
+
+
+def settle(
+    conn: sqlite3.Connection, cid: int, seq: int, state: BatchState, provider_id: str, code: str,
+    text: str, attempts: int, tally: tuple[int, int, int],
+    per_recipient: Iterable[tuple[int, str, str, int]] = (), now: float = 0.0,
+) -> None:
+    """Record what became of an in-flight batch (and of each member, if told)."""
+    accepted, failed, unknown = tally
+    changed = conn.execute(
+        "UPDATE batches SET state = ?, provider_id = ?, code = ?, text = ?, attempts = ?, accepted = ?, "
+        "failed = ?, unknown = ?, settled_at = ? WHERE campaign = ? AND seq = ? AND state = ?",
+        (state.value, provider_id or None, code, text[:500], attempts, accepted, failed, unknown, now,
+         cid, seq, BatchState.IN_FLIGHT.value)).rowcount
+    if changed != 1:
+        raise InvariantError(f"batch {seq} of campaign {cid} is not in flight")
+    conn.executemany("UPDATE recipients SET state = ?, provider_id = ?, code = ? WHERE id = ?",
+                     ((s, pid or None, c or None, rid) for rid, pid, c, s in per_recipient))
+
+
+def return_batch(conn: sqlite3.Connection, cid: int, seq: int, code: str, text: str, now: float) -> int:
+    """The provider does not have this batch: its members go back to be sent again."""
+    row = conn.execute("SELECT lo, hi FROM batches WHERE campaign = ? AND seq = ?", (cid, seq)).fetchone()
+    if row is None:
+        raise InvariantError(f"no batch {seq} in campaign {cid}")
+    back = conn.execute(
+        "UPDATE recipients SET state = ?, seq = NULL WHERE id BETWEEN ? AND ? AND +campaign = ? AND seq = ?",
+        (NEW, row[0], row[1], cid, seq)).rowcount
+    conn.execute("UPDATE batches SET state = ?, code = ?, text = ?, accepted = 0, failed = 0, unknown = 0, "
+                 "settled_at = ? WHERE campaign = ? AND seq = ?",
+                 (BatchState.RETURNED.value, code, text[:500], now, cid, seq))
+    return int(back)
+
+
+def batches_in(conn: sqlite3.Connection, cid: int, states: Iterable[BatchState]) -> list[BatchRow]:
+    wanted = [s.value for s in states]
+    marks = ",".join("?" * len(wanted))
+    rows = conn.execute(
+        "SELECT campaign, seq, lo, hi, size, state, provider_id, code, text, attempts, sent_at, settled_at "
+        f"FROM batches WHERE campaign = ? AND state IN ({marks}) ORDER BY seq", (cid, *wanted)).fetchall()
+    return [BatchRow(r[0], r[1], r[2], r[3], r[4], BatchState(r[5]), r[6], r[7], r[8], r[9], r[10], r[11])
+            for r in rows]
+
+
+def members(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: int
+            ) -> list[tuple[int, int, str | None, int]]:
+    return conn.execute(
+        "SELECT id, msisdn, params, line FROM recipients WHERE id BETWEEN ? AND ? AND +campaign = ? AND seq = ? "
+        "ORDER BY id", (lo, hi, cid, seq)).fetchall()
+
+
+def return_unknown(conn: sqlite3.Connection, cid: int, now: float) -> int:
+    """``--resend-unknown``: every recipient whose fate is unknown is sent again."""
+    back = 0
+    for batch in batches_in(conn, cid, (BatchState.UNKNOWN,)):
+        back += return_batch(conn, cid, batch.seq, "resend_unknown", "sent again (--resend-unknown)", now)
+    mixed = batches_in(conn, cid, (BatchState.MIXED,))
+    for batch in mixed:
+        back += conn.execute(
+            "UPDATE recipients SET state = ?, seq = NULL, provider_id = NULL, code = NULL "
+            "WHERE id BETWEEN ? AND ? AND +campaign = ? AND seq = ? AND state = ?",
+            (NEW, batch.lo, batch.hi, cid, batch.seq, R_UNKNOWN)).rowcount
+        conn.execute("UPDATE batches SET unknown = 0 WHERE campaign = ? AND seq = ?", (cid, batch.seq))
+    return back
+
+
+def mark_cancelled(conn: sqlite3.Connection, cid: int, seq: int, now: float) -> None:
+    conn.execute("UPDATE batches SET state = ?, accepted = 0, failed = 0, unknown = 0, settled_at = ? "
+                 "WHERE campaign = ? AND seq = ?", (BatchState.CANCELLED.value, now, cid, seq))
+
+
+# -- what the journal tells --------------------------------------------------
+def counts(conn: sqlite3.Connection, cid: int) -> Counts:
+    (total,) = conn.execute("SELECT total FROM campaigns WHERE id = ?", (cid,)).fetchone()
+    sums = {state: (size, acc, fail, unk) for state, size, acc, fail, unk in conn.execute(
+        "SELECT state, sum(size), sum(accepted), sum(failed), sum(unknown) FROM batches "
+        "WHERE campaign = ? GROUP BY state", (cid,))}
+    in_flight = sums.get(BatchState.IN_FLIGHT.value, (0, 0, 0, 0))[0]
+    cancelled = sums.get(BatchState.CANCELLED.value, (0, 0, 0, 0))[0]
+    accepted = sum(v[1] for v in sums.values())
+    failed = sum(v[2] for v in sums.values())
+    unknown = sum(v[3] for v in sums.values())
+    pending = max(0, total - in_flight - cancelled - accepted - failed - unknown)
+    return Counts(total, pending, in_flight, accepted, failed, unknown, cancelled)
+
+
+def recent_rate(conn: sqlite3.Connection, cid: int, window: float = 60.0) -> float:
+    """Recipients accepted per second over the last ``window`` seconds of sending."""
+    (last,) = conn.execute("SELECT max(settled_at) FROM batches WHERE campaign = ? AND accepted > 0",
+                           (cid,)).fetchone()
+    if last is None:
+        return 0.0
+    first, done = conn.execute(
+        "SELECT min(sent_at), sum(accepted) FROM batches WHERE campaign = ? AND accepted > 0 AND settled_at > ?",
+        (cid, last - window)).fetchone()
+    span: float = max(float(last) - float(first or last), 1e-3)
+    return float(done or 0) / span
+
+
+def last_errors(conn: sqlite3.Connection, cid: int, limit: int = 5) -> list[str]:
+    rows = conn.execute(
+        "SELECT seq, state, code, text FROM batches WHERE campaign = ? AND state IN (?, ?, ?) AND code != '' "
+        "ORDER BY settled_at DESC LIMIT ?",
+        (cid, BatchState.FAILED.value, BatchState.UNKNOWN.value, BatchState.MIXED.value, limit)).fetchall()
+    return [f"batch {seq} {state}: {code} {text}".strip() for seq, state, code, text in rows]
+
+
+def report_page(conn: sqlite3.Connection, cid: int, after: int, limit: int) -> list[tuple[Any, ...]]:
+    """Recipients with their batch, in list order, ``limit`` at a time."""
+    return conn.execute(
+        "SELECT r.id, r.msisdn, r.state, r.seq, r.provider_id, r.code, r.params, "
+        "b.state, b.provider_id, b.code, b.attempts, b.sent_at "
+        "FROM recipients AS r LEFT JOIN batches AS b ON b.campaign = r.campaign AND b.seq = r.seq "
+        "WHERE r.id > ? AND +r.campaign = ? ORDER BY r.id LIMIT ?", (after, cid, limit)).fetchall()
+
+
+def find_by_provider_id(conn: sqlite3.Connection, provider_id: str, msisdn: str) -> tuple[str, str] | None:
+    """``(campaign, msisdn)`` of the recipient a provider's id (and number) names."""
+    try:
+        number = int(msisdn)
+    except ValueError:
+        return None
+    for cid, seq, lo, hi in conn.execute(
+            "SELECT campaign, seq, lo, hi FROM batches WHERE provider_id = ?", (provider_id,)).fetchall():
+        hit = conn.execute(
+            "SELECT c.name FROM recipients AS r JOIN campaigns AS c ON c.id = r.campaign "
+            "WHERE r.id BETWEEN ? AND ? AND +r.campaign = ? AND r.seq = ? AND r.msisdn = ?",
+            (lo, hi, cid, seq, number)).fetchone()
+        if hit:
+            return str(hit[0]), msisdn
+    hit = conn.execute(
+        "SELECT c.name FROM recipients AS r JOIN campaigns AS c ON c.id = r.campaign "
+        "WHERE r.provider_id = ? AND r.msisdn = ?", (provider_id, number)).fetchone()
+    return (str(hit[0]), msisdn) if hit else None
