@@ -16,8 +16,6 @@ or the ``Engine`` directly.
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -108,13 +106,13 @@ async def send_campaign(
         return await run.wait()
 
 
-def _stop_on_signals(run: CampaignRun) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, run.stop, f"stopped by {signal.Signals(sig).name}")
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread
-            pass
+def _stop_on_signals(run: CampaignRun, grace: float = 30.0) -> None:
+    """First signal: no new batches, ``grace`` seconds for those in flight. Second: stop waiting."""
+    from bulksend.journal import StopSignals
+
+    signals = StopSignals(grace)
+    signals.install()
+    signals.attach(run)
 
 
 def dry_run(config: Config | str | Path, spec: CampaignSpec) -> Estimate:

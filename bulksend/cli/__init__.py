@@ -15,7 +15,8 @@ import sys
 from bulksend.errors import BulksendError, CampaignRefused
 
 #: subcommand modules, in the order ``--help`` lists them
-COMMANDS = ("demo", "send", "sandbox", "count", "loadtest", "listen", "track")
+COMMANDS = ("demo", "send", "resume", "status", "report", "cancel", "sandbox", "count", "loadtest",
+            "listen", "track")
 
 
 def build_parser() -> argparse.ArgumentParser:

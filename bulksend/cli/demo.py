@@ -11,11 +11,14 @@ import argparse
 import asyncio
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bulksend.api import build_spec, send_campaign
 from bulksend.cli.common import print_json, print_summary
+from bulksend.cli.resume import add_journal
+from bulksend.journal import journal_settings, send_journaled
 from bulksend.cli.send import _progress
 from bulksend.config import parse_config
 from bulksend.engine import CampaignSummary
@@ -34,6 +37,8 @@ def register(sub: Any) -> None:
     p.add_argument("--no-faults", action="store_true", help="a clean sandbox, no injected faults")
     p.add_argument("--workdir", default="bulksend-demo", help="where the list and results go")
     p.add_argument("--seed", type=int, default=7)
+    add_journal(p)
+    p.add_argument("--no-journal", action="store_true", help="keep no journal of the demo campaign")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -72,8 +77,18 @@ async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, dict[str, An
         }}}, "<demo>")
         spec = build_spec(plan="demo", recipients=str(workdir / "numbers.csv"), message=DEMO_MESSAGE,
                           campaign="demo", sender="BulkSend", results=str(workdir / "results.csv"))
-        summary = await send_campaign(config, spec, handle_signals=True,
-                                      on_start=None if args.no_progress else _progress)
+        if args.no_journal:
+            summary = await send_campaign(config, spec, handle_signals=True,
+                                          on_start=None if args.no_progress else _progress)
+        else:  # a new campaign each run (demo, demo-2, ...): its sandbox lives only as long as the demo
+            outcome = await send_journaled(config, spec, journal_settings(None, args.journal),
+                                           handle_signals=True, fresh=True,
+                                           on_start=None if args.no_progress else _progress)
+            assert outcome.summary is not None
+            summary = replace(outcome.summary, exit_code=outcome.exit_code)
+            print(f"journal {outcome.journal}: campaign {outcome.campaign} {outcome.state} "
+                  f"(try: bulksend status {outcome.campaign}; bulksend report {outcome.campaign} --out "
+                  "report.csv)", file=sys.stderr)
         await asyncio.sleep(0)
         return summary, sb.state.stats()["plans"]["demo"]
 

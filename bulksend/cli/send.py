@@ -11,7 +11,10 @@ from bulksend.api import as_config, build_spec, dry_run, send_campaign
 from bulksend.core.smart_encoding import smart_encode
 from bulksend.preflight import render_estimate
 from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
-from bulksend.engine import CampaignRun
+from bulksend.cli.resume import add_journal, add_run_options, note, print_outcome, settings_for, stop_timeout
+from bulksend.config import Config
+from bulksend.engine import CampaignRun, CampaignSpec
+from bulksend.journal import RunOptions, send_journaled
 from bulksend.models import DeliveryReport
 from bulksend.progress import show_progress
 from bulksend.runtime import run as run_loop
@@ -49,6 +52,10 @@ def register(sub: Any) -> None:
                         "that makes it GSM-7; what changed is printed")
     p.add_argument("--dry-run", action="store_true",
                    help="count recipients, encoding and parts, estimate the duration; send nothing")
+    add_journal(p)
+    p.add_argument("--no-journal", action="store_true",
+                   help="keep no journal (nothing survives a crash; the campaign cannot be resumed)")
+    add_run_options(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
@@ -70,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         est = dry_run(config, spec)
         print_json(est.to_dict()) if args.json else print(render_estimate(est, plan))
         return 0
+    if not args.no_journal:
+        return _send_journaled(args, config, spec)
     summary = run_loop(send_campaign(config, spec, handle_signals=True,
                                      on_start=None if args.no_progress else _progress))
     if args.json:
@@ -77,6 +86,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_summary(summary)
     return summary.exit_code
+
+
+def _send_journaled(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
+    """The default: the campaign is journaled, so ``bulksend resume`` can go on with it."""
+    settings = settings_for(args, config)
+    options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
+                         stop_timeout=stop_timeout(args, settings), results_path=spec.results_path)
+    result = run_loop(send_journaled(
+        config, spec, settings, options=options, handle_signals=True, fresh=args.campaign is None,
+        on_start=None if args.no_progress else _progress, on_event=note(args.no_progress and args.json)))
+    print_outcome(result, args.json)
+    return result.exit_code
 
 
 def _message(args: argparse.Namespace) -> str:

@@ -1,0 +1,41 @@
+"""``bulksend cancel``: send a campaign no further; withdraw its scheduled batches."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bulksend.cli.common import print_json
+from bulksend.cli.resume import add_journal, optional_config, settings_for
+from bulksend.journal.cancel import cancel_campaign
+from bulksend.runtime import run as run_loop
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "cancel", help="cancel a campaign",
+        description="Mark a campaign cancelled: nothing more of it is sent. Batches the provider holds "
+                    "for a future send_at (Sinch XMS) are cancelled there too, which needs --config.")
+    p.add_argument("campaign", help="the campaign's name")
+    p.add_argument("--config", "-c", metavar="FILE", help="config with the campaign's plan")
+    add_journal(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = optional_config(args)
+    result = run_loop(cancel_campaign(settings_for(args, config), args.campaign, config))
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        n = result.counts
+        print(f"campaign {result.campaign} cancelled (was {result.was}); {n.pending:,} recipients will not be sent")
+        if result.withdrawn_batches:
+            print(f"  withdrawn at the provider: {result.withdrawn_batches:,} scheduled batches, "
+                  f"{result.withdrawn_recipients:,} recipients")
+        for text in result.notes:
+            print(f"  note: {text}")
+        for text in result.failures:
+            print(f"  could not withdraw: {text}")
+    return 1 if result.failures else 0
