@@ -28,6 +28,13 @@ def make_config(plans: dict[str, dict[str, Any]]) -> Config:
     return parse_config({"plans": plans}, "<test>")
 
 
+@pytest.fixture(autouse=True)
+def _isolated_workspace(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own empty directory, so a default workspace
+    (``.bulksend/journal.db``) never leaks between tests or into the repo."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 @pytest.fixture
 def sandbox() -> Callable[[SandboxConfig], contextlib.AbstractAsyncContextManager[RunningSandbox]]:
     """``async with sandbox(SandboxConfig(...)) as sb:`` — a real server on a free port."""
