@@ -84,6 +84,8 @@ def register(sub: Any) -> None:
     p.add_argument("--plan", help="send through this plan instead (same provider and account)")
     p.add_argument("--resend-unknown", action="store_true",
                    help="send again recipients whose fate the provider cannot tell (may duplicate)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="send again recipients that failed (e.g. after fixing what made them fail)")
     p.add_argument("--recipients", "-r", metavar="FILE",
                    help="the list again, if it was not fully read into the journal and has moved")
     p.add_argument("--results", metavar="FILE", help="write this run's msisdn,status,batch_id,code,attempts rows")
@@ -99,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
     config = as_config(args.config)
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
-                         stop_timeout=stop_timeout(args, settings), results_path=args.results,
-                         recipients=args.recipients)
+                         retry_failed=args.retry_failed, stop_timeout=stop_timeout(args, settings),
+                         results_path=args.results, recipients=args.recipients)
     result = run_loop(resume_campaign(
         config, args.campaign, settings, options=options, plan=args.plan, handle_signals=True,
         on_start=None if args.no_progress else _progress, on_event=note(args.no_progress and args.json)))

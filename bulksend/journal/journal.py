@@ -219,6 +219,9 @@ class Journal:
     async def return_unknown(self, cid: int) -> int:
         return await self._call(store.return_unknown, cid, self.clock(), write=True)
 
+    async def return_failed(self, cid: int) -> int:
+        return await self._call(store.return_failed, cid, self.clock(), write=True)
+
     async def mark_cancelled(self, cid: int, seq: int) -> None:
         await self._call(store.mark_cancelled, cid, seq, self.clock(), write=True)
 
@@ -231,6 +234,9 @@ class Journal:
     # -- what it tells ----------------------------------------------------------
     async def counts(self, cid: int) -> Counts:
         return await self._call(store.counts, cid)
+
+    async def last_activity(self, cid: int) -> float | None:
+        return await self._call(store.last_activity, cid)
 
     async def recent_rate(self, cid: int) -> float:
         return await self._call(store.recent_rate, cid)

@@ -115,8 +115,9 @@ async def reconcile(journal: Journal, campaign: CampaignRecord, calls: ProviderC
                 campaign.id, row.seq, "absent", "in flight when bulksend stopped; the provider did not have it")
         else:
             done.found += row.size
-            await journal.settle(campaign.id, row.seq, BatchState.ACCEPTED, outcome.provider_id, "", "",
-                                 max(row.attempts, 1), (row.size, 0, 0))
+            await journal.settle(campaign.id, row.seq, BatchState.ACCEPTED, outcome.provider_id, "reconciled",
+                                 "in flight when bulksend stopped; the provider had it", max(row.attempts, 1),
+                                 (row.size, 0, 0))
     if resend_unknown:
         done.returned += await journal.return_unknown(campaign.id)
     return done

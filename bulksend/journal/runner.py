@@ -42,6 +42,7 @@ from bulksend.journal.journal import Journal
 from bulksend.journal.ledger import JournalLedger
 from bulksend.journal.reconcile import ProviderCalls, Reconciled, reconcile
 from bulksend.journal.records import (
+    BatchState,
     CampaignRecord,
     CampaignState,
     Counts,
@@ -68,6 +69,8 @@ class RunOptions:
     allow_changes: bool = False
     #: send again recipients whose fate the provider cannot tell (may duplicate)
     resend_unknown: bool = False
+    #: send again recipients that failed (the provider did not take them)
+    retry_failed: bool = False
     #: after a stop signal, seconds to wait for batches in flight
     stop_timeout: float = 30.0
     #: this run's per-batch results file (msisdn,status,batch_id,code,attempts)
@@ -196,6 +199,8 @@ class _Run:
             runner = engine.plan_runner(plan.name)
             await self.journal.set_state(self.campaign.id, CampaignState.RUNNING)
             calls = ProviderCalls(runner.provider, runner.sender.session, runner.plan, engine.sleep)
+            if not await self._settle_down(runner.plan):
+                return await self._paused(self.signals.reason, EXIT_RESUMABLE)
             try:
                 self.reconciled = await reconcile(self.journal, self.campaign, calls, self.options.resend_unknown)
             except TransientError as exc:
@@ -204,6 +209,9 @@ class _Run:
                 return await self._paused(str(exc), EXIT_REFUSED)
             if self.reconciled.batches or self.reconciled.returned:
                 self.on_event(self._reconciled_text())
+            if self.options.retry_failed:
+                again = await self.journal.return_failed(self.campaign.id)
+                self.on_event(f"{again:,} failed recipients will be sent again")
             if self.signals.requested.is_set():
                 return await self._paused(self.signals.reason, EXIT_RESUMABLE)
             counts = await self.journal.counts(self.campaign.id)
@@ -250,6 +258,23 @@ class _Run:
                       "schedule); Ctrl-C leaves it scheduled, 'bulksend resume' waits again")
         return await wait_until(start, self.signals.requested, self.clock)
 
+    async def _settle_down(self, plan: PlanConfig) -> bool:
+        """Give requests a dead run sent the time to land before asking about them.
+
+        A provider asked about a batch it is still processing would say it
+        does not have it, and the batch would be sent twice. A request is
+        given up on after ``plan.timeout``; so the provider is asked only
+        that long after the previous run was last seen writing a batch.
+        """
+        if not await self.journal.batches_in(self.campaign.id, (BatchState.IN_FLIGHT,)):
+            return True
+        last = await self.journal.last_activity(self.campaign.id) or 0.0
+        until = last + plan.timeout
+        if until > self.clock():
+            self.on_event(f"waiting {until - self.clock():.1f}s (the plan's timeout) before asking the provider "
+                          "about batches the last run left in flight")
+        return await wait_until(until, self.signals.requested, self.clock)
+
     async def _send(self, engine: Engine, counts: Counts) -> JournalSummary:
         c = self.campaign
         message = c.message
@@ -273,7 +298,9 @@ class _Run:
         summary = await run.wait()
         after = await self.journal.counts(c.id)
         if after.pending == 0 and after.in_flight == 0:
-            return await self._ended(CampaignState.DONE, "", summary.exit_code, summary)
+            # Done: the exit code tells about the whole campaign, earlier runs included.
+            code = _exit_for(after) if summary.exit_code in (EXIT_OK, EXIT_FAILED) else summary.exit_code
+            return await self._ended(CampaignState.DONE, "", code, summary)
         reason = summary.stopped_reason or "stopped before the end"
         return await self._ended(CampaignState.PAUSED, reason, summary.exit_code, summary)
 

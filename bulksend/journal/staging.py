@@ -66,7 +66,8 @@ def check_unchanged(source: ListSource, allow_changes: bool) -> bool:
 class Stager:
     """Stages one campaign's list; ``step`` until ``done``."""
 
-    def __init__(self, campaign: CampaignRecord, meter: BodyMeter, chunk: int = CHUNK) -> None:
+    def __init__(self, campaign: CampaignRecord, meter: BodyMeter, chunk: int = CHUNK,
+                 block: int = READ_BLOCK) -> None:
         self.cid = campaign.id
         src = campaign.source
         self.source = RecipientSource(src.path, src.format, src.column)
@@ -76,6 +77,7 @@ class Stager:
         self.keys = placeholders(self.body)
         self.meter = meter
         self.chunk = chunk
+        self.block = block
         self.skip_to = campaign.line_done
         self.done = False
         self.read = self.invalid = self.excluded = 0
@@ -87,7 +89,7 @@ class Stager:
         if self._blocks is None:
             for path in self.exclude:
                 self._excluded |= load_numbers(RecipientSource(path))
-            self._blocks = read_blocks(self.source, wanted=self.keys, size=READ_BLOCK)
+            self._blocks = read_blocks(self.source, wanted=self.keys, size=self.block)
         rows: list[tuple[int, int, str | None, int]] = []
         rejects: list[tuple[int, int, str, str]] = []
         counters = [0, 0, 0]
@@ -109,8 +111,17 @@ class Stager:
     def _take(self, block: Block, rows: list[tuple[int, int, str | None, int]],
               rejects: list[tuple[int, int, str, str]], counters: list[int]) -> int:
         recipients, errors = block
-        last = 0
         skip = self.skip_to
+        if not (errors or self.keys or self._excluded) and recipients and recipients[0].line > skip:
+            # The common block: a static body, clean lines, no opt-outs, nothing to skip.
+            cid = self.cid
+            problem = self.meter.add(self.body, len(recipients))
+            if problem:
+                raise InputError(problem)
+            rows.extend([(cid, int(r.msisdn), None, r.line) for r in recipients])
+            counters[0] += len(recipients)
+            return recipients[-1].line
+        last = 0
         for err in errors:
             last = max(last, err.line)
             if err.line > skip:

@@ -1,0 +1,192 @@
+"""The journal's own behaviour: staging, batch records, counts, lookups.
+
+Real SQLite files in tmp_path, the real worker thread; no provider here
+(test_journal_resume.py runs campaigns against the sandbox).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bulksend.core.estimate import BodyMeter
+from bulksend.journal import BatchState, Journal, JournalLedger
+from bulksend.journal.records import CampaignRecord, ListSource, Target, message_hash
+from bulksend.journal.staging import Stager, write_rejects
+from bulksend.journal.store import InvariantError
+from bulksend.models import Batch, BatchResult, Message, Outcome, Status
+
+TARGET = Target("p", "sinch_xms", "plan-1", "http://127.0.0.1:1")
+
+
+def write_list(path: Path) -> Path:
+    rows = ["phone,name"]
+    for i in range(30):
+        rows.append(f"+4670000{i:04d},N{i}")
+    rows[5] = "0701234567,National"          # line 6: invalid (national format)
+    rows.append("+46700000003,Again")         # line 32: duplicate of line 5
+    rows.append("+46700000017,Twice")         # line 33: duplicate of line 19
+    rows.append("+46700000029,")              # line 34: no name: invalid (screened before dedup)
+    rows.append("+46700000099,")              # line 35: no name -> no value for ${name}
+    rows.append("+46700000042,Optout")        # line 36: excluded
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+async def stage_all(journal: Journal, campaign: CampaignRecord, chunk: int = 7,
+                    steps: int | None = None) -> Stager:
+    stager = Stager(campaign, BodyMeter(), chunk=chunk, block=3)
+    n = 0
+    while not stager.done and (steps is None or n < steps):
+        await journal.call(stager.step, write=True)
+        n += 1
+    return stager
+
+
+async def new_campaign(journal: Journal, tmp_path: Path, body: str = "Hi ${name}",
+                       name: str = "c") -> CampaignRecord:
+    optout = tmp_path / "optout.txt"
+    optout.write_text("46700000042\n", encoding="utf-8")
+    source = ListSource(str(write_list(tmp_path / "list.csv")), exclude=(str(optout),))
+    return await journal.create(name, TARGET, Message(body), source, None, None)
+
+
+async def test_staging_keeps_first_occurrences_and_counts_everything_once(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await new_campaign(journal, tmp_path)
+        await stage_all(journal, c)
+        dups, total = await journal.finish_staging(c.id, {}, 0.1)
+        c = await journal.refresh(c)
+        rows = await journal.page_new(c.id, 0, 100)
+        rejects = await journal.rejects(c.id)
+        await journal.call(write_rejects, c.id, str(tmp_path / "rejects.csv"), "list.csv")
+    assert (c.read, c.invalid, c.excluded, dups, c.duplicates) == (35, 3, 1, 2, 2)
+    assert total == c.total == 29 == len(rows)  # 35 read - 3 invalid - 1 excluded - 2 repeats
+    assert [r[3] for r in rows] == sorted(r[3] for r in rows)  # list order is send order
+    by_number = {r[1]: r for r in rows}
+    assert '"N3"' in (by_number[46700000003][2] or "")  # the first occurrence stays, with its values
+    assert {line for line, _v, _r in rejects} == {6, 34, 35}
+    with (tmp_path / "rejects.csv").open() as f:
+        got = list(csv.DictReader(f))
+    assert [(r["line"], r["reason"]) for r in got] == [
+        ("6", "national format (leading 0); use the country code"), ("34", "no value for ${name}"),
+        ("35", "no value for ${name}")]
+
+
+async def test_staging_interrupted_goes_on_after_the_last_staged_line(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "full.db") as journal:
+        c = await new_campaign(journal, tmp_path)
+        await stage_all(journal, c, chunk=5)
+        await journal.finish_staging(c.id, {}, 0.0)
+        whole = await journal.refresh(c)
+    async with await Journal.open(tmp_path / "j.db") as journal:  # "killed" after two chunks
+        c = await new_campaign(journal, tmp_path)
+        await stage_all(journal, c, chunk=5, steps=2)
+        half = await journal.refresh(c)
+    assert 0 < half.line_done < 36 and not half.staged
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await journal.refresh(half)
+        stager = await stage_all(journal, c, chunk=5)
+        await journal.finish_staging(c.id, {}, 0.0)
+        again = await journal.refresh(c)
+        numbers = [r[1] for r in await journal.page_new(c.id, 0, 100)]
+    assert stager.read == 35 - half.read
+    for key in ("read", "invalid", "excluded", "duplicates", "total"):
+        assert getattr(again, key) == getattr(whole, key), key
+    assert len(numbers) == len(set(numbers)) == whole.total
+
+
+def fake_run(size: int) -> Any:
+    return SimpleNamespace(batch_size=size, stopping=False)
+
+
+async def batches_of(ledger: JournalLedger, size: int) -> list[Batch]:
+    return [b async for b in ledger.batches(fake_run(size))]
+
+
+async def staged(journal: Journal, tmp_path: Path, body: str = "Hi ${name}") -> CampaignRecord:
+    c = await new_campaign(journal, tmp_path, body)
+    await stage_all(journal, c)
+    await journal.finish_staging(c.id, {}, 0.0)
+    return await journal.refresh(c)
+
+
+async def test_a_batch_is_in_flight_before_its_outcome_and_settles_once(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await staged(journal, tmp_path)
+        ledger = JournalLedger(journal, c)
+        batches = await batches_of(ledger, 10)
+        assert [b.size for b in batches] == [10, 10, 9] and [b.seq for b in batches] == [0, 1, 2]
+        assert batches[0].recipients[0].params == {"name": "N0"}
+        await ledger.before_send(batches[0])
+        n = await journal.counts(c.id)
+        assert (n.in_flight, n.pending, n.accepted) == (10, 19, 0)
+        await ledger.after_send(batches[0], BatchResult(Outcome(Status.ACCEPTED, provider_id="B0")), 2)
+        await ledger.before_send(batches[1])
+        await ledger.after_send(batches[1], BatchResult(Outcome(Status.FAILED, code="400", text="bad")), 1)
+        n = await journal.counts(c.id)
+        assert (n.accepted, n.failed, n.in_flight, n.pending) == (10, 10, 0, 9)
+        with pytest.raises(InvariantError):  # settling twice is a bug, never silently accepted
+            await journal.settle(c.id, 0, BatchState.ACCEPTED, "B0", "", "", 1, (10, 0, 0))
+        assert await journal.last_errors(c.id) == ["batch 1 failed: 400 bad"]
+        # A fresh source (a resumed run) pages only the 9 left, numbered above every seq written.
+        later = await batches_of(JournalLedger(journal, c), 10)
+        assert [(b.seq, b.size) for b in later] == [(2, 9)]
+
+
+async def test_per_recipient_outcomes_and_lookups_by_provider_id(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await staged(journal, tmp_path)
+        ledger = JournalLedger(journal, c)
+        first, second, *_ = await batches_of(ledger, 10)
+        await ledger.before_send(first)
+        await ledger.after_send(first, BatchResult(Outcome(Status.ACCEPTED, provider_id="XMS-1")), 1)
+        await ledger.before_send(second)
+        a, b = second.recipients[0].msisdn, second.recipients[1].msisdn
+        mixed = BatchResult(Outcome(Status.ACCEPTED), per_recipient={
+            r.msisdn: Outcome(Status.ACCEPTED, provider_id=f"m-{r.msisdn}") for r in second.recipients[1:]}
+            | {a: Outcome(Status.FAILED, code="105", text="invalid destination")})
+        await ledger.after_send(second, mixed, 1)
+        n = await journal.counts(c.id)
+        assert (n.accepted, n.failed) == (19, 1)
+        assert (await journal.batches_in(c.id, [BatchState.MIXED]))[0].seq == 1
+        hit = first.recipients[3].msisdn
+        assert await journal.find_by_provider_id("XMS-1", hit) == ("c", hit)
+        assert await journal.find_by_provider_id("XMS-1", b) is None  # not in that batch
+        assert await journal.find_by_provider_id(f"m-{b}", b) == ("c", b)
+        assert await journal.find_by_provider_id("nope", b) is None
+
+
+async def test_a_refused_batch_goes_back_and_its_seq_is_never_reused(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await staged(journal, tmp_path)
+        ledger = JournalLedger(journal, c)
+        first, *_ = await batches_of(ledger, 10)
+        await ledger.before_send(first)
+        await ledger.skipped(first)  # answered 401: the provider did not take it
+        n = await journal.counts(c.id)
+        assert (n.pending, n.in_flight) == (29, 0)
+        again = await batches_of(JournalLedger(journal, c), 10)
+        assert again[0].seq == 1 and again[0].recipients == first.recipients
+        never = (await batches_of(JournalLedger(journal, c), 10))[1]
+        await ledger.skipped(never)  # skipped before it was sent: nothing to undo
+        assert (await journal.counts(c.id)).pending == 29
+
+
+async def test_admit_is_refused_so_a_list_is_never_read_twice(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await staged(journal, tmp_path)
+        with pytest.raises(Exception, match="batches=ledger.batches"):
+            await JournalLedger(journal, c).admit([])
+
+
+def test_message_hash_covers_body_sender_and_options() -> None:
+    base = Message("Hi", sender="A")
+    assert message_hash(base) == message_hash(Message("Hi", sender="A"))
+    for other in (Message("Hi!", sender="A"), Message("Hi", sender="B"), Message("Hi", sender="A", send_at="x"),
+                  Message("Hi", sender="A", defaults={"k": "v"})):
+        assert message_hash(other) != message_hash(base)
