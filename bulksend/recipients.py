@@ -16,13 +16,14 @@ import gzip
 import io
 import sys
 from collections.abc import Iterator
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import orjson
 
-from bulksend.core.numbers import normalize_msisdn
+from bulksend.core.numbers import normalize_block, normalize_msisdn
 from bulksend.errors import InputError, RecipientError
 from bulksend.models import Recipient
 
@@ -126,21 +127,38 @@ def _error(exc: RecipientError, raw: str, line_no: int, source: RecipientSource)
 
 
 def _read_text(stream: IO[str], source: RecipientSource, size: int) -> Iterator[Block]:
-    rs: list[Recipient] = []
-    es: list[RecipientError] = []
-    for line_no, line in enumerate(stream, 1):
-        raw = line.strip()
-        if not raw or raw[0] == "#":
-            continue
+    lines = enumerate(stream, 1)
+    while True:
+        chunk = list(islice(lines, size))
+        if not chunk:
+            return
+        raws: list[str] = []
+        numbers: list[int] = []
+        for line_no, line in chunk:
+            raw = line.strip()
+            if raw and raw[0] != "#":
+                raws.append(raw)
+                numbers.append(line_no)
+        yield _block(raws, numbers, None, [], source)
+
+
+def _block(raws: list[str], lines: list[int], params: list[dict[str, str]] | None,
+           errors: list[RecipientError], source: RecipientSource) -> Block:
+    """Normalize a block's numbers: all at once when clean, else one by one."""
+    digits = normalize_block(raws)
+    if digits is not None:
+        if params is None:
+            return [_new(Recipient, (m, None, n)) for m, n in zip(digits, lines)], errors
+        return [_new(Recipient, row) for row in zip(digits, params, lines)], errors
+    recipients: list[Recipient] = []
+    for i, raw in enumerate(raws):
         try:
-            rs.append(_new(Recipient, (normalize_msisdn(raw), None, line_no)))
+            msisdn = normalize_msisdn(raw)
         except RecipientError as exc:
-            es.append(_error(exc, raw, line_no, source))
+            errors.append(_error(exc, raw, lines[i], source))
             continue
-        if len(rs) >= size:
-            yield rs, es
-            rs, es = [], []
-    yield rs, es
+        recipients.append(_new(Recipient, (msisdn, params[i] if params else None, lines[i])))
+    return recipients, errors
 
 
 def _read_csv(stream: IO[str], source: RecipientSource, wanted: tuple[str, ...] | None,
@@ -151,33 +169,31 @@ def _read_csv(stream: IO[str], source: RecipientSource, wanted: tuple[str, ...] 
         return
     header = [h.strip() for h in header]
     number_at = _number_column(header, source)
-    rs: list[Recipient] = []
-    es: list[RecipientError] = []
-    if number_at is None:  # a headerless one-column list
-        try:
-            rs.append(Recipient(normalize_msisdn(header[0]), None, 1))
-        except RecipientError as exc:  # pragma: no cover - _number_column checked it
-            es.append(_error(exc, header[0], 1, source))
+    if number_at is None:  # a headerless one-column list: the first line is a number
+        yield _block([header[0]], [1], None, [], source)
         number_at, header = 0, ["msisdn"]
     keep = [(i, h) for i, h in enumerate(header) if i != number_at and (wanted is None or h in wanted)]
-    for row in reader:
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if len(row) <= number_at:
-            es.append(RecipientError("missing number column", ",".join(row), reader.line_num, source.display))
-            continue
-        raw = row[number_at]
-        try:
-            msisdn = normalize_msisdn(raw)
-        except RecipientError as exc:
-            es.append(_error(exc, raw, reader.line_num, source))
-            continue
-        params = {h: row[i] for i, h in keep if i < len(row)} if keep else None
-        rs.append(_new(Recipient, (msisdn, params, reader.line_num)))
-        if len(rs) >= size:
-            yield rs, es
-            rs, es = [], []
-    yield rs, es
+    while True:
+        rows = 0
+        raws: list[str] = []
+        lines: list[int] = []
+        params: list[dict[str, str]] | None = [] if keep else None
+        errors: list[RecipientError] = []
+        for row in islice(reader, size):
+            rows += 1
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) <= number_at:
+                errors.append(RecipientError("missing number column", ",".join(row), reader.line_num,
+                                             source.display))
+                continue
+            raws.append(row[number_at])
+            lines.append(reader.line_num)
+            if params is not None:
+                params.append({h: row[i] for i, h in keep if i < len(row)})
+        if not rows:
+            return
+        yield _block(raws, lines, params, errors, source)
 
 
 def _number_column(header: list[str], source: RecipientSource) -> int | None:

@@ -6,7 +6,7 @@ import pytest
 
 from bulksend.core.bucket import TokenBucket
 from bulksend.core.chunking import chunked, effective_batch_size
-from bulksend.core.numbers import normalize_msisdn
+from bulksend.core.numbers import normalize_block, normalize_msisdn
 from bulksend.core.templates import check_template, missing_values, placeholders, render
 from bulksend.errors import RecipientError, TemplateError
 
@@ -129,3 +129,22 @@ def test_token_bucket_wait_time() -> None:
     assert bucket.wait_time(5, 0.0) == pytest.approx(0.5)
     assert bucket.wait_time(5, 0.5) == pytest.approx(0.0)
     assert bucket.wait_time(11, 0.0) == float("inf")
+
+
+@pytest.mark.parametrize(("raws", "expected"), [
+    ([], []),
+    (["46701234567", "+46701234568"], ["46701234567", "46701234568"]),
+    (["1234567", "+123456789012345"], ["1234567", "123456789012345"]),
+    (["46701234567", "0701234567"], None),          # national: the careful path decides
+    (["46701234567", "+46 70 123"], None),          # spaces: the careful path cleans them
+    (["4670123\n4567", "46701234568"], None),       # a newline inside a value must not shift numbers
+    (["123456"], None),                             # too short
+    (["٤٦٧٠١٢٣٤٥٦٧"], None),                         # non-ASCII digits
+])
+def test_normalize_block(raws: list[str], expected: list[str] | None) -> None:
+    assert normalize_block(raws) == expected
+
+
+def test_normalize_block_agrees_with_one_by_one() -> None:
+    raws = ["+4670000%04d" % i for i in range(1000)]
+    assert normalize_block(raws) == [normalize_msisdn(r) for r in raws]

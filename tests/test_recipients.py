@@ -104,3 +104,18 @@ def test_peek_count_and_load(tmp_path: Path) -> None:
     assert peek_columns(RecipientSource(str(f))) == ("phone", "name")
     assert count_lines(str(f)) == 3
     assert load_numbers(RecipientSource(str(f))) == {"46701000001", "46701000002"}
+
+
+def test_blocks_keep_line_numbers_across_clean_and_dirty_blocks(tmp_path: Path) -> None:
+    f = tmp_path / "n.csv"
+    rows = [f"+4670{i:07d},N{i}" for i in range(1500)]
+    rows[700] = "070 123,bad"      # a dirty block goes one by one
+    rows[1200] = '"+4670\n1",odd'  # a quoted newline inside a value
+    f.write_text("phone,name\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    items = list(read_recipients(RecipientSource(str(f)), wanted=("name",)))
+    good = [i for i in items if isinstance(i, Recipient)]
+    bad = [i for i in items if isinstance(i, RecipientError)]
+    assert len(good) == 1498 and [e.value for e in bad] == ["070 123", "+4670\n1"]
+    assert good[0] == Recipient("46700000000", {"name": "N0"}, 2)
+    assert good[-1] == Recipient("46700001499", {"name": "N1499"}, 1502)  # one extra line from the quoted newline
+    assert bad[0].line == 702

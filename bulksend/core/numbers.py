@@ -8,6 +8,8 @@ The result is digits only, the form every provider echoes back.
 
 from __future__ import annotations
 
+import re
+
 from bulksend.errors import RecipientError
 
 MIN_DIGITS = 7
@@ -32,6 +34,27 @@ def normalize_msisdn(raw: str) -> str:
     else:
         digits = _strip_prefix(raw.strip().translate(_IGNORED), raw)
     return _check_digits(digits, raw)
+
+
+# A block of clean numbers (digits, or "+" and digits), one per line.
+_CLEAN_BLOCK = re.compile(r"\+?[1-9][0-9]{6,14}(?:\n\+?[1-9][0-9]{6,14})*")
+
+
+def normalize_block(raws: list[str]) -> list[str] | None:
+    """Every number of ``raws`` normalized, in one pass of C code, or None.
+
+    None means some number needs the careful path (``normalize_msisdn``,
+    one at a time). Most lists are clean, and then a campaign's hottest loop
+    does no per-number Python work at all.
+    """
+    if not raws:
+        return []
+    joined = "\n".join(raws)
+    if _CLEAN_BLOCK.fullmatch(joined) is None:
+        return None
+    digits = joined.replace("+", "").split("\n") if "+" in joined else list(raws)
+    # A value holding a newline would shift every number after it.
+    return digits if len(digits) == len(raws) else None
 
 
 def _strip_prefix(cleaned: str, raw: str) -> str:

@@ -44,6 +44,10 @@ class MemoryLedger:
 
     async def admit(self, recipients: Sequence[Recipient]) -> list[Recipient]:
         seen = self._seen
+        keys = set(map(int, (r.msisdn for r in recipients)))
+        if len(keys) == len(recipients) and seen.isdisjoint(keys):
+            seen |= keys  # the common case: nothing repeats, all in C
+            return list(recipients)
         fresh: list[Recipient] = []
         for r in recipients:
             key = int(r.msisdn)
