@@ -19,20 +19,23 @@ COMMANDS = ("demo", "send", "resume", "status", "report", "cancel", "sandbox", "
             "listen", "track")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with a known ``command``, only that subcommand's module is
+    imported (each pulls in its own dependencies, which costs start-up time)."""
     parser = argparse.ArgumentParser(
         prog="bulksend",
         description="Send SMS campaigns at the provider's rate, exactly once.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in (command,) if command in COMMANDS else COMMANDS:
         importlib.import_module(f"bulksend.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         code: int = args.func(args)
         return code
