@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bulksend.core.estimate import BodyMeter
-from bulksend.journal import BatchState, Journal, JournalLedger
+from bulksend.journal import BatchState, Journal, JournalLedger, JournalLookup
 from bulksend.journal.records import CampaignRecord, ListSource, Target, message_hash
 from bulksend.journal.staging import Stager, write_rejects
 from bulksend.journal.store import InvariantError
@@ -66,9 +66,9 @@ async def test_staging_keeps_first_occurrences_and_counts_everything_once(tmp_pa
         await journal.call(write_rejects, c.id, str(tmp_path / "rejects.csv"), "list.csv")
     assert (c.read, c.invalid, c.excluded, dups, c.duplicates) == (35, 3, 1, 2, 2)
     assert total == c.total == 29 == len(rows)  # 35 read - 3 invalid - 1 excluded - 2 repeats
-    assert [r[3] for r in rows] == sorted(r[3] for r in rows)  # list order is send order
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)  # list order is send order
     by_number = {r[1]: r for r in rows}
-    assert '"N3"' in (by_number[46700000003][2] or "")  # the first occurrence stays, with its values
+    assert '"N3"' in (by_number["46700000003"][2] or "")  # the first occurrence stays, with its values
     assert {line for line, _v, _r in rejects} == {6, 34, 35}
     with (tmp_path / "rejects.csv").open() as f:
         got = list(csv.DictReader(f))
@@ -190,3 +190,17 @@ def test_message_hash_covers_body_sender_and_options() -> None:
     for other in (Message("Hi!", sender="A"), Message("Hi", sender="B"), Message("Hi", sender="A", send_at="x"),
                   Message("Hi", sender="A", defaults={"k": "v"})):
         assert message_hash(other) != message_hash(base)
+
+
+async def test_the_delivery_side_looks_recipients_up_while_a_sender_holds_the_journal(tmp_path: Path) -> None:
+    lookup = JournalLookup(tmp_path / "j.db")
+    assert await lookup.find_by_provider_id("B1", "46700000001") is None  # no journal yet
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await staged(journal, tmp_path)
+        ledger = JournalLedger(journal, c)
+        first = (await batches_of(ledger, 10))[0]
+        await ledger.before_send(first)
+        await ledger.after_send(first, BatchResult(Outcome(Status.ACCEPTED, provider_id="B1")), 1)
+        number = first.recipients[1].msisdn
+        assert await lookup.find_by_provider_id("B1", number) == ("c", number)
+    await lookup.close()

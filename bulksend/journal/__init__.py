@@ -13,12 +13,13 @@ goes on where it stopped, messaging no one twice and losing no one. See
 
 from bulksend.journal.journal import DEFAULT_PATH, Journal, JournalError
 from bulksend.journal.ledger import JournalLedger
+from bulksend.journal.lookup import JournalLookup
 from bulksend.journal.records import BatchState, CampaignRecord, CampaignState, Counts
 from bulksend.journal.runner import JournalSummary, RunOptions, StopSignals, resume_campaign, send_journaled
 from bulksend.journal.settings import JournalSettings, journal_settings
 
 __all__ = [
     "DEFAULT_PATH", "BatchState", "CampaignRecord", "CampaignState", "Counts", "Journal", "JournalError",
-    "JournalLedger", "JournalSettings", "JournalSummary", "RunOptions", "StopSignals", "journal_settings",
+    "JournalLedger", "JournalLookup", "JournalSettings", "JournalSummary", "RunOptions", "StopSignals", "journal_settings",
     "resume_campaign", "send_journaled",
 ]

@@ -22,6 +22,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,6 +70,7 @@ class Journal:
         self._lock = WorkspaceLock(self.path)
         self._worker = SqliteWorker(self._connect, self._translate)
         self._closed = False
+        self._post_error: BaseException | None = None
 
     @classmethod
     async def open(cls, path: str | Path = DEFAULT_PATH, **kw: Any) -> Journal:
@@ -90,6 +92,7 @@ class Journal:
         if self._worker.alive:
             await asyncio.wrap_future(self._worker.stop())
         self._lock.release()
+        self._raise_posted()
 
     # -- the worker's side --------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -147,11 +150,35 @@ class Journal:
                     shield: bool = True) -> T:
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
-        future: asyncio.Future[T] = asyncio.wrap_future(self._worker.submit(fn, *args, write=write))
-        if write and shield:
-            # A cancelled caller must not drop a record the provider may already act on.
-            return await asyncio.shield(future)
+        self._raise_posted()
+        # A write runs even if its caller is cancelled (a record the provider may act on must not
+        # be dropped), unless the caller says it may be dropped (``shield=False``).
+        future: asyncio.Future[T] = self._worker.submit_async(fn, *args, write=write,
+                                                              droppable=write and not shield)
         return await future
+
+    def post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue a write without waiting for it; a failure is raised by the next call.
+
+        For records whose loss a crash already covers (an outcome not yet on
+        disk leaves its batch in flight, to be reconciled), so the sender
+        does not wait on the disk for them. The queue is first in, first
+        out: a later call sees every write posted before it.
+        """
+        self._raise_posted()
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed")
+        self._worker.submit(fn, *args, write=True).add_done_callback(self._posted_done)
+
+    def _posted_done(self, future: Future[Any]) -> None:  # on the worker thread
+        error = future.exception()
+        if error is not None and self._post_error is None:
+            self._post_error = error
+
+    def _raise_posted(self) -> None:
+        if self._post_error is not None:
+            error, self._post_error = self._post_error, None
+            raise error
 
     async def call(self, fn: Callable[..., T], *args: Any, write: bool = False) -> T:
         """Run ``fn(conn, *args)`` on the journal's thread (staging uses it)."""
@@ -197,8 +224,9 @@ class Journal:
         return await self._call(store.rejects_of, cid)
 
     # -- sending --------------------------------------------------------------
-    async def page_new(self, cid: int, after: int, limit: int) -> list[tuple[int, int, str | None, int]]:
-        return await self._call(store.page_new, cid, after, limit)
+    async def page_new(self, cid: int, after: int, limit: int, params: bool = True
+                       ) -> list[tuple[int, str, str | None]]:
+        return await self._call(store.page_new, cid, after, limit, params)
 
     async def next_seq(self, cid: int) -> int:
         return await self._call(store.next_seq, cid)
@@ -212,6 +240,13 @@ class Journal:
                      per_recipient: Sequence[tuple[int, str, str, int]] = ()) -> None:
         await self._call(store.settle, cid, seq, state, provider_id, code, text, attempts, tally,
                          per_recipient, self.clock(), write=True)
+
+    def post_settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
+                    attempts: int, tally: tuple[int, int, int],
+                    per_recipient: Sequence[tuple[int, str, str, int]] = ()) -> None:
+        """``settle`` without waiting for the disk (see ``post``)."""
+        self.post(store.settle, cid, seq, state, provider_id, code, text, attempts, tally, per_recipient,
+                  self.clock())
 
     async def return_batch(self, cid: int, seq: int, code: str, text: str) -> int:
         return await self._call(store.return_batch, cid, seq, code, text, self.clock(), write=True)
@@ -228,7 +263,7 @@ class Journal:
     async def batches_in(self, cid: int, states: Iterable[BatchState]) -> list[BatchRow]:
         return await self._call(store.batches_in, cid, tuple(states))
 
-    async def members(self, batch: BatchRow) -> list[tuple[int, int, str | None, int]]:
+    async def members(self, batch: BatchRow) -> list[tuple[int, str, str | None]]:
         return await self._call(store.members, batch.campaign, batch.seq, batch.lo, batch.hi)
 
     # -- what it tells ----------------------------------------------------------

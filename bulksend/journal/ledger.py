@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from bulksend.core.templates import placeholders
 from bulksend.errors import BulksendError
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from bulksend.engine.campaign import CampaignRun
 
 PAGE_BATCHES = 8
+PAGE_MIN = 2048  # rows per page at least: tiny batches (1 per request) would page too often
 _new = tuple.__new__
 
 _BATCH_STATE = {Status.ACCEPTED: BatchState.ACCEPTED, Status.FAILED: BatchState.FAILED,
@@ -44,8 +46,11 @@ class _Span:
     ids: tuple[int, ...]
 
 
-def recipients_of(rows: Sequence[tuple[int, int, str | None, int]]) -> tuple[Recipient, ...]:
-    return tuple(_new(Recipient, (str(m), orjson.loads(p) if p else None, line)) for _i, m, p, line in rows)
+def recipients_of(rows: Sequence[tuple[int, str, str | None]]) -> tuple[Recipient, ...]:
+    """Recipients from journal rows ``(id, msisdn, params)``; the list line is not needed to send."""
+    if all(p is None for _i, _m, p in rows):  # a static body, the common case: the cheapest loop
+        return tuple([_new(Recipient, (m, None, 0)) for _i, m, _p in rows])
+    return tuple([_new(Recipient, (m, orjson.loads(p) if p else None, 0)) for _i, m, p in rows])
 
 
 class JournalLedger:
@@ -64,8 +69,9 @@ class JournalLedger:
         cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
         seq = await self.journal.next_seq(cid)
         after = self.campaign.first_id - 1
+        templated = bool(placeholders(self.campaign.message.body))
         while not run.stopping:
-            rows = await self.journal.page_new(cid, after, size * self.page_batches)
+            rows = await self.journal.page_new(cid, after, max(size * self.page_batches, PAGE_MIN), templated)
             if not rows:
                 return
             after = rows[-1][0]
@@ -100,8 +106,9 @@ class JournalLedger:
             n = batch.size
             tally = (n if state is BatchState.ACCEPTED else 0, n if state is BatchState.FAILED else 0,
                      n if state is BatchState.UNKNOWN else 0)
-            await self.journal.settle(self.campaign.id, batch.seq, state, o.provider_id, o.code, o.text,
-                                      attempts, tally)
+            # Not awaited: if it never reaches the disk, the batch stays in flight and is reconciled.
+            self.journal.post_settle(self.campaign.id, batch.seq, state, o.provider_id, o.code, o.text,
+                                     attempts, tally)
             return
         rows = []
         counts = {R_ACCEPTED: 0, R_FAILED: 0, R_UNKNOWN: 0}
@@ -113,8 +120,8 @@ class JournalLedger:
         tally = (counts[R_ACCEPTED], counts[R_FAILED], counts[R_UNKNOWN])
         uniform = [s for s, n in zip((BatchState.ACCEPTED, BatchState.FAILED, BatchState.UNKNOWN), tally) if n]
         state = uniform[0] if len(uniform) == 1 else BatchState.MIXED
-        await self.journal.settle(self.campaign.id, batch.seq, state, o.provider_id, o.code, o.text,
-                                  attempts, tally, rows)
+        self.journal.post_settle(self.campaign.id, batch.seq, state, o.provider_id, o.code, o.text,
+                                 attempts, tally, rows)
 
     async def skipped(self, batch: Batch) -> None:
         """Taken off the queue, or refused by the provider: it goes back to be sent."""

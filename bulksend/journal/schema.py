@@ -103,7 +103,6 @@ CREATE TABLE IF NOT EXISTS batches (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS batches_by_provider_id
     ON batches (provider_id) WHERE provider_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS batches_by_state ON batches (campaign, state);
 CREATE TABLE IF NOT EXISTS rejects (
     campaign INTEGER NOT NULL,
     line     INTEGER NOT NULL,

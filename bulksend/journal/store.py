@@ -192,11 +192,13 @@ def rejects_of(conn: sqlite3.Connection, cid: int) -> list[tuple[int, str, str]]
 
 
 # -- sending ---------------------------------------------------------------
-def page_new(conn: sqlite3.Connection, cid: int, after: int, limit: int
-             ) -> list[tuple[int, int, str | None, int]]:
-    """The next ``limit`` recipients in list order that are in no live batch."""
+def page_new(conn: sqlite3.Connection, cid: int, after: int, limit: int, params: bool = True
+             ) -> list[tuple[int, str, str | None]]:
+    """The next ``limit`` recipients in list order that are in no live batch:
+    ``(id, msisdn, params)``, the number already as text (SQLite makes it faster)."""
+    columns = "id, CAST(msisdn AS TEXT), params" if params else "id, CAST(msisdn AS TEXT), NULL"
     return conn.execute(
-        "SELECT id, msisdn, params, line FROM recipients WHERE id > ? AND +campaign = ? AND state = 0 "
+        f"SELECT {columns} FROM recipients WHERE id > ? AND +campaign = ? AND state = 0 "
         "ORDER BY id LIMIT ?", (after, cid, limit)).fetchall()
 
 
@@ -263,11 +265,10 @@ def batches_in(conn: sqlite3.Connection, cid: int, states: Iterable[BatchState])
             for r in rows]
 
 
-def members(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: int
-            ) -> list[tuple[int, int, str | None, int]]:
+def members(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: int) -> list[tuple[int, str, str | None]]:
     return conn.execute(
-        "SELECT id, msisdn, params, line FROM recipients WHERE id BETWEEN ? AND ? AND +campaign = ? AND seq = ? "
-        "ORDER BY id", (lo, hi, cid, seq)).fetchall()
+        "SELECT id, CAST(msisdn AS TEXT), params FROM recipients WHERE id BETWEEN ? AND ? AND +campaign = ? "
+        "AND seq = ? ORDER BY id", (lo, hi, cid, seq)).fetchall()
 
 
 def return_unknown(conn: sqlite3.Connection, cid: int, now: float) -> int:

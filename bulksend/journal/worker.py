@@ -7,12 +7,17 @@ them at once (up to ``MAX_GROUP``), so under load many batch records share
 one commit. A job's future resolves only after its transaction committed:
 ``before_send`` returning means the batch is on disk.
 
-Each write job runs inside a savepoint: a job that fails is rolled back on
-its own and its future gets the error; the others in the group commit.
+Answers to an event loop are handed over once per group (one
+``call_soon_threadsafe`` for all of them), not once per job: with one
+recipient per request, the hand-over is most of a record's cost.
+
+A write job that fails is rolled back on its own (a savepoint) and its
+future gets the error; the others in the group commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import sqlite3
 import threading
@@ -23,16 +28,37 @@ from typing import Any
 MAX_GROUP = 256
 
 Translate = Callable[[BaseException], BaseException]
+_Answer = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
 
 
 class _Job:
-    __slots__ = ("fn", "args", "future", "write")
+    __slots__ = ("fn", "args", "write", "future", "afuture", "droppable")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], write: bool) -> None:
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], write: bool,
+                 afuture: asyncio.Future[Any] | None = None, droppable: bool = False) -> None:
         self.fn = fn
         self.args = args
-        self.future: Future[Any] = Future()
         self.write = write
+        self.future: Future[Any] | None = None if afuture is not None else Future()
+        self.afuture = afuture
+        #: skip it if its caller gave up before it started
+        self.droppable = droppable
+
+    def start(self) -> bool:
+        if self.future is not None:
+            return self.future.set_running_or_notify_cancel()
+        assert self.afuture is not None
+        return not (self.droppable and self.afuture.cancelled())
+
+
+def _deliver(answers: list[_Answer]) -> None:  # on the event loop
+    for future, value, error in answers:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
 
 
 class SqliteWorker:
@@ -45,6 +71,7 @@ class SqliteWorker:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._opened: Future[None] = Future()
         self._closed: Future[None] = Future()
+        self._answers: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
 
     def start(self) -> Future[None]:
@@ -52,9 +79,22 @@ class SqliteWorker:
         return self._opened
 
     def submit(self, fn: Callable[..., Any], *args: Any, write: bool = False) -> Future[Any]:
+        """Queue ``fn``; a ``concurrent.futures.Future`` of its result."""
         job = _Job(fn, args, write)
         self._queue.put(job)
+        assert job.future is not None
         return job.future
+
+    def submit_async(self, fn: Callable[..., Any], *args: Any, write: bool = False,
+                     droppable: bool = False) -> asyncio.Future[Any]:
+        """Queue ``fn`` from an event loop; an asyncio future of its result.
+
+        ``droppable``: if the caller is cancelled before the job started, the
+        job is skipped; otherwise it runs (and commits) whatever the caller does.
+        """
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put(_Job(fn, args, write, future, droppable))
+        return future
 
     def stop(self) -> Future[None]:
         """Finish the queued jobs, close the connection, end the thread."""
@@ -80,6 +120,7 @@ class SqliteWorker:
             try:
                 conn.close()
             finally:
+                self._hand_over()
                 self._closed.set_result(None)
 
     def _serve(self, conn: sqlite3.Connection) -> None:
@@ -98,7 +139,8 @@ class SqliteWorker:
                     stopping = True
                     break
                 group.append(nxt)
-            self._run_group(conn, [j for j in group if j.future.set_running_or_notify_cancel()])
+            self._run_group(conn, [j for j in group if j.start()])
+            self._hand_over()
             if stopping:
                 return
 
@@ -110,8 +152,14 @@ class SqliteWorker:
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in group:
-                outcomes.append((job, *self._in_savepoint(conn, job)))
+            if len(group) == 1:  # alone: its failure rolls back the whole transaction anyway
+                value, error = self._call(conn, group[0])
+                if error is not None:
+                    raise error
+                outcomes.append((group[0], value, None))
+            else:
+                for job in group:
+                    outcomes.append((job, *self._in_savepoint(conn, job)))
             conn.execute("COMMIT")
         except BaseException as exc:  # noqa: BLE001 - the whole group failed; every job hears it
             if conn.in_transaction:
@@ -149,19 +197,32 @@ class SqliteWorker:
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's future
             return None, self._translate(exc)
 
-    @staticmethod
-    def _settle(job: _Job, value: Any, error: BaseException | None) -> None:
-        if error is not None:
-            job.future.set_exception(error)
-        else:
-            job.future.set_result(value)
+    def _settle(self, job: _Job, value: Any, error: BaseException | None) -> None:
+        if job.future is not None:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)
+            return
+        assert job.afuture is not None
+        self._answers.setdefault(job.afuture.get_loop(), []).append((job.afuture, value, error))
+
+    def _hand_over(self) -> None:
+        """One wake-up per event loop for all the answers of a group."""
+        answers, self._answers = self._answers, {}
+        for loop, items in answers.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, items)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                pass
 
     def _drain_failing(self, exc: BaseException) -> None:
-        self._closed.set_result(None)
         while True:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
-                return
-            if job is not None and job.future.set_running_or_notify_cancel():
-                job.future.set_exception(self._translate(exc))
+                break
+            if job is not None and job.start():
+                self._settle(job, None, self._translate(exc))
+        self._hand_over()
+        self._closed.set_result(None)
