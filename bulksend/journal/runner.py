@@ -246,7 +246,8 @@ class _Run:
         self.campaign = await self.journal.refresh(campaign)
         self.meter, self.staged_here = meter, True
         c = self.campaign
-        self.on_event(f"staged {total:,} recipients in {staging_s:.1f}s (read {c.read:,}, invalid {c.invalid:,}, "
+        self.on_event(f"staged {total:,} recipients in {time.monotonic() - started:.1f}s (read {c.read:,}, "
+                      f"invalid {c.invalid:,}, "
                       f"duplicates {c.duplicates:,}, excluded {c.excluded:,})")
         return True
 
