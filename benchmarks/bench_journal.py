@@ -5,7 +5,7 @@ runs in its own process too, so its peak RSS is read from ``wait4``.
 Unthrottled plan. On and off alternate in the same run, each on a fresh
 journal, so both see the same machine.
 
-    python benchmarks/bench_journal.py                       # 1M at 200/batch, 200k at 1/batch, 10M staged
+    python benchmarks/bench_journal.py                       # 1M at 200/batch, 50k at 1/batch, 10M staged
     python benchmarks/bench_journal.py --recipients 200000 --single 20000 --stage 1000000 --campaign 0
 
 Figures printed:
@@ -192,7 +192,7 @@ def whole_campaign(url: str, work: Path, listing: Path, count: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipients", type=int, default=1_000_000, help="list for the 200-per-batch comparison")
-    ap.add_argument("--single", type=int, default=200_000, help="list for the 1-per-batch comparison (0: skip)")
+    ap.add_argument("--single", type=int, default=50_000, help="list for the 1-per-batch comparison (0: skip)")
     ap.add_argument("--stage", type=int, default=10_000_000, help="lines to stage (0: skip)")
     ap.add_argument("--campaign", type=int, default=-1,
                     help="recipients of the whole journaled campaign (default: --stage; 0: skip)")

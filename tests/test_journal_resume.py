@@ -17,7 +17,7 @@ from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_RESUMABLE
 from bulksend.errors import InputError
 from bulksend.journal import Journal, JournalLedger, JournalSettings, RunOptions, resume_campaign, send_journaled
 from bulksend.journal.records import ListSource
-from bulksend.journal.runner import target_of
+from bulksend.journal.service import target_of
 from bulksend.models import Batch, HttpRequest, Message
 from bulksend.providers import FACTORIES, SinchXms
 from bulksend.sandbox import SandboxConfig
