@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
     add_config(p)
     p.add_argument("--port", type=int, default=8081, help="port (default 8081; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--db", metavar="FILE", help="delivery database (default: the [journal] path, else bulksend.db)")
+    p.add_argument("--db", metavar="FILE", help="delivery tables live here (default: the journal, .bulksend/journal.db or [journal] path)")
     p.add_argument("--inbound", metavar="FILE", help="append inbound messages to this JSONL file "
                                                      "instead of the database")
     p.add_argument("--max-body", type=int, default=MAX_BODY, metavar="BYTES",

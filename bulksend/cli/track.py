@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
     add_config(p)
     p.add_argument("campaign", help="the campaign name")
     p.add_argument("--plan", required=True, help="the [plans.NAME] the campaign was sent through")
-    p.add_argument("--db", metavar="FILE", help="delivery database (default: the [journal] path, else bulksend.db)")
+    p.add_argument("--db", metavar="FILE", help="delivery tables live here (default: the journal, .bulksend/journal.db or [journal] path)")
     p.add_argument("--json", action="store_true", help="print the result and summary as one JSON object")
     p.set_defaults(func=run)
 

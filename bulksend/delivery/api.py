@@ -24,20 +24,23 @@ from bulksend.delivery.summary import delivery_summary
 from bulksend.delivery.tracker import TrackResult, track_campaign
 from bulksend.webhooks.app import MAX_BODY, build_listener, listening
 
-DEFAULT_DB = "bulksend.db"
 
 
 def delivery_db_path(config: Config, given: str | None = None) -> str:
-    """``--db``, else the journal's file (the delivery tables live beside the journal's), else ``bulksend.db``."""
+    """``--db``, else the journal's file: the delivery tables live beside the journal's,
+    so reports are tied to the recipients the journal says were sent."""
     if given:
         return given
-    path = config.journal.get("path")
-    return str(path) if isinstance(path, str) and path else DEFAULT_DB
+    from bulksend.journal.settings import journal_settings
+
+    return journal_settings(config).path
 
 
-def journal_lookup(db: str) -> ProviderIdLookup | None:
-    """The journal's ``find_by_provider_id``, when the journal package is there (issue 4); else None."""
-    return None
+def journal_lookup(db: str) -> ProviderIdLookup:
+    """The journal's ``find_by_provider_id`` over ``db`` (opened read-only when first needed)."""
+    from bulksend.journal.lookup import JournalLookup
+
+    return JournalLookup(db)
 
 
 async def serve_listener(
