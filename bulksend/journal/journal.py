@@ -224,9 +224,11 @@ class Journal:
         return await self._call(store.rejects_of, cid)
 
     # -- sending --------------------------------------------------------------
-    async def page_new(self, cid: int, after: int, limit: int, params: bool = True
-                       ) -> list[tuple[int, str, str | None]]:
-        return await self._call(store.page_new, cid, after, limit, params)
+    async def page_new(self, cid: int, after: int, limit: int) -> list[tuple[int, str, str | None]]:
+        return await self._call(store.page_new, cid, after, limit)
+
+    async def page_numbers(self, cid: int, after: int, size: int, count: int) -> list[tuple[int, int, str]]:
+        return await self._call(store.page_numbers, cid, after, size, count)
 
     async def next_seq(self, cid: int) -> int:
         return await self._call(store.next_seq, cid)
@@ -237,13 +239,13 @@ class Journal:
 
     async def settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
                      attempts: int, tally: tuple[int, int, int],
-                     per_recipient: Sequence[tuple[int, str, str, int]] = ()) -> None:
+                     per_recipient: Sequence[tuple[str, str, str, int]] = ()) -> None:
         await self._call(store.settle, cid, seq, state, provider_id, code, text, attempts, tally,
                          per_recipient, self.clock(), write=True)
 
     def post_settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
                     attempts: int, tally: tuple[int, int, int],
-                    per_recipient: Sequence[tuple[int, str, str, int]] = ()) -> None:
+                    per_recipient: Sequence[tuple[str, str, str, int]] = ()) -> None:
         """``settle`` without waiting for the disk (see ``post``)."""
         self.post(store.settle, cid, seq, state, provider_id, code, text, attempts, tally, per_recipient,
                   self.clock())

@@ -41,9 +41,10 @@ _ROW_STATE = {Status.ACCEPTED: R_ACCEPTED, Status.FAILED: R_FAILED, Status.UNKNO
 
 @dataclass(frozen=True, slots=True)
 class _Span:
+    """A batch's members: the free rows between these ids when it was cut."""
+
     lo: int
     hi: int
-    ids: tuple[int, ...]
 
 
 def recipients_of(rows: Sequence[tuple[int, str, str | None]]) -> tuple[Recipient, ...]:
@@ -69,17 +70,35 @@ class JournalLedger:
         cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
         seq = await self.journal.next_seq(cid)
         after = self.campaign.first_id - 1
-        templated = bool(placeholders(self.campaign.message.body))
+        if not placeholders(self.campaign.message.body):
+            async for batch in self._static(run, seq):
+                yield batch
+            return
         while not run.stopping:
-            rows = await self.journal.page_new(cid, after, max(size * self.page_batches, PAGE_MIN), templated)
+            rows = await self.journal.page_new(cid, after, max(size * self.page_batches, PAGE_MIN))
             if not rows:
                 return
             after = rows[-1][0]
             for start in range(0, len(rows), size):
                 chunk = rows[start:start + size]
-                self._spans[seq] = _Span(chunk[0][0], chunk[-1][0], tuple(r[0] for r in chunk))
+                self._spans[seq] = _Span(chunk[0][0], chunk[-1][0])
                 yield Batch(name, seq, recipients_of(chunk))
                 seq += 1
+
+    async def _static(self, run: CampaignRun, seq: int) -> AsyncIterator[Batch]:
+        """A static body needs only the numbers: SQLite joins each batch's into one string."""
+        cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
+        after = self.campaign.first_id - 1
+        count = min(64, max(self.page_batches, PAGE_MIN // size))  # batches per journal call
+        while not run.stopping:
+            page = await self.journal.page_numbers(cid, after, size, count)
+            if not page:
+                return
+            for lo, hi, numbers in page:
+                self._spans[seq] = _Span(lo, hi)
+                yield Batch(name, seq, tuple([_new(Recipient, (m, None, 0)) for m in numbers.split(",")]))
+                seq += 1
+            after = page[-1][1]
 
     # -- the Ledger protocol ---------------------------------------------------
     async def admit(self, recipients: Sequence[Recipient]) -> list[Recipient]:
@@ -98,7 +117,7 @@ class JournalLedger:
         self._in_flight.add(batch.seq)
 
     async def after_send(self, batch: Batch, result: BatchResult, attempts: int) -> None:
-        span = self._spans.pop(batch.seq)
+        self._spans.pop(batch.seq, None)
         self._in_flight.discard(batch.seq)
         o = result.outcome
         if result.per_recipient is None:
@@ -112,11 +131,11 @@ class JournalLedger:
             return
         rows = []
         counts = {R_ACCEPTED: 0, R_FAILED: 0, R_UNKNOWN: 0}
-        for rid, r in zip(span.ids, batch.recipients):
+        for r in batch.recipients:
             each = result.outcome_for(r.msisdn)
             code = _ROW_STATE[each.status]
             counts[code] += 1
-            rows.append((rid, each.provider_id, each.code, code))
+            rows.append((r.msisdn, each.provider_id, each.code, code))
         tally = (counts[R_ACCEPTED], counts[R_FAILED], counts[R_UNKNOWN])
         uniform = [s for s, n in zip((BatchState.ACCEPTED, BatchState.FAILED, BatchState.UNKNOWN), tally) if n]
         state = uniform[0] if len(uniform) == 1 else BatchState.MIXED

@@ -195,14 +195,29 @@ def rejects_of(conn: sqlite3.Connection, cid: int) -> list[tuple[int, str, str]]
 
 
 # -- sending ---------------------------------------------------------------
-def page_new(conn: sqlite3.Connection, cid: int, after: int, limit: int, params: bool = True
-             ) -> list[tuple[int, str, str | None]]:
+def page_new(conn: sqlite3.Connection, cid: int, after: int, limit: int) -> list[tuple[int, str, str | None]]:
     """The next ``limit`` recipients in list order that are in no live batch:
     ``(id, msisdn, params)``, the number already as text (SQLite makes it faster)."""
-    columns = "id, CAST(msisdn AS TEXT), params" if params else "id, CAST(msisdn AS TEXT), NULL"
     return conn.execute(
-        f"SELECT {columns} FROM recipients WHERE id > ? AND +campaign = ? AND state = 0 "
+        "SELECT id, CAST(msisdn AS TEXT), params FROM recipients WHERE id > ? AND +campaign = ? AND state = 0 "
         "ORDER BY id LIMIT ?", (after, cid, limit)).fetchall()
+
+
+def page_numbers(conn: sqlite3.Connection, cid: int, after: int, size: int, count: int
+                 ) -> list[tuple[int, int, str]]:
+    """Up to ``count`` batches of ``size`` free recipients, in list order, for a
+    static body: ``(first id, last id, "number,number,...")`` each. Joining the
+    numbers in SQLite halves what Python spends per recipient."""
+    out: list[tuple[int, int, str]] = []
+    for _ in range(count):
+        lo, hi, numbers = conn.execute(
+            "SELECT min(id), max(id), group_concat(msisdn) FROM (SELECT id, msisdn FROM recipients "
+            "WHERE id > ? AND +campaign = ? AND state = 0 ORDER BY id LIMIT ?)", (after, cid, size)).fetchone()
+        if lo is None:
+            break
+        out.append((lo, hi, numbers))
+        after = hi
+    return out
 
 
 def next_seq(conn: sqlite3.Connection, cid: int) -> int:
@@ -229,9 +244,10 @@ def mark_in_flight(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: in
 def settle(
     conn: sqlite3.Connection, cid: int, seq: int, state: BatchState, provider_id: str, code: str,
     text: str, attempts: int, tally: tuple[int, int, int],
-    per_recipient: Iterable[tuple[int, str, str, int]] = (), now: float = 0.0,
+    per_recipient: Sequence[tuple[str, str, str, int]] = (), now: float = 0.0,
 ) -> None:
-    """Record what became of an in-flight batch (and of each member, if told)."""
+    """Record what became of an in-flight batch, and of each member if the
+    provider answered per recipient: ``(msisdn, provider_id, code, state)``."""
     accepted, failed, unknown = tally
     changed = conn.execute(
         "UPDATE batches SET state = ?, provider_id = ?, code = ?, text = ?, attempts = ?, accepted = ?, "
@@ -240,8 +256,13 @@ def settle(
          cid, seq, BatchState.IN_FLIGHT.value)).rowcount
     if changed != 1:
         raise InvariantError(f"batch {seq} of campaign {cid} is not in flight")
+    if not per_recipient:
+        return
+    lo, hi = conn.execute("SELECT lo, hi FROM batches WHERE campaign = ? AND seq = ?", (cid, seq)).fetchone()
+    ids = dict(conn.execute("SELECT CAST(msisdn AS TEXT), id FROM recipients WHERE id BETWEEN ? AND ? "
+                            "AND +campaign = ? AND seq = ?", (lo, hi, cid, seq)).fetchall())
     conn.executemany("UPDATE recipients SET state = ?, provider_id = ?, code = ? WHERE id = ?",
-                     ((s, pid or None, c or None, rid) for rid, pid, c, s in per_recipient))
+                     [(s, pid or None, c or None, ids[m]) for m, pid, c, s in per_recipient if m in ids])
 
 
 def return_batch(conn: sqlite3.Connection, cid: int, seq: int, code: str, text: str, now: float) -> int:
