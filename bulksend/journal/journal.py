@@ -130,6 +130,8 @@ class Journal:
                                 "wait for it to finish or stop it (Ctrl-C) first")
         if isinstance(exc, SchemaTooNew):
             return JournalError(f"{where}: {exc}; upgrade bulksend")
+        if isinstance(exc, BrokenPipeError):  # a report piped into `head`: not the journal's fault
+            return exc
         if isinstance(exc, OSError):
             return JournalError(f"{where}: {exc.strerror or exc}")
         if not isinstance(exc, sqlite3.Error):

@@ -169,9 +169,12 @@ def write_rejects(conn: sqlite3.Connection, cid: int, path: str, display: str) -
     rows = store.rejects_of(conn, cid)
     if not rows:
         return 0
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(("source", "line", "value", "reason"))
-        writer.writerows((display, line, value, reason) for line, value, reason in rows)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(("source", "line", "value", "reason"))
+            writer.writerows((display, line, value, reason) for line, value, reason in rows)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the rejects file: {exc.strerror}") from None
     return len(rows)
