@@ -165,11 +165,11 @@ class PlanRunner:
                 run.skipped(batch)
                 continue
             await self._slots.acquire()
-            if run.stopping:
+            await self.bucket.spend(batch.size)
+            if run.stopping:  # stopped while waiting for a slot or tokens: send nothing more
                 self._slots.release()
                 run.skipped(batch)
                 continue
-            await self.bucket.spend(batch.size)
             worker = asyncio.create_task(self._work(batch, run))
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
