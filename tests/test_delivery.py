@@ -104,6 +104,9 @@ async def test_delivery_ledger_records_accepted_recipients_only(tmp_path: Path) 
 
 async def test_resolver_asks_the_journal_after_the_store(tmp_path: Path) -> None:
     class FakeJournal:
+        async def accepted_at(self, provider_id: str, msisdn: str) -> float | None:
+            return None
+
         async def find_by_provider_id(self, provider_id: str, msisdn: str) -> tuple[str, str] | None:
             return ("from-journal", msisdn) if provider_id == "J1" else None
 

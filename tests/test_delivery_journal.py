@@ -41,6 +41,7 @@ def test_callbacks_are_tied_to_journaled_recipients(sandbox_process, tmp_path: P
     result = asyncio.run(summary(".bulksend/journal.db", "dl", accepted=300))
     assert result["delivered"] + result["failed"] == 300 and result["pending"] == 0
     assert 30 < result["failed"] < 120  # a quarter of 300, give or take the dice
+    assert result["latency_s"]["count"] == result["delivered"]  # acceptance times come from the journal
     capsys.readouterr()
     code = main(["status", "dl", "--json"])
     status = json.loads(capsys.readouterr().out)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from bulksend.delivery.model import Sent
 from bulksend.delivery.store import DeliveryStore
 
 
@@ -25,6 +26,8 @@ class ProviderIdLookup(Protocol):
     """What the journal offers: ``find_by_provider_id(provider_id, msisdn)``."""
 
     async def find_by_provider_id(self, provider_id: str, msisdn: str) -> tuple[str, str] | None: ...
+
+    async def accepted_at(self, provider_id: str, msisdn: str) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,13 @@ class Resolver:
         self.store = store
         self.journal = journal
 
+    async def _remember(self, found: tuple[str, str], provider_id: str) -> None:
+        """Keep the journal's acceptance time beside the report, so latency can be measured."""
+        assert self.journal is not None
+        when = await self.journal.accepted_at(provider_id, found[1])
+        if when is not None:
+            await self.store.record_sent([Sent(found[0], found[1], provider_id, when)])
+
     async def resolve(self, ref: Ref) -> tuple[str, str] | None:
         if ref.provider_id:
             found = await self.store.find_sent(ref.provider_id, ref.msisdn or None)
@@ -59,6 +69,7 @@ class Resolver:
             if self.journal is not None:
                 found = await self.journal.find_by_provider_id(ref.provider_id, ref.msisdn)
                 if found is not None:
+                    await self._remember(found, ref.provider_id)
                     return found
         campaign = campaign_of(ref.client_reference) if ref.client_reference else None
         if campaign is not None and ref.msisdn and await self.store.was_sent(campaign, ref.msisdn):

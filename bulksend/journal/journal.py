@@ -295,3 +295,9 @@ class Journal:
         if self.empty:
             return None
         return await self._call(store.find_by_provider_id, provider_id, msisdn)
+
+    async def accepted_at(self, provider_id: str, msisdn: str) -> float | None:
+        """When the provider accepted what ``provider_id`` names (for delivery latency)."""
+        if self.empty:
+            return None
+        return await self._call(store.accepted_at, provider_id, msisdn)

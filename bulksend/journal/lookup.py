@@ -28,6 +28,10 @@ class JournalLookup:
             return None
         return await journal.find_by_provider_id(provider_id, msisdn)
 
+    async def accepted_at(self, provider_id: str, msisdn: str) -> float | None:
+        journal = await self._open()
+        return None if journal is None else await journal.accepted_at(provider_id, msisdn)
+
     async def _open(self) -> Journal | None:
         if self._journal is not None and not self._journal.empty:
             return self._journal

@@ -395,3 +395,17 @@ def find_by_provider_id(conn: sqlite3.Connection, provider_id: str, msisdn: str)
         "SELECT c.name FROM recipients AS r JOIN campaigns AS c ON c.id = r.campaign "
         "WHERE r.provider_id = ? AND r.msisdn = ?", (provider_id, number)).fetchone()
     return (str(hit[0]), msisdn) if hit else None
+
+
+def accepted_at(conn: sqlite3.Connection, provider_id: str, msisdn: str) -> float | None:
+    """When the batch a provider id names was accepted (wall clock), for delivery latency."""
+    row = conn.execute("SELECT settled_at FROM batches WHERE provider_id = ? LIMIT 1", (provider_id,)).fetchone()
+    if row is None:
+        try:
+            number = int(msisdn)
+        except ValueError:
+            return None
+        row = conn.execute(
+            "SELECT b.settled_at FROM recipients AS r JOIN batches AS b ON b.campaign = r.campaign AND b.seq = r.seq "
+            "WHERE r.provider_id = ? AND r.msisdn = ?", (provider_id, number)).fetchone()
+    return float(row[0]) if row is not None and row[0] is not None else None
