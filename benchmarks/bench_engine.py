@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import measured, received, start_sandbox  # noqa: E402
 
 
 def make_list(path: Path, count: int) -> Path:
@@ -35,37 +34,6 @@ def make_list(path: Path, count: int) -> Path:
         for i in range(count):
             f.write(f"+4670{i:07d},N{i}\n")
     return path
-
-
-def start_sandbox() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bulksend", "sandbox", "--sink", "--open-plans", "--port", "0"],
-        stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return proc, line.split("listening on ")[1].split()[0]
-
-
-def received(url: str, plan: str) -> int:
-    with urllib.request.urlopen(f"{url}/_sandbox/stats", timeout=10) as resp:
-        stats = json.load(resp)["plans"].get(plan, {})
-    return int(stats.get("recipients", 0))
-
-
-def measured(cmd: list[str]) -> tuple[str, float, float]:
-    """Run ``cmd``; return (stdout, peak RSS MB, CPU seconds) using wait4 on the child.
-
-    CPU seconds (user + system) are the steadier figure on a busy machine.
-    """
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd[:4])} failed ({proc.returncode}): {err.read()[-800:]}")
-        return out.read(), usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
 
 def bulksend_cmd(url: str, plan: str, listing: Path, batch: int, concurrency: int,
@@ -86,7 +54,7 @@ def baseline_cmd(url: str, plan: str, listing: Path, batch: int, concurrency: in
 
 
 def contender(name: str, cmd: list[str], url: str, plan: str, expected: int) -> dict[str, float | str]:
-    out, rss, cpu = measured(cmd)
+    out, _wall, rss, cpu = measured(cmd)
     data = json.loads(out.strip().splitlines()[-1])
     got = received(url, plan)
     elapsed = float(data["elapsed_s"])

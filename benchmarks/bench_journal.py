@@ -29,14 +29,14 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import measured, received, start_sandbox  # noqa: E402
 
 
 def make_list(path: Path, count: int, scrambled: bool = False) -> Path:
@@ -57,36 +57,6 @@ def make_list(path: Path, count: int, scrambled: bool = False) -> Path:
         f.writelines(block)
     tmp.rename(path)
     return path
-
-
-def start_sandbox() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bulksend", "sandbox", "--sink", "--open-plans", "--port", "0"],
-        stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return proc, line.split("listening on ")[1].split()[0]
-
-
-def received(url: str, plan: str) -> int:
-    with urllib.request.urlopen(f"{url}/_sandbox/stats", timeout=10) as resp:
-        stats = json.load(resp)["plans"].get(plan, {})
-    return int(stats.get("recipients", 0))
-
-
-def measured(cmd: list[str], cwd: Path) -> tuple[str, float, float, float]:
-    """Run ``cmd``: (stdout, wall s, peak RSS MB, CPU s) of that child alone (wait4)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if code != 0:
-            raise SystemExit(f"{' '.join(cmd[:5])} failed ({code}): {err.read()[-1500:]}")
-        return out.read(), wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
 
 def write_config(work: Path, url: str, plan: str, batch: int, concurrency: int) -> Path:

@@ -54,18 +54,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 BODY = "bulksend load test"
-
-
-def start_sandbox() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bulksend", "sandbox", "--sink", "--open-plans", "--port", "0"],
-        stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on " not in line:
-        proc.kill()
-        raise SystemExit(f"the sandbox did not start: {line!r}")
-    return proc, line.split("listening on ")[1].split()[0]
+sys.path.insert(0, str(HERE))
+from _common import start_sandbox  # noqa: E402
 
 
 def write_config(workdir: Path, url: str) -> Path:
