@@ -160,22 +160,25 @@ def count_segments(text: str) -> SegmentInfo:
     plain = basic.end() if basic else 0
     if plain == len(text):
         return _count_gsm7(text, [])
-    # text[plain] is not in the basic table; unless it is an extension
-    # character, the text is UCS-2 without a second scan.
-    if text[plain] in GSM_EXTENSION and _GSM_RE.fullmatch(text, plain):
-        return _count_gsm7(text, _extension_positions(text))
-    return _count_ucs2(text)
+    wide = _extension_positions(text, plain)
+    return _count_ucs2(text) if wide is None else _count_gsm7(text, wide)
 
 
-def _extension_positions(text: str) -> list[int]:
-    # str.find runs in C; extension characters are few, so this loop is short.
-    found = []
-    for char in GSM_EXTENSION:
-        at = text.find(char)
-        while at >= 0:
-            found.append(at)
-            at = text.find(char, at + 1)
-    found.sort()
+def _extension_positions(text: str, start: int = 0) -> list[int] | None:
+    """Where the extension characters are, if ``text`` from ``start`` is all GSM-7; else None.
+
+    One pass: the basic-table regex (C) runs between extension characters,
+    which are few, so the text is scanned once and the positions come free.
+    """
+    found: list[int] = []
+    match, extension, end = _GSM_BASIC_RE.match, GSM_EXTENSION, len(text)
+    pos = start
+    while pos < end:
+        if text[pos] not in extension:
+            return None  # not in either table: the whole message is UCS-2
+        found.append(pos)
+        basic = match(text, pos + 1)  # `*`: always matches, maybe nothing
+        pos = basic.end() if basic else pos + 1
     return found
 
 
