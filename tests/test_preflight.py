@@ -94,3 +94,17 @@ def test_smart_encoding_on_send_makes_the_body_gsm(tmp_path: Path, capsys) -> No
     assert code == 0
     assert json.loads(out.out)["encoding"] == "GSM-7"
     assert "smart encoding:" in out.err and "UCS-2 1 -> GSM-7 1" in out.err
+
+
+def test_discount_duplicates() -> None:
+    from bulksend.core.estimate import discount_duplicates
+
+    meter = BodyMeter()
+    meter.add("Hello", 10)
+    uniform = discount_duplicates(meter.tally.to_dict(rate=2), 4)
+    assert (uniform["recipients"], uniform["total_parts"], uniform["encodings"]) == (6, 6, {"GSM-7": 6})
+    assert uniform["estimated_duration_s"] == 3.0
+    meter.add("x" * 200)
+    mixed = discount_duplicates(meter.tally.to_dict(), 4)
+    assert mixed["recipients"] == 11 and mixed["duplicates_included"] == 4
+    assert discount_duplicates({}, 3) == {}

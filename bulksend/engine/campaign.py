@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bulksend.config import AutoPauseConfig
-from bulksend.core.estimate import BodyMeter
+from bulksend.core.estimate import BodyMeter, discount_duplicates
 from bulksend.core.templates import missing_values, placeholders, render
 from bulksend.engine.ledger import Ledger
 from bulksend.errors import BulksendError, CampaignRefused, InputError, RecipientError
@@ -388,7 +388,8 @@ class CampaignRun:
             elapsed_s=round(elapsed, 3), rate=round(s.sent / elapsed, 1) if elapsed > 0 else 0.0,
             exit_code=self.exit_code(), stopped_reason=self.stopped_reason,
             last_errors=tuple(self.errors),
-            parts=self.meter.tally.to_dict(self.rate) if self.meter.tally.recipients else {},
+            parts=discount_duplicates(self.meter.tally.to_dict(self.rate), s.duplicates)
+            if self.meter.tally.recipients else {},
         )
 
     def exit_code(self) -> int:

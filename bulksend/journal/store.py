@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from bulksend.core.estimate import discount_duplicates
+
 from bulksend.journal.records import (
     BATCHED,
     NEW,
@@ -176,7 +178,8 @@ def finish_staging(conn: sqlite3.Connection, cid: int, parts: dict[str, Any], st
     conn.execute(
         "UPDATE campaigns SET staged = 1, duplicates = duplicates + ?, total = ?, parts = ?, "
         "staging_s = staging_s + ?, updated_at = ? WHERE id = ?",
-        (dups, total, orjson.dumps(parts).decode(), staging_s + time.monotonic() - started, now, cid))
+        (dups, total, orjson.dumps(discount_duplicates(parts, dups)).decode(),
+         staging_s + time.monotonic() - started, now, cid))
     return dups, total
 
 
