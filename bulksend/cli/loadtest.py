@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -137,15 +138,21 @@ def run(args: argparse.Namespace) -> int:
                                       max_delivery_p99_ms=args.max_delivery_p99_ms, stop=stop)
 
     result = run_loop(one_run())
+    _emit(args, result.to_dict(), lambda: render_result(result), lambda: format_result(result))
+    return _exit_code(result.stopped)
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], html: Callable[[], str],
+          text: Callable[[], str]) -> None:
+    """The HTML report if asked for, then JSON or the terminal table."""
     if args.report:
-        write_report(args.report, render_result(result))
+        write_report(args.report, html())
     if args.json:
-        print_json(result.to_dict())
+        print_json(data)
     else:
-        sys.stdout.write(format_result(result))
+        sys.stdout.write(text())
         if args.report:
             print(f"report: {args.report}")
-    return _exit_code(result.stopped)
 
 
 def _exit_code(stopped: str) -> int:
@@ -180,14 +187,7 @@ def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
                                   pause=args.pause, on_step=progress, stop=stop)
 
     found = run_loop(search())
-    if args.report:
-        write_report(args.report, render_find_max(found))
-    if args.json:
-        print_json(found.to_dict())
-    else:
-        sys.stdout.write(format_find_max(found))
-        if args.report:
-            print(f"report: {args.report}")
+    _emit(args, found.to_dict(), lambda: render_find_max(found), lambda: format_find_max(found))
     if found.stopped:
         return _exit_code(found.stopped)
     return 0 if found.max_rate is not None else 1

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from bulksend.providers.signing import verify_basic_classic, verify_classic
 from bulksend.sandbox.delivery import attach
-from bulksend.sandbox.faults import DroppedConnection, Fault, add_latency, draw
+from bulksend.sandbox.faults import DroppedConnection, Fault, take_request
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
 from bulksend.sandbox.xms import STATE
 
@@ -73,9 +73,7 @@ async def send_sms(request: web.Request) -> web.Response:
     plan = await _checked(request, body)
     if isinstance(plan, web.Response):
         return plan
-    plan.stats.requests += 1
-    fault = draw(plan.faults, state.rng)
-    await add_latency(plan.faults, state.rng)
+    fault = await take_request(plan, state.rng)
     early = _fault_answer(fault, plan, state)
     if early is not None:
         return early

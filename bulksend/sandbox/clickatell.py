@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bulksend.providers._xml import UnsafeXml, parse_untrusted
 from bulksend.sandbox.delivery import CLICKATELL_STATUS, attach, sender_of
-from bulksend.sandbox.faults import DroppedConnection, Fault, add_latency, draw
+from bulksend.sandbox.faults import DroppedConnection, Fault, take_request
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
 from bulksend.sandbox.xms import STATE
 
@@ -128,9 +128,7 @@ async def send_message(request: web.Request) -> web.Response:
     if isinstance(checked, web.Response):
         return checked
     plan, fmt = checked
-    plan.stats.requests += 1
-    fault = draw(plan.faults, state.rng)
-    await add_latency(plan.faults, state.rng)
+    fault = await take_request(plan, state.rng)
     early = _fault_answer(fault, plan, state, fmt)
     if early is not None:
         return early

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import enum
 import random
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bulksend.sandbox.config import Faults
+
+if TYPE_CHECKING:
+    from bulksend.sandbox.state import PlanState
 
 
 class Fault(enum.Enum):
@@ -41,6 +45,14 @@ async def add_latency(faults: Faults, rng: random.Random) -> None:
     delay = faults.latency_ms + (rng.random() * faults.latency_jitter_ms if faults.latency_jitter_ms else 0.0)
     if delay > 0:
         await asyncio.sleep(delay / 1000.0)
+
+
+async def take_request(plan: PlanState, rng: random.Random) -> Fault:
+    """Count a send request on ``plan``, draw its fault and add its latency."""
+    plan.stats.requests += 1
+    fault = draw(plan.faults, rng)
+    await add_latency(plan.faults, rng)
+    return fault
 
 
 class DroppedConnection(Exception):

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bulksend.core.numbers import normalize_msisdn
 from bulksend.errors import RecipientError
-from bulksend.sandbox.faults import DroppedConnection, Fault, add_latency, draw
+from bulksend.sandbox.faults import DroppedConnection, Fault, take_request
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState, iso_now
 
 MAX_TO = 1000
@@ -54,9 +54,7 @@ async def create_batch(request: web.Request) -> web.Response:
     plan = _plan_or_error(request)
     if isinstance(plan, web.Response):
         return plan
-    plan.stats.requests += 1
-    fault = draw(plan.faults, state.rng)
-    await add_latency(plan.faults, state.rng)
+    fault = await take_request(plan, state.rng)
     early = _early_fault(fault, plan, state)
     if early is not None:
         return early
