@@ -204,3 +204,64 @@ async def test_the_delivery_side_looks_recipients_up_while_a_sender_holds_the_jo
         number = first.recipients[1].msisdn
         assert await lookup.find_by_provider_id("B1", number) == ("c", number)
     await lookup.close()
+
+
+def stream_run(size: int) -> Any:
+    from bulksend.engine.campaign import CampaignStats
+
+    return SimpleNamespace(batch_size=size, stopping=False, stats=CampaignStats())
+
+
+async def test_a_list_is_staged_while_its_batches_are_cut_and_read_only_once(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await new_campaign(journal, tmp_path)
+        stager = Stager(c, BodyMeter(), block=3)
+        finished: list[bool] = []
+
+        async def on_staged() -> None:
+            finished.append(True)
+            await journal.finish_staging(c.id, {}, 0.0)
+
+        run = stream_run(10)
+        ledger = JournalLedger(journal, c, stager=stager, on_staged=on_staged)
+        batches = [b async for b in ledger.batches(run)]
+        assert [b.size for b in batches] == [10, 10, 9] and [b.seq for b in batches] == [0, 1, 2]
+        assert finished == [True]
+        s = run.stats
+        assert (s.recipients_read, s.invalid, s.excluded, s.duplicates) == (35, 3, 1, 2)
+        for batch in batches:  # members reached the disk already in their batch: only the batch row is written
+            await ledger.before_send(batch)
+            await ledger.after_send(batch, BatchResult(Outcome(Status.ACCEPTED, provider_id=f"B{batch.seq}")), 1)
+        c = await journal.refresh(c)
+        n = await journal.counts(c.id)
+        sent = [r.msisdn for b in batches for r in b.recipients]
+    assert c.staged and (c.read, c.invalid, c.excluded, c.duplicates, c.total) == (35, 3, 1, 2, 29)
+    assert (n.accepted, n.pending, n.in_flight) == (29, 0, 0)
+    assert len(sent) == len(set(sent)) == 29 and sent[0] == "46700000000"
+    assert batches[0].recipients[0].params == {"name": "N0"}
+
+
+async def test_batches_cut_but_never_sent_go_back_and_nobody_is_sent_twice(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await new_campaign(journal, tmp_path)
+        run = stream_run(5)
+        ledger = JournalLedger(journal, c, stager=Stager(c, BodyMeter(), block=4))
+        source = ledger.batches(run)
+        first, second, third = [await source.__anext__() for _ in range(3)]
+        await ledger.before_send(first)
+        await ledger.after_send(first, BatchResult(Outcome(Status.ACCEPTED, provider_id="B0")), 1)
+        await ledger.before_send(third)  # in flight when the process died; second never left
+        await source.aclose()
+        c = await journal.refresh(c)
+        assert not c.staged and 0 < c.line_done < 36
+    async with await Journal.open(tmp_path / "j.db") as journal:  # the next run
+        c = await journal.refresh(c)
+        rest = [b async for b in JournalLedger(journal, c, stager=Stager(c, BodyMeter(), block=4))
+                .batches(stream_run(5))]
+        n = await journal.counts(c.id)
+    again = [r.msisdn for r in rest[0].recipients]
+    assert again == [r.msisdn for r in second.recipients]  # the unsent batch first, under a new seq
+    assert rest[0].seq > third.seq
+    numbers = [r.msisdn for b in (first, third, *rest) for r in b.recipients]
+    assert len(numbers) == len(set(numbers)) == 29  # every recipient once, nobody twice
+    assert n.in_flight == 5 and n.accepted == 5

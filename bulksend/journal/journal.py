@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from bulksend.errors import InputError
 from bulksend.journal import store
 from bulksend.journal.lock import LockHeld, WorkspaceLock
+from bulksend.journal.staging import Taken
 from bulksend.journal.records import (
     BatchRow,
     BatchState,
@@ -38,6 +39,7 @@ from bulksend.journal.records import (
     ListSource,
     Target,
 )
+from bulksend.core.seen import SeenNumbers
 from bulksend.journal.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from bulksend.journal.worker import SqliteWorker
 from bulksend.models import Message
@@ -46,7 +48,7 @@ T = TypeVar("T")
 
 DEFAULT_PATH = ".bulksend/journal.db"
 SYNCHRONOUS = ("normal", "full")
-CACHE_KIB = 16_000  # also bounds the sorter that removes duplicates: RSS stays flat
+CACHE_KIB = 16_000
 
 
 class JournalError(InputError):
@@ -216,11 +218,31 @@ class Journal:
         await self._call(store.set_plan, cid, plan, self.clock(), write=True)
 
     # -- staging --------------------------------------------------------------
+    async def seen_numbers(self, cid: int) -> SeenNumbers:
+        return await self._call(store.seen_numbers, cid)
+
+    async def next_id(self) -> int:
+        return await self._call(store.next_id)
+
+    def post_rows(self, cid: int, first: int, taken: Taken, assign: store.Assignment | None) -> None:
+        """Append a block of the list without waiting for the disk (see ``post``).
+
+        The batches cut from it are only sent after ``mark_in_flight``
+        found their members on disk.
+        """
+        self.post(store.append_rows, cid, first, taken, assign, self.clock())
+
+    async def free_orphans(self, cid: int) -> int:
+        return await self._call(store.free_orphans, cid, write=True)
+
     async def finish_staging(self, cid: int, parts: dict[str, Any], staging_s: float) -> tuple[int, int]:
         return await self._call(store.finish_staging, cid, parts, staging_s, self.clock(), write=True)
 
     async def reset_staging(self, cid: int) -> None:
         await self._call(store.reset_staging, cid, self.clock(), write=True)
+
+    async def restart_list(self, cid: int) -> None:
+        await self._call(store.restart_list, cid, self.clock(), write=True)
 
     async def rejects(self, cid: int) -> list[tuple[int, str, str]]:
         return await self._call(store.rejects_of, cid)
@@ -235,9 +257,10 @@ class Journal:
     async def next_seq(self, cid: int) -> int:
         return await self._call(store.next_seq, cid)
 
-    async def mark_in_flight(self, cid: int, seq: int, lo: int, hi: int, size: int) -> None:
+    async def mark_in_flight(self, cid: int, seq: int, lo: int, hi: int, size: int, assigned: bool = False) -> None:
         # Not shielded: a caller cancelled before this ran never sends the batch either.
-        await self._call(store.mark_in_flight, cid, seq, lo, hi, size, self.clock(), write=True, shield=False)
+        await self._call(store.mark_in_flight, cid, seq, lo, hi, size, self.clock(), assigned, write=True,
+                         shield=False)
 
     async def settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
                      attempts: int, tally: tuple[int, int, int],

@@ -1,10 +1,19 @@
 """``JournalLedger``: the engine's ``Ledger`` for one campaign, kept in the journal.
 
-It is also the campaign's batch source (``batches``): it pages recipients
-that are in no live batch out of the journal, in list order, and cuts them
-into batches numbered above every seq the journal ever recorded. A batch's
-members are the free rows between its first and last id, so recording it
-in flight is one ``UPDATE`` over an id range, whatever its size.
+It is also the campaign's batch source (``batches``), in two parts:
+
+1. recipients already in the journal and in no live batch (a resumed
+   campaign): paged out in list order; a batch's members are the free rows
+   between its first and last id, so recording it in flight is one
+   ``UPDATE`` over an id range, whatever its size;
+2. the rest of the list, if it was not all read yet: the ``Stager`` reads
+   it a block at a time, the block's new recipients are cut into batches
+   and appended to the journal already assigned to them (``post_rows``, not
+   awaited), so the list is read once, while the first batches are sent,
+   and never read back. Recording such a batch in flight writes only its
+   batch row, after checking that its members reached the disk.
+
+Batches are numbered above every seq the journal ever recorded.
 
 The engine calls, per batch: ``before_send`` (the batch is written in
 flight, durably, before the request leaves), then ``after_send`` (the
@@ -14,7 +23,8 @@ outcome, per recipient if the provider answered per recipient), or
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +34,7 @@ from bulksend.core.templates import placeholders
 from bulksend.errors import BulksendError
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
+from bulksend.journal.staging import Stager
 from bulksend.models import Batch, BatchResult, Recipient, Status
 
 if TYPE_CHECKING:
@@ -45,6 +56,8 @@ class _Span:
 
     lo: int
     hi: int
+    #: appended already in this batch (streamed from the list), not paged out free
+    assigned: bool = False
 
 
 def recipients_of(rows: Sequence[tuple[int, str, str | None]]) -> tuple[Recipient, ...]:
@@ -57,23 +70,33 @@ def recipients_of(rows: Sequence[tuple[int, str, str | None]]) -> tuple[Recipien
 class JournalLedger:
     """Ledger and batch source of one journaled campaign."""
 
-    def __init__(self, journal: Journal, campaign: CampaignRecord, page_batches: int = PAGE_BATCHES) -> None:
+    def __init__(self, journal: Journal, campaign: CampaignRecord, page_batches: int = PAGE_BATCHES, *,
+                 stager: Stager | None = None, on_staged: Callable[[], Awaitable[None]] | None = None) -> None:
         self.journal = journal
         self.campaign = campaign
         self.page_batches = page_batches
+        #: reads the part of the list not in the journal yet; None when it is all there
+        self.stager = stager
+        self.on_staged = on_staged
         self._spans: dict[int, _Span] = {}
         self._in_flight: set[int] = set()
 
     # -- the batch source ----------------------------------------------------
     async def batches(self, run: CampaignRun) -> AsyncIterator[Batch]:
-        """Every recipient in no live batch, in list order, as new batches."""
-        cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
-        seq = await self.journal.next_seq(cid)
-        after = self.campaign.first_id - 1
-        if not placeholders(self.campaign.message.body):
-            async for batch in self._static(run, seq):
+        """Every recipient in no live batch, then the rest of the list, as new batches."""
+        await self.journal.free_orphans(self.campaign.id)
+        seq = await self.journal.next_seq(self.campaign.id)
+        paged = self._static(run, seq) if not placeholders(self.campaign.message.body) else self._paged(run, seq)
+        async for batch in paged:
+            seq = batch.seq + 1
+            yield batch
+        if self.stager is not None and not run.stopping:
+            async for batch in self._streamed(run, seq, self.stager):
                 yield batch
-            return
+
+    async def _paged(self, run: CampaignRun, seq: int) -> AsyncIterator[Batch]:
+        cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
+        after = self.campaign.first_id - 1
         while not run.stopping:
             rows = await self.journal.page_new(cid, after, max(size * self.page_batches, PAGE_MIN))
             if not rows:
@@ -100,6 +123,44 @@ class JournalLedger:
                 seq += 1
             after = page[-1][1]
 
+    async def _streamed(self, run: CampaignRun, seq: int, stager: Stager) -> AsyncIterator[Batch]:
+        """The rest of the list: read, appended to the journal in its batches, cut."""
+        cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
+        if stager.seen is None:
+            stager.open(await self.journal.seen_numbers(cid))
+        first = lo = await self.journal.next_id()
+        assign = (seq, first, size)
+        stats = run.stats
+        pending: list[Recipient] = []
+        while not run.stopping:
+            taken = stager.take()
+            if taken is None:
+                break
+            stats.recipients_read += taken.read
+            stats.invalid += taken.invalid
+            stats.excluded += taken.excluded
+            stats.duplicates += taken.duplicates
+            self.journal.post_rows(cid, first, taken, assign)
+            first += len(taken.numbers)
+            pending.extend(taken.recipients)
+            if len(pending) < size:
+                await asyncio.sleep(0)  # a block of nothing but repeats: let the senders run
+                continue
+            cut = len(pending) - len(pending) % size
+            for start in range(0, cut, size):
+                self._spans[seq] = _Span(lo, lo + size - 1, True)
+                yield Batch(name, seq, tuple(pending[start:start + size]))
+                seq += 1
+                lo += size
+            del pending[:cut]
+        if not stager.done:
+            return  # stopped: the rows appended for unsent batches go back on resume (free_orphans)
+        if self.on_staged is not None:
+            await self.on_staged()  # before the last yield: the consumer may not ask for more
+        if pending:
+            self._spans[seq] = _Span(lo, lo + len(pending) - 1, True)
+            yield Batch(name, seq, tuple(pending))
+
     # -- the Ledger protocol ---------------------------------------------------
     async def admit(self, recipients: Sequence[Recipient]) -> list[Recipient]:
         """Not used: the journal stages and deduplicates the whole list itself.
@@ -113,7 +174,7 @@ class JournalLedger:
 
     async def before_send(self, batch: Batch) -> None:
         span = self._spans[batch.seq]
-        await self.journal.mark_in_flight(self.campaign.id, batch.seq, span.lo, span.hi, batch.size)
+        await self.journal.mark_in_flight(self.campaign.id, batch.seq, span.lo, span.hi, batch.size, span.assigned)
         self._in_flight.add(batch.seq)
 
     async def after_send(self, batch: Batch, result: BatchResult, attempts: int) -> None:

@@ -7,16 +7,18 @@ knows) and ``service.resume_campaign`` (by name) meet in ``JournaledRun.go``,
 which takes a campaign through the same steps every time, skipping those
 already done:
 
-1. **Stage** the list into the journal, if not all of it is there yet
-   (``Stager``); duplicates are dropped when staging ends.
-2. **Hold** until the start time, when the provider cannot schedule
+1. **Hold** until the start time, when the provider cannot schedule
    (``supports_send_at`` is False): the campaign is ``scheduled`` and the
-   journal keeps its start time across restarts.
-3. **Reconcile** the batches a previous run left in flight, before anything
+   journal keeps its start time across restarts. A held campaign's list is
+   staged into the journal first (``Stager.step``), so it is checked and
+   counted before the wait.
+2. **Reconcile** the batches a previous run left in flight, before anything
    else is sent (``reconcile``).
-4. **Send** what is left through the engine: ``JournalLedger`` is both the
-   batch source and the ledger, so each batch is written in flight before
-   its request leaves and its outcome after the answer.
+3. **Send** what is left through the engine: ``JournalLedger`` is both the
+   batch source and the ledger. It sends what the journal holds, then reads
+   the rest of the list (staging it while the first batches go out), so
+   each batch is written in flight before its request leaves and its
+   outcome after the answer.
 5. **Record** how the run ended: ``done`` when nothing is left, else
    ``paused`` with the reason (exit 75 when it stopped early).
 
@@ -32,7 +34,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bulksend.config import Config, PlanConfig
-from bulksend.core.estimate import BodyMeter
+from bulksend.core.estimate import BodyMeter, discount_duplicates
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_RESUMABLE
 from bulksend.errors import CampaignRefused, TransientError
@@ -50,6 +52,7 @@ from bulksend.journal.schedule import wait_until
 from bulksend.journal.signals import StopSignals
 from bulksend.journal.staging import Stager, check_unchanged, write_rejects
 from bulksend.providers import body_limit
+from bulksend.recipients import count_lines
 
 OnStart = Callable[[CampaignRun], Any]
 OnEvent = Callable[[str], None]
@@ -112,15 +115,14 @@ class JournaledRun:
         self.on_event = on_event or (lambda text: None)
         self.clock = clock
         self.meter: BodyMeter | None = None
-        self.staged_here = False
+        self.staging_started = 0.0
         self.reconciled = Reconciled()
 
     async def go(self) -> JournalSummary:
         plan = self.config.plan(self.campaign.target.plan)
-        if not self.campaign.staged:
-            if not await self._stage(plan):
-                return await self._paused(self.signals.reason or "stopped while staging", EXIT_RESUMABLE)
         if self.campaign.start_at is not None and self.clock() < self.campaign.start_at:
+            if not self.campaign.staged and not await self._stage(plan):
+                return await self._paused(self.signals.reason or "stopped while staging", EXIT_RESUMABLE)
             if not await self._hold():
                 return await self._ended(CampaignState.SCHEDULED, self.signals.reason, EXIT_RESUMABLE)
         async with Engine(self.config, env=self.env) as engine:
@@ -143,41 +145,49 @@ class JournaledRun:
             if self.signals.requested.is_set():
                 return await self._paused(self.signals.reason, EXIT_RESUMABLE)
             counts = await self.journal.counts(self.campaign.id)
-            if counts.pending == 0:
+            if counts.pending == 0 and self.campaign.staged:
                 self.on_event(f"nothing left to send in campaign {self.campaign.name}")
                 return await self._ended(CampaignState.DONE, "", _exit_for(counts))
-            return await self._send(engine, counts)
+            stager = None if self.campaign.staged else await self._stager(plan)
+            return await self._send(engine, counts, stager)
 
     # -- the steps ---------------------------------------------------------------
-    async def _stage(self, plan: PlanConfig) -> bool:
+    async def _stager(self, plan: PlanConfig) -> Stager:
+        """What reads the part of the list the journal does not hold yet."""
         campaign = self.campaign
         if campaign.line_done or campaign.read:
             if not check_unchanged(campaign.source, self.options.allow_changes):
-                await self.journal.reset_staging(campaign.id)
+                await self.journal.restart_list(campaign.id)
                 campaign = self.campaign = await self.journal.refresh(campaign)
-        meter = BodyMeter(campaign.message.max_parts or plan.max_parts, body_limit(plan.provider))
-        stager = Stager(campaign, meter)
-        started = time.monotonic()
+        self.meter = BodyMeter(campaign.message.max_parts or plan.max_parts, body_limit(plan.provider))
+        self.staging_started = time.monotonic()
         self.on_event(f"reading {campaign.source.path} into the journal {self.journal.path}")
+        return Stager(campaign, self.meter)
+
+    async def _stage(self, plan: PlanConfig) -> bool:
+        """Stage the whole list without sending (a campaign held until its start)."""
+        stager = await self._stager(plan)
         while not stager.done:
             if self.signals.requested.is_set():
                 return False
             await self.journal.call(stager.step, write=True)
-        staging_s = time.monotonic() - started
-        parts = meter.tally.to_dict() if meter.tally.recipients else {}
+        await self._staged(stager)
+        return True
+
+    async def _staged(self, stager: Stager) -> None:
+        """The whole list is in the journal: record it, write the rejects file."""
+        campaign, meter = self.campaign, stager.meter
+        parts = discount_duplicates(meter.tally.to_dict(), stager.duplicates) if meter.tally.recipients else {}
         if parts and campaign.line_done:
             parts["partial"] = True  # counted over the part of the list this run read
-        dups, total = await self.journal.finish_staging(campaign.id, parts, staging_s)
+        staging_s = time.monotonic() - self.staging_started
+        _dups, total = await self.journal.finish_staging(campaign.id, parts, staging_s)
         if campaign.source.rejects_path:
             await self.journal.call(write_rejects, campaign.id, campaign.source.rejects_path,
                                     campaign.source.path)
-        self.campaign = await self.journal.refresh(campaign)
-        self.meter, self.staged_here = meter, True
-        c = self.campaign
-        self.on_event(f"staged {total:,} recipients in {time.monotonic() - started:.1f}s (read {c.read:,}, "
-                      f"invalid {c.invalid:,}, "
-                      f"duplicates {c.duplicates:,}, excluded {c.excluded:,})")
-        return True
+        c = self.campaign = await self.journal.refresh(campaign)
+        self.on_event(f"read the whole list in {staging_s:.1f}s: {total:,} recipients (read {c.read:,}, "
+                      f"invalid {c.invalid:,}, duplicates {c.duplicates:,}, excluded {c.excluded:,})")
 
     async def _hold(self) -> bool:
         start = self.campaign.start_at
@@ -204,23 +214,23 @@ class JournaledRun:
                           "about batches the last run left in flight")
         return await wait_until(until, self.signals.requested, self.clock)
 
-    async def _send(self, engine: Engine, counts: Counts) -> JournalSummary:
+    async def _send(self, engine: Engine, counts: Counts, stager: Stager | None) -> JournalSummary:
         c = self.campaign
         message = c.message
         if c.start_at is not None:  # bulksend held it; the provider must not see send_at
             message = replace(message, send_at=None)
         spec = CampaignSpec(c.name, c.target.plan, message, max_batch=c.max_batch,
                             results_path=self.options.results_path, resend_unknown=self.options.resend_unknown)
-        ledger = JournalLedger(self.journal, c)
+        ledger = JournalLedger(self.journal, c, stager=stager,
+                               on_staged=(lambda: self._staged(stager)) if stager is not None else None)
         run = engine.submit(spec, ledger=ledger, batches=ledger.batches)
-        if self.staged_here:
-            s = run.stats
-            s.recipients_read, s.invalid, s.duplicates, s.excluded = c.read, c.invalid, c.duplicates, c.excluded
-            s.total_hint = counts.pending + c.invalid + c.duplicates + c.excluded
-            if self.meter is not None:
-                run.meter = self.meter
-        else:
-            run.stats.total_hint = counts.pending
+        run.stats.total_hint = counts.pending
+        if stager is not None:
+            run.stats.started = self.staging_started  # the run reads the list as it sends
+            run.meter = stager.meter
+            lines = count_lines(c.source.path)
+            if lines is not None:
+                run.stats.total_hint += max(0, lines - c.line_done)
         self.signals.attach(run)
         if self.on_start is not None:
             self.on_start(run)

@@ -1,15 +1,19 @@
-"""Reading a campaign's list into the journal, one chunk per transaction.
+"""Reading a campaign's list into the journal, block by block.
 
-The whole list is staged before the first batch is sent: sending then reads
-only the journal, so a resumed campaign never needs its list again, and
-the duplicates can be dropped in one sort at the end (``store.finish_staging``)
-instead of one index probe per number.
-
-``Stager.step`` runs on the journal's thread (``Journal.call``): it parses
-the next blocks of the list and appends them, together with the counters
-and ``line_done`` (the last list line staged), in one transaction. After a
+``Stager.take`` reads the next block of the list, screens it (bad lines,
+opt-outs, templates that cannot be filled, bodies over the limits) and drops
+numbers the campaign already has (``SeenNumbers``: in memory, 8 bytes a
+number, seeded from the journal on resume). What is left goes into the
+journal with ``store.append_rows``, together with the counters and
+``line_done`` (the last list line staged), in one transaction. After a
 crash, staging goes on after ``line_done``: lines at or before it were
 staged and counted, and are skipped, so nothing is counted twice.
+
+A campaign is normally staged *while it is sent*: the journal's batch
+source (``JournalLedger``) takes a block, cuts its recipients into batches
+and appends them already assigned to those batches, so the list is read
+once and never read back. ``Stager.step`` stages without sending (a
+campaign held until its start time): its rows wait, free, to be paged out.
 """
 
 from __future__ import annotations
@@ -18,19 +22,23 @@ import csv
 import os
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 
 from bulksend.core.estimate import BodyMeter
 from bulksend.core.templates import missing_values, placeholders, render
 from bulksend.errors import InputError
 from bulksend.journal import store
+from bulksend.core.seen import SeenNumbers, as_keys
 from bulksend.journal.records import CampaignRecord, ListSource
+from bulksend.models import Recipient
 from bulksend.recipients import Block, RecipientSource, load_numbers, read_blocks
 
 CHUNK = 20_000
 READ_BLOCK = 2_048
+
+Reject = tuple[int, int, str, str]  # (campaign, line, value, reason)
 
 
 def fingerprint(path: str) -> tuple[int, int]:
@@ -59,12 +67,29 @@ def check_unchanged(source: ListSource, allow_changes: bool) -> bool:
         return True
     if not allow_changes:
         raise InputError(f"{source.path} changed since bulksend began reading it; pass --allow-changes to "
-                         "read it again from the start (nothing of it was sent yet)")
+                         "read it again from the start (numbers the campaign already has are skipped)")
     return False
 
 
+@dataclass(slots=True)
+class Taken:
+    """What one block of the list adds to the campaign."""
+
+    #: the new recipients, in list order, and their numbers as integers
+    recipients: list[Recipient]
+    numbers: list[int]
+    rejects: list[Reject]
+    #: lines read, invalid, excluded, repeated
+    read: int
+    invalid: int
+    excluded: int
+    duplicates: int
+    #: the last list line this block covers
+    line_done: int
+
+
 class Stager:
-    """Stages one campaign's list; ``step`` until ``done``."""
+    """Reads one campaign's list: ``take`` a block at a time, or ``step`` a chunk."""
 
     def __init__(self, campaign: CampaignRecord, meter: BodyMeter, chunk: int = CHUNK,
                  block: int = READ_BLOCK) -> None:
@@ -80,81 +105,103 @@ class Stager:
         self.block = block
         self.skip_to = campaign.line_done
         self.done = False
-        self.read = self.invalid = self.excluded = 0
+        self.read = self.invalid = self.excluded = self.duplicates = 0
+        self.seen: SeenNumbers | None = None
         self._blocks: Iterator[Block] | None = None
         self._excluded: set[str] = set()
 
+    def open(self, seen: SeenNumbers) -> None:
+        """Start reading; ``seen`` holds the numbers the journal already has."""
+        self.seen = seen
+        for path in self.exclude:
+            self._excluded |= load_numbers(RecipientSource(path))
+        self._blocks = read_blocks(self.source, wanted=self.keys, size=self.block)
+
+    def take(self) -> Taken | None:
+        """The next block, screened and without repeats; None at the end of the list."""
+        assert self._blocks is not None and self.seen is not None, "open() first"
+        block = next(self._blocks, None)
+        if block is None:
+            self.done = True
+            return None
+        taken = self._screen(block)
+        numbers = as_keys([r.msisdn for r in taken.recipients])
+        fresh = self.seen.take(numbers)
+        if fresh.all():
+            taken.numbers = numbers.tolist()
+        else:
+            taken.recipients = [r for r, keep in zip(taken.recipients, fresh.tolist()) if keep]
+            taken.numbers = numbers[fresh].tolist()
+            taken.duplicates = len(fresh) - len(taken.numbers)
+        self.skip_to = max(self.skip_to, taken.line_done)
+        self.read += taken.read
+        self.invalid += taken.invalid
+        self.excluded += taken.excluded
+        self.duplicates += taken.duplicates
+        return taken
+
     def step(self, conn: sqlite3.Connection) -> bool:
-        """Stage the next chunk; returns ``done``. Runs on the journal's thread."""
+        """Stage the next chunk without sending it; returns ``done``. Journal thread."""
         if self._blocks is None:
-            for path in self.exclude:
-                self._excluded |= load_numbers(RecipientSource(path))
-            self._blocks = read_blocks(self.source, wanted=self.keys, size=self.block)
-        rows: list[tuple[int, int, str | None, int]] = []
-        rejects: list[tuple[int, int, str, str]] = []
-        counters = [0, 0, 0]
-        last = self.skip_to
-        while len(rows) < self.chunk:
-            block = next(self._blocks, None)
-            if block is None:
-                self.done = True
+            self.open(store.seen_numbers(conn, self.cid))
+        parts: list[Taken] = []
+        staged = 0
+        while staged < self.chunk:
+            taken = self.take()
+            if taken is None:
                 break
-            last = max(last, self._take(block, rows, rejects, counters))
-        if rows or rejects or counters[0] or self.done:
-            store.stage_rows(conn, self.cid, rows, rejects, (counters[0], counters[1], counters[2]), last, 0.0)
-        self.skip_to = last
-        self.read += counters[0]
-        self.invalid += counters[1]
-        self.excluded += counters[2]
+            parts.append(taken)
+            staged += len(taken.numbers)
+        if parts:
+            first = store.next_id(conn)
+            for taken in parts:
+                store.append_rows(conn, self.cid, first, taken, None)
+                first += len(taken.numbers)
         return self.done
 
-    def _take(self, block: Block, rows: list[tuple[int, int, str | None, int]],
-              rejects: list[tuple[int, int, str, str]], counters: list[int]) -> int:
+    def _screen(self, block: Block) -> Taken:
         recipients, errors = block
-        skip = self.skip_to
+        skip, cid = self.skip_to, self.cid
+        taken = Taken([], [], [], 0, 0, 0, 0, skip)
         if not (errors or self.keys or self._excluded) and recipients and recipients[0].line > skip:
             # The common block: a static body, clean lines, no opt-outs, nothing to skip.
-            cid = self.cid
             problem = self.meter.add(self.body, len(recipients))
             if problem:
                 raise InputError(problem)
-            rows.extend([(cid, int(r.msisdn), None, r.line) for r in recipients])
-            counters[0] += len(recipients)
-            return recipients[-1].line
-        last = 0
+            taken.recipients = recipients
+            taken.read = len(recipients)
+            taken.line_done = recipients[-1].line
+            return taken
         for err in errors:
-            last = max(last, err.line)
+            taken.line_done = max(taken.line_done, err.line)
             if err.line > skip:
-                counters[0] += 1
-                counters[1] += 1
-                rejects.append((self.cid, err.line, err.value, err.reason))
-        cid, keys, excluded = self.cid, self.keys, self._excluded
-        static: list[tuple[int, int, str | None, int]] = []
+                taken.read += 1
+                taken.invalid += 1
+                taken.rejects.append((cid, err.line, err.value, err.reason))
+        keys, excluded = self.keys, self._excluded
+        kept = taken.recipients
         for r in recipients:
             line = r.line
-            if line > last:
-                last = line
+            if line > taken.line_done:
+                taken.line_done = line
             if line <= skip:
                 continue
-            counters[0] += 1
+            taken.read += 1
             if excluded and r.msisdn in excluded:
-                counters[2] += 1
+                taken.excluded += 1
                 continue
             if keys:
                 problem = self._problem(r.params, keys)
                 if problem:
-                    counters[1] += 1
-                    rejects.append((cid, line, r.msisdn, problem))
+                    taken.invalid += 1
+                    taken.rejects.append((cid, line, r.msisdn, problem))
                     continue
-                rows.append((cid, int(r.msisdn), orjson.dumps(r.params).decode() if r.params else None, line))
-            else:
-                static.append((cid, int(r.msisdn), None, line))
-        if static:
-            problem = self.meter.add(self.body, len(static))
+            kept.append(r)
+        if kept and not keys:
+            problem = self.meter.add(self.body, len(kept))
             if problem:
                 raise InputError(problem)
-            rows.extend(static)
-        return last
+        return taken
 
     def _problem(self, params: object, keys: tuple[str, ...]) -> str:
         values = params if isinstance(params, dict) else None

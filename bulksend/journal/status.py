@@ -110,7 +110,7 @@ def render_one(v: CampaignView, now: float | None = None) -> str:
         lines.append(f"  start       {v.start}")
     lines += [
         f"  list        {c.source.path}: read {c.read:,}, invalid {c.invalid:,}, duplicates {c.duplicates:,}, "
-        f"excluded {c.excluded:,}" + ("" if c.staged else " (still being staged)"),
+        f"excluded {c.excluded:,}" + ("" if c.staged else " (the list is still being read)"),
         f"  recipients  {n.total:,}",
         f"  accepted    {n.accepted:>12,}",
         f"  failed      {n.failed:>12,}",

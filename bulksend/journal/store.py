@@ -9,14 +9,14 @@ trades the rowid range for a scan of some other index.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
-from itertools import chain
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 
-from bulksend.core.estimate import discount_duplicates
+from bulksend.core.seen import SeenNumbers
 
 from bulksend.journal.records import (
     BATCHED,
@@ -35,6 +35,9 @@ from bulksend.journal.records import (
     message_to_json,
 )
 from bulksend.models import Message
+
+if TYPE_CHECKING:
+    from bulksend.journal.staging import Taken
 
 
 class InvariantError(Exception):
@@ -120,67 +123,101 @@ def set_plan(conn: sqlite3.Connection, cid: int, plan: str, now: float) -> None:
 
 
 # -- staging ---------------------------------------------------------------
-def stage_rows(
-    conn: sqlite3.Connection, cid: int, rows: Sequence[tuple[int, int, str | None, int]],
-    rejects: Sequence[tuple[int, int, str, str]], counters: tuple[int, int, int], line_done: int,
-    now: float,
-) -> None:
-    """Append one chunk of the list, with the counters that say how far staging got."""
-    _append(conn, rows)
-    if rejects:
-        conn.executemany("INSERT INTO rejects (campaign, line, value, reason) VALUES (?, ?, ?, ?)", rejects)
-    read, invalid, excluded = counters
+def next_id(conn: sqlite3.Connection) -> int:
+    """The id the next recipient row gets: ids are the send order, in every campaign."""
+    (top,) = conn.execute("SELECT ifnull(max(id), 0) FROM recipients").fetchone()
+    return int(top) + 1
+
+
+def seen_numbers(conn: sqlite3.Connection, cid: int) -> SeenNumbers:
+    """The campaign's numbers so far, to skip repeats of them (one scan, on resume)."""
+    (first,) = conn.execute("SELECT first_id FROM campaigns WHERE id = ?", (cid,)).fetchone()
+    seen = SeenNumbers()
+    cursor = conn.execute("SELECT msisdn FROM recipients WHERE id >= ? AND +campaign = ?", (first, cid))
+    while rows := cursor.fetchmany(1 << 16):
+        seen.take(np.array(rows, dtype=np.int64).reshape(-1))
+    return seen
+
+
+#: ``(first seq, first id, batch size)``: row ``first id + k`` is in batch ``first seq + k // size``
+Assignment = tuple[int, int, int]
+
+
+def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, assign: Assignment | None,
+                now: float = 0.0) -> None:
+    """Append one block of the list with ids from ``first``, and the counters
+    that say how far staging got.
+
+    With ``assign`` the rows are already members of the batches the sender
+    cut (``mark_in_flight`` then writes only the batch row); without, they
+    wait free to be paged out. The block goes in as one JSON array, in one
+    statement: SQLite makes the rows in C, without the interpreter lock, so
+    the event loop's thread runs on meanwhile.
+    """
+    if taken.numbers:
+        with_params = any(r.params for r in taken.recipients)
+        if with_params:
+            data = orjson.dumps([[n, r.params or None] for n, r in zip(taken.numbers, taken.recipients)])
+        else:
+            data = orjson.dumps(taken.numbers)
+        conn.execute(_insert_sql(cid, assign, with_params), (first, data))
+    if taken.rejects:
+        conn.executemany("INSERT INTO rejects (campaign, line, value, reason) VALUES (?, ?, ?, ?)", taken.rejects)
     conn.execute(
         "UPDATE campaigns SET read = read + ?, invalid = invalid + ?, excluded = excluded + ?, "
-        "line_done = ?, updated_at = ? WHERE id = ?", (read, invalid, excluded, line_done, now, cid))
+        "duplicates = duplicates + ?, total = total + ?, line_done = max(line_done, ?), updated_at = ? "
+        "WHERE id = ?",
+        (taken.read, taken.invalid, taken.excluded, taken.duplicates, len(taken.numbers), taken.line_done,
+         now, cid))
 
 
-_ROWS_PER_INSERT = 100
-_INSERT_ONE = "INSERT INTO recipients (campaign, msisdn, params, line) VALUES (?, ?, ?, ?)"
-_INSERT_MANY = ("INSERT INTO recipients (campaign, msisdn, params, line) VALUES "
-                + ", ".join(["(?, ?, ?, ?)"] * _ROWS_PER_INSERT))
-
-
-def _append(conn: sqlite3.Connection, rows: Sequence[tuple[int, int, str | None, int]]) -> None:
-    """Many rows per INSERT: a third of the per-row cost of one row per statement."""
-    full = len(rows) - len(rows) % _ROWS_PER_INSERT
-    if full:
-        flat = list(chain.from_iterable(rows[:full]))
-        step = 4 * _ROWS_PER_INSERT
-        conn.executemany(_INSERT_MANY, (flat[i:i + step] for i in range(0, len(flat), step)))
-    if full < len(rows):
-        conn.executemany(_INSERT_ONE, rows[full:])
+@lru_cache(maxsize=32)
+def _insert_sql(cid: int, assign: Assignment | None, with_params: bool) -> str:
+    number, params = ("value ->> 0", "json_extract(value, '$[1]')") if with_params else ("value", "NULL")
+    if assign is None:
+        seq, state = "NULL", str(NEW)
+    else:
+        first_seq, base, size = (int(v) for v in assign)
+        seq, state = f"{first_seq} + (?1 + key - {base}) / {size}", str(BATCHED)
+    return (f"INSERT INTO recipients (id, campaign, msisdn, params, seq, state) "
+            f"SELECT ?1 + key, {int(cid)}, {number}, {params}, {seq}, {state} FROM json_each(?2)")
 
 
 def finish_staging(conn: sqlite3.Connection, cid: int, parts: dict[str, Any], staging_s: float,
                    now: float) -> tuple[int, int]:
-    """Drop repeated numbers (the first occurrence stays) and mark the list staged.
+    """Mark the list staged: every line of it is in the journal. ``(duplicates, total)``.
 
-    One sort of the campaign's numbers (``GROUP BY``) finds the repeats; an
-    index on ``msisdn`` kept up to date while staging would cost a random
-    B-tree write per number instead. Returns ``(duplicates, total)``;
-    ``staging_s`` (the time spent reading) is recorded with this sort's time added.
+    Repeats were dropped while staging (``SeenNumbers``); ``parts`` is the
+    estimate over what this run read, without them.
     """
-    started = time.monotonic()
+    conn.execute("UPDATE campaigns SET staged = 1, parts = ?, staging_s = staging_s + ?, updated_at = ? "
+                 "WHERE id = ?", (orjson.dumps(parts).decode(), staging_s, now, cid))
+    (dups, total) = conn.execute("SELECT duplicates, total FROM campaigns WHERE id = ?", (cid,)).fetchone()
+    return int(dups), int(total)
+
+
+def free_orphans(conn: sqlite3.Connection, cid: int) -> int:
+    """Rows appended for batches that never went in flight (the run stopped
+    first) go back to be sent: no request for them ever left."""
     (first,) = conn.execute("SELECT first_id FROM campaigns WHERE id = ?", (cid,)).fetchone()
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS dups (msisdn INTEGER PRIMARY KEY, keep INTEGER NOT NULL)")
-    conn.execute("DELETE FROM temp.dups")
-    conn.execute("INSERT INTO temp.dups SELECT msisdn, min(id) FROM recipients "
-                 "WHERE id >= ? AND +campaign = ? GROUP BY msisdn HAVING count(*) > 1", (first, cid))
-    dups = 0
-    if conn.execute("SELECT 1 FROM temp.dups LIMIT 1").fetchone():
-        dups = conn.execute(
-            "DELETE FROM recipients WHERE id >= ? AND +campaign = ? AND msisdn IN (SELECT msisdn FROM temp.dups) "
-            "AND id NOT IN (SELECT keep FROM temp.dups)", (first, cid)).rowcount
-    conn.execute("DELETE FROM temp.dups")
-    (total,) = conn.execute("SELECT count(*) FROM recipients WHERE id >= ? AND +campaign = ?",
-                            (first, cid)).fetchone()
-    conn.execute(
-        "UPDATE campaigns SET staged = 1, duplicates = duplicates + ?, total = ?, parts = ?, "
-        "staging_s = staging_s + ?, updated_at = ? WHERE id = ?",
-        (dups, total, orjson.dumps(discount_duplicates(parts, dups)).decode(),
-         staging_s + time.monotonic() - started, now, cid))
-    return dups, total
+    return int(conn.execute(
+        "UPDATE recipients SET state = ?, seq = NULL WHERE id >= ? AND +campaign = ? AND state = ? "
+        "AND NOT EXISTS (SELECT 1 FROM batches AS b WHERE b.campaign = ? AND b.seq = recipients.seq)",
+        (NEW, first, cid, BATCHED, cid)).rowcount)
+
+
+def restart_list(conn: sqlite3.Connection, cid: int, now: float) -> None:
+    """Read the list again from its first line (it changed, and the operator allowed it).
+
+    When nothing was sent yet, the half-staged list is forgotten. Otherwise
+    what the journal holds stays (sent is sent): the new list is read from
+    its start and the numbers the campaign already has are skipped as repeats.
+    """
+    (sent,) = conn.execute("SELECT count(*) FROM batches WHERE campaign = ?", (cid,)).fetchone()
+    if not sent:
+        reset_staging(conn, cid, now)
+    else:
+        conn.execute("UPDATE campaigns SET line_done = 0, updated_at = ? WHERE id = ?", (now, cid))
 
 
 def reset_staging(conn: sqlite3.Connection, cid: int, now: float) -> None:
@@ -230,16 +267,26 @@ def next_seq(conn: sqlite3.Connection, cid: int) -> int:
 
 
 def mark_in_flight(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: int, size: int,
-                   now: float) -> None:
-    """Record a batch and its members before its request leaves."""
+                   now: float, assigned: bool = False) -> None:
+    """Record a batch and its members before its request leaves.
+
+    ``assigned``: its members were appended already in it (``append_rows``);
+    they are only counted, so a block that never reached the disk stops the
+    batch here instead of sending recipients the journal does not hold.
+    """
     try:
         conn.execute("INSERT INTO batches (campaign, seq, lo, hi, size, state, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (cid, seq, lo, hi, size, BatchState.IN_FLIGHT.value, now))
     except sqlite3.IntegrityError:
         raise InvariantError(f"batch {seq} of campaign {cid} was already written") from None
-    changed = conn.execute(
-        "UPDATE recipients SET seq = ?, state = ? WHERE id BETWEEN ? AND ? AND +campaign = ? AND state = ?",
-        (seq, BATCHED, lo, hi, cid, NEW)).rowcount
+    if assigned:
+        (changed,) = conn.execute(
+            "SELECT count(*) FROM recipients WHERE id BETWEEN ? AND ? AND +campaign = ? AND seq = ? AND state = ?",
+            (lo, hi, cid, seq, BATCHED)).fetchone()
+    else:
+        changed = conn.execute(
+            "UPDATE recipients SET seq = ?, state = ? WHERE id BETWEEN ? AND ? AND +campaign = ? AND state = ?",
+            (seq, BATCHED, lo, hi, cid, NEW)).rowcount
     if changed != size:
         raise InvariantError(f"batch {seq}: {changed} recipients free in ids {lo}..{hi}, expected {size}")
 
