@@ -15,8 +15,9 @@ import csv
 import gzip
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
+from operator import itemgetter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -142,7 +143,7 @@ def _read_text(stream: IO[str], source: RecipientSource, size: int) -> Iterator[
         yield _block(raws, numbers, None, [], source)
 
 
-def _block(raws: list[str], lines: list[int], params: list[dict[str, str]] | None,
+def _block(raws: list[str], lines: Sequence[int], params: list[dict[str, str]] | None,
            errors: list[RecipientError], source: RecipientSource) -> Block:
     """Normalize a block's numbers: all at once when clean, else one by one."""
     digits = normalize_block(raws)
@@ -173,27 +174,56 @@ def _read_csv(stream: IO[str], source: RecipientSource, wanted: tuple[str, ...] 
         yield _block([header[0]], [1], None, [], source)
         number_at, header = 0, ["msisdn"]
     keep = [(i, h) for i, h in enumerate(header) if i != number_at and (wanted is None or h in wanted)]
+    take_number = itemgetter(number_at)
+    line = reader.line_num
     while True:
-        rows = 0
-        raws: list[str] = []
-        lines: list[int] = []
-        params: list[dict[str, str]] | None = [] if keep else None
-        errors: list[RecipientError] = []
-        for row in islice(reader, size):
-            rows += 1
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) <= number_at:
-                errors.append(RecipientError("missing number column", ",".join(row), reader.line_num,
-                                             source.display))
-                continue
-            raws.append(row[number_at])
-            lines.append(reader.line_num)
-            if params is not None:
-                params.append({h: row[i] for i, h in keep if i < len(row)})
+        rows = list(islice(reader, size))
         if not rows:
             return
-        yield _block(raws, lines, params, errors, source)
+        end = reader.line_num
+        # Each row one line (no quoted line breaks): the usual case, numbered without a loop.
+        lines: Sequence[int] = range(line + 1, end + 1) if end - line == len(rows) else _row_lines(rows, line)
+        line = end
+        if keep:
+            yield _csv_rows(rows, lines, number_at, keep, source)
+            continue
+        try:
+            digits = normalize_block(list(map(take_number, rows)))
+        except IndexError:  # a short or blank row
+            digits = None
+        if digits is None:
+            yield _csv_rows(rows, lines, number_at, keep, source)
+        else:
+            yield [_new(Recipient, (m, None, n)) for m, n in zip(digits, lines)], []
+
+
+def _row_lines(rows: list[list[str]], before: int) -> list[int]:
+    """The line each row ends on, counting the line breaks inside quoted fields."""
+    out = []
+    for row in rows:
+        breaks = sum(f.count("\n") + f.count("\r") - f.count("\r\n") for f in row)
+        before += 1 + breaks
+        out.append(before)
+    return out
+
+
+def _csv_rows(rows: list[list[str]], lines: Sequence[int], number_at: int, keep: list[tuple[int, str]],
+              source: RecipientSource) -> Block:
+    raws: list[str] = []
+    kept_lines: list[int] = []
+    params: list[dict[str, str]] | None = [] if keep else None
+    errors: list[RecipientError] = []
+    for row, line_no in zip(rows, lines):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) <= number_at:
+            errors.append(RecipientError("missing number column", ",".join(row), line_no, source.display))
+            continue
+        raws.append(row[number_at])
+        kept_lines.append(line_no)
+        if params is not None:
+            params.append({h: row[i] for i, h in keep if i < len(row)})
+    return _block(raws, kept_lines, params, errors, source)
 
 
 def _number_column(header: list[str], source: RecipientSource) -> int | None:
