@@ -3,15 +3,18 @@
 Per-batch and per-campaign values are frozen, slotted dataclasses that check
 themselves when built. ``Recipient`` is a ``NamedTuple`` instead: a campaign
 makes millions of them, and a tuple is built several times faster than a
-frozen dataclass while being just as immutable.
+frozen dataclass while being just as immutable. Recipients without template
+values usually travel as ``Numbers``, which makes no object per recipient
+at all unless one is asked for.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from itertools import compress
+from typing import NamedTuple, overload
 
 
 class Recipient(NamedTuple):
@@ -22,13 +25,76 @@ class Recipient(NamedTuple):
     line: int = 0
 
 
+class Numbers(Sequence[Recipient]):
+    """Recipients without template values, kept as their numbers (and list lines).
+
+    It reads as a sequence of ``Recipient``, built one at a time when asked
+    for; the hot path (dedup, the request's ``to`` list, the journal) uses
+    ``numbers`` and never builds them.
+    """
+
+    __slots__ = ("numbers", "lines")
+
+    def __init__(self, numbers: Sequence[str], lines: Sequence[int] | None = None) -> None:
+        if lines is not None and len(lines) != len(numbers):
+            raise ValueError("one line per number")
+        self.numbers = numbers
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    @overload
+    def __getitem__(self, index: int) -> Recipient: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Numbers: ...
+
+    def __getitem__(self, index: int | slice) -> Recipient | Numbers:
+        lines = self.lines
+        if isinstance(index, slice):
+            return Numbers(self.numbers[index], lines[index] if lines is not None else None)
+        return Recipient(self.numbers[index], None, lines[index] if lines is not None else 0)
+
+    def __iter__(self) -> Iterator[Recipient]:
+        if self.lines is None:
+            return (Recipient(m) for m in self.numbers)
+        return (Recipient(m, None, n) for m, n in zip(self.numbers, self.lines))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Numbers({list(self.numbers)!r})"
+
+
+def keep_only(recipients: Sequence[Recipient], keep: Sequence[bool]) -> Sequence[Recipient]:
+    """The recipients whose ``keep`` is true, in order (still ``Numbers`` if they were)."""
+    if isinstance(recipients, Numbers):
+        lines = recipients.lines
+        return Numbers(list(compress(recipients.numbers, keep)),
+                       list(compress(lines, keep)) if lines is not None else None)
+    return list(compress(recipients, keep))
+
+
+def numbers_of(recipients: Sequence[Recipient]) -> Sequence[str]:
+    """The recipients' numbers, without building a list when they are ``Numbers``."""
+    if isinstance(recipients, Numbers):
+        return recipients.numbers
+    return [r.msisdn for r in recipients]
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Recipients that go out in one provider request, in queue order."""
 
     campaign: str
     seq: int
-    recipients: tuple[Recipient, ...]
+    recipients: Sequence[Recipient]
 
     def __post_init__(self) -> None:
         if not self.recipients:
@@ -39,6 +105,10 @@ class Batch:
     @property
     def size(self) -> int:
         return len(self.recipients)
+
+    @property
+    def numbers(self) -> Sequence[str]:
+        return numbers_of(self.recipients)
 
     @property
     def client_reference(self) -> str:

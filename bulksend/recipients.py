@@ -26,7 +26,7 @@ import orjson
 
 from bulksend.core.numbers import normalize_block, normalize_msisdn
 from bulksend.errors import InputError, RecipientError
-from bulksend.models import Recipient
+from bulksend.models import Numbers, Recipient
 
 NUMBER_COLUMNS = ("msisdn", "phone", "number", "to")
 FORMATS = ("text", "csv", "jsonl")
@@ -74,7 +74,8 @@ def open_text(path: str) -> IO[str]:
 
 
 #: up to BLOCK recipients per block, plus the errors met on the way
-Block = tuple[list[Recipient], list[RecipientError]]
+#: a block's recipients (``Numbers`` when it has no template values) and its bad lines
+Block = tuple[Sequence[Recipient], list[RecipientError]]
 BLOCK = 512
 
 # A NamedTuple's own __new__ is a Python function; this C call builds the
@@ -149,7 +150,7 @@ def _block(raws: list[str], lines: Sequence[int], params: list[dict[str, str]] |
     digits = normalize_block(raws)
     if digits is not None:
         if params is None:
-            return [_new(Recipient, (m, None, n)) for m, n in zip(digits, lines)], errors
+            return Numbers(digits, lines), errors
         return [_new(Recipient, row) for row in zip(digits, params, lines)], errors
     recipients: list[Recipient] = []
     for i, raw in enumerate(raws):
@@ -194,7 +195,7 @@ def _read_csv(stream: IO[str], source: RecipientSource, wanted: tuple[str, ...] 
         if digits is None:
             yield _csv_rows(rows, lines, number_at, keep, source)
         else:
-            yield [_new(Recipient, (m, None, n)) for m, n in zip(digits, lines)], []
+            yield Numbers(digits, lines), []
 
 
 def _row_lines(rows: list[list[str]], before: int) -> list[int]:

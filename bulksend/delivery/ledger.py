@@ -29,7 +29,7 @@ class DeliveryLedger:
         self.store = store
         self.clock = clock
 
-    async def admit(self, recipients: Sequence[Recipient]) -> list[Recipient]:
+    async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
         return await self.inner.admit(recipients)
 
     async def before_send(self, batch: Batch) -> None:

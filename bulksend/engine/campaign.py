@@ -22,7 +22,7 @@ from bulksend.core.estimate import BodyMeter, discount_duplicates
 from bulksend.core.templates import missing_values, placeholders, render
 from bulksend.engine.ledger import Ledger
 from bulksend.errors import BulksendError, CampaignRefused, InputError, RecipientError
-from bulksend.models import Batch, BatchResult, Message, Recipient, Status
+from bulksend.models import Batch, BatchResult, Message, Numbers, Recipient, Status, keep_only, numbers_of
 from bulksend.recipients import BLOCK, Block, RecipientSource, read_blocks
 
 EXIT_OK = 0
@@ -229,20 +229,21 @@ class CampaignRun:
         keys = placeholders(spec.message.body)
         excluded = self._load_exclusions()
         size = self.batch_size
-        pending: list[Recipient] = []
+        static = not keys  # then batches carry only numbers
+        pending: list[Any] = []
         seq = 0
         for block in read_blocks(spec.recipients, wanted=keys, size=max(size, BLOCK)):
             fresh = await self.ledger.admit(self._screen(block, keys, excluded))
             self.stats.duplicates += self._screened - len(fresh)
-            pending.extend(fresh)
+            pending.extend(numbers_of(fresh) if static else fresh)
             while len(pending) >= size:
-                yield Batch(spec.name, seq, tuple(pending[:size]))
+                yield Batch(spec.name, seq, Numbers(pending[:size]) if static else tuple(pending[:size]))
                 del pending[:size]
                 seq += 1
             if self.stopping:
                 return
         if pending:
-            yield Batch(spec.name, seq, tuple(pending))
+            yield Batch(spec.name, seq, Numbers(pending) if static else tuple(pending))
 
     def _load_exclusions(self) -> set[str]:
         from bulksend.recipients import load_numbers
@@ -252,14 +253,14 @@ class CampaignRun:
             out |= load_numbers(source)
         return out
 
-    def _screen(self, block: Block, keys: tuple[str, ...], excluded: set[str]) -> list[Recipient]:
+    def _screen(self, block: Block, keys: tuple[str, ...], excluded: set[str]) -> Sequence[Recipient]:
         """Count a block, report its bad lines, drop opt-outs and unfillable rows."""
         recipients, errors = block
         self.stats.recipients_read += len(recipients) + len(errors)
         for err in errors:
             self._reject(err)
         if excluded:
-            kept = [r for r in recipients if r.msisdn not in excluded]
+            kept = keep_only(recipients, [m not in excluded for m in numbers_of(recipients)])
             self.stats.excluded += len(recipients) - len(kept)
             recipients = kept
         if keys:

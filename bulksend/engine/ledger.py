@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bulksend.core.seen import SeenNumbers, as_keys
-from bulksend.models import Batch, BatchResult, Recipient
+from bulksend.models import Batch, BatchResult, Recipient, keep_only, numbers_of
 
 
 class Ledger(Protocol):
-    async def admit(self, recipients: Sequence[Recipient]) -> list[Recipient]:
+    async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
         """The recipients not seen before in this campaign, in order."""
         ...
 
@@ -40,11 +40,11 @@ class MemoryLedger:
     def __init__(self) -> None:
         self._seen = SeenNumbers()
 
-    async def admit(self, recipients: Sequence[Recipient]) -> list[Recipient]:
-        fresh = self._seen.take(as_keys([r.msisdn for r in recipients]))
+    async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
+        fresh = self._seen.take(as_keys(numbers_of(recipients)))
         if fresh.all():
-            return list(recipients)
-        return [r for r, keep in zip(recipients, fresh.tolist()) if keep]
+            return recipients
+        return keep_only(recipients, fresh.tolist())
 
     async def before_send(self, batch: Batch) -> None:
         return None

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -35,7 +35,7 @@ from bulksend.errors import BulksendError
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
 from bulksend.journal.staging import Stager
-from bulksend.models import Batch, BatchResult, Recipient, Status
+from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status, numbers_of
 
 if TYPE_CHECKING:
     from bulksend.engine.campaign import CampaignRun
@@ -119,7 +119,7 @@ class JournalLedger:
                 return
             for lo, hi, numbers in page:
                 self._spans[seq] = _Span(lo, hi)
-                yield Batch(name, seq, tuple([_new(Recipient, (m, None, 0)) for m in numbers.split(",")]))
+                yield Batch(name, seq, Numbers(numbers.split(",")))
                 seq += 1
             after = page[-1][1]
 
@@ -131,7 +131,8 @@ class JournalLedger:
         first = lo = await self.journal.next_id()
         assign = (seq, first, size)
         stats = run.stats
-        pending: list[Recipient] = []
+        static = not stager.keys  # then batches carry only numbers
+        pending: list[Any] = []
         while not run.stopping:
             taken = stager.take()
             if taken is None:
@@ -142,14 +143,15 @@ class JournalLedger:
             stats.duplicates += taken.duplicates
             self.journal.post_rows(cid, first, taken, assign)
             first += len(taken.numbers)
-            pending.extend(taken.recipients)
+            pending.extend(numbers_of(taken.recipients) if static else taken.recipients)
             if len(pending) < size:
                 await asyncio.sleep(0)  # a block of nothing but repeats: let the senders run
                 continue
             cut = len(pending) - len(pending) % size
             for start in range(0, cut, size):
                 self._spans[seq] = _Span(lo, lo + size - 1, True)
-                yield Batch(name, seq, tuple(pending[start:start + size]))
+                chunk = pending[start:start + size]
+                yield Batch(name, seq, Numbers(chunk) if static else tuple(chunk))
                 seq += 1
                 lo += size
             del pending[:cut]
@@ -159,10 +161,10 @@ class JournalLedger:
             await self.on_staged()  # before the last yield: the consumer may not ask for more
         if pending:
             self._spans[seq] = _Span(lo, lo + len(pending) - 1, True)
-            yield Batch(name, seq, tuple(pending))
+            yield Batch(name, seq, Numbers(pending) if static else tuple(pending))
 
     # -- the Ledger protocol ---------------------------------------------------
-    async def admit(self, recipients: Sequence[Recipient]) -> list[Recipient]:
+    async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
         """Not used: the journal stages and deduplicates the whole list itself.
 
         A journaled campaign is submitted with ``batches=ledger.batches``;

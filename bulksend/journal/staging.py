@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from bulksend.errors import InputError
 from bulksend.journal import store
 from bulksend.core.seen import SeenNumbers, as_keys
 from bulksend.journal.records import CampaignRecord, ListSource
-from bulksend.models import Recipient
+from bulksend.models import Recipient, keep_only, numbers_of
 from bulksend.recipients import Block, RecipientSource, load_numbers, read_blocks
 
 CHUNK = 20_000
@@ -76,7 +76,7 @@ class Taken:
     """What one block of the list adds to the campaign."""
 
     #: the new recipients, in list order, and their numbers as integers
-    recipients: list[Recipient]
+    recipients: Sequence[Recipient]
     numbers: list[int]
     rejects: list[Reject]
     #: lines read, invalid, excluded, repeated
@@ -125,12 +125,12 @@ class Stager:
             self.done = True
             return None
         taken = self._screen(block)
-        numbers = as_keys([r.msisdn for r in taken.recipients])
+        numbers = as_keys(numbers_of(taken.recipients))
         fresh = self.seen.take(numbers)
         if fresh.all():
             taken.numbers = numbers.tolist()
         else:
-            taken.recipients = [r for r, keep in zip(taken.recipients, fresh.tolist()) if keep]
+            taken.recipients = keep_only(taken.recipients, fresh.tolist())
             taken.numbers = numbers[fresh].tolist()
             taken.duplicates = len(fresh) - len(taken.numbers)
         self.skip_to = max(self.skip_to, taken.line_done)
@@ -179,7 +179,8 @@ class Stager:
                 taken.invalid += 1
                 taken.rejects.append((cid, err.line, err.value, err.reason))
         keys, excluded = self.keys, self._excluded
-        kept = taken.recipients
+        kept: list[Recipient] = []
+        taken.recipients = kept
         for r in recipients:
             line = r.line
             if line > taken.line_done:

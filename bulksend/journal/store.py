@@ -34,7 +34,7 @@ from bulksend.journal.records import (
     message_hash,
     message_to_json,
 )
-from bulksend.models import Message
+from bulksend.models import Message, Numbers
 
 if TYPE_CHECKING:
     from bulksend.journal.staging import Taken
@@ -155,7 +155,7 @@ def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, as
     the event loop's thread runs on meanwhile.
     """
     if taken.numbers:
-        with_params = any(r.params for r in taken.recipients)
+        with_params = not isinstance(taken.recipients, Numbers) and any(r.params for r in taken.recipients)
         if with_params:
             data = orjson.dumps([[n, r.params or None] for n, r in zip(taken.numbers, taken.recipients)])
         else:
@@ -289,6 +289,62 @@ def mark_in_flight(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: in
             (seq, BATCHED, lo, hi, cid, NEW)).rowcount
     if changed != size:
         raise InvariantError(f"batch {seq}: {changed} recipients free in ids {lo}..{hi}, expected {size}")
+
+
+#: ``(campaign, seq, lo, hi, size, assigned, now)``: one batch going in flight
+Mark = tuple[int, int, int, int, int, bool, float]
+
+
+def mark_many(conn: sqlite3.Connection, marks: Sequence[Mark]) -> None:
+    """``mark_in_flight`` for many batches: the batch rows in one statement, and
+    the members of the already assigned ones counted in one query."""
+    try:
+        conn.executemany("INSERT INTO batches (campaign, seq, lo, hi, size, state, sent_at) "
+                         f"VALUES (?, ?, ?, ?, ?, '{BatchState.IN_FLIGHT.value}', ?)",
+                         [(cid, seq, lo, hi, size, now) for cid, seq, lo, hi, size, _a, now in marks])
+    except sqlite3.IntegrityError:
+        raise InvariantError(f"one of batches {[m[1] for m in marks]} was already written") from None
+    assigned: dict[int, list[Mark]] = {}
+    for mark in marks:
+        cid, seq, lo, hi, size, is_assigned, _now = mark
+        if is_assigned:
+            assigned.setdefault(cid, []).append(mark)
+            continue
+        changed = conn.execute(
+            "UPDATE recipients SET seq = ?, state = ? WHERE id BETWEEN ? AND ? AND +campaign = ? AND state = ?",
+            (seq, BATCHED, lo, hi, cid, NEW)).rowcount
+        if changed != size:
+            raise InvariantError(f"batch {seq}: {changed} recipients free in ids {lo}..{hi}, expected {size}")
+    for cid, group in assigned.items():
+        found = dict(conn.execute(
+            "SELECT seq, count(*) FROM recipients WHERE id BETWEEN ? AND ? AND +campaign = ? AND state = ? "
+            "GROUP BY seq", (min(m[2] for m in group), max(m[3] for m in group), cid, BATCHED)).fetchall())
+        for _cid, seq, lo, hi, size, _a, _now in group:
+            if found.get(seq, 0) != size:
+                raise InvariantError(f"batch {seq}: {found.get(seq, 0)} of its {size} recipients are in the "
+                                     f"journal (ids {lo}..{hi}); the block that held them was not written")
+
+
+#: ``(campaign, seq, state, provider_id, code, text, attempts, tally, per_recipient, now)``
+Settle = tuple[int, int, BatchState, str, str, str, int, tuple[int, int, int],
+               Sequence[tuple[str, str, str, int]], float]
+
+
+def settle_many(conn: sqlite3.Connection, settles: Sequence[Settle]) -> None:
+    """``settle`` for many batches; the whole-batch answers in one statement."""
+    plain = [s for s in settles if not s[8]]
+    if plain:
+        changed = conn.executemany(
+            "UPDATE batches SET state = ?, provider_id = ?, code = ?, text = ?, attempts = ?, accepted = ?, "
+            "failed = ?, unknown = ?, settled_at = ? WHERE campaign = ? AND seq = ? AND state = ?",
+            [(state.value, pid or None, code, text[:500], attempts, *tally, now, cid, seq,
+              BatchState.IN_FLIGHT.value)
+             for cid, seq, state, pid, code, text, attempts, tally, _per, now in plain]).rowcount
+        if changed != len(plain):
+            raise InvariantError(f"of batches {[s[1] for s in plain]}, {len(plain) - changed} were not in flight")
+    for cid, seq, state, pid, code, text, attempts, tally, per, now in settles:
+        if per:
+            settle(conn, cid, seq, state, pid, code, text, attempts, tally, per, now)
 
 
 def settle(

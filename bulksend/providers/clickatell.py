@@ -142,7 +142,7 @@ def build_payload(batch: Batch, message: Message) -> dict[str, Any]:
     if len(texts) > 1:
         raise BatchRejected("Clickatell sends one text per request: a templated message needs one "
                             "number per batch (max_batch 1)")
-    payload: dict[str, Any] = {"text": texts.pop(), "to": [r.msisdn for r in batch.recipients]}
+    payload: dict[str, Any] = {"text": texts.pop(), "to": list(batch.numbers)}
     if message.sender:
         payload["from"] = message.sender
     if message.delivery_report.value != "none":

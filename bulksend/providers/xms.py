@@ -109,7 +109,7 @@ class SinchXms:
 def build_payload(batch: Batch, message: Message) -> dict[str, object]:
     """The JSON body of a send: the documented fields a campaign can set."""
     payload: dict[str, object] = {
-        "to": [r.msisdn for r in batch.recipients],
+        "to": list(batch.numbers),
         "body": message.body,
         "client_reference": batch.client_reference,
     }
