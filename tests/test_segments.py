@@ -169,6 +169,72 @@ def test_cr_lf_is_two_septets_and_one_cluster() -> None:
     assert info.segment_texts[1].startswith("\r\n")
 
 
+# Clusters of BMP code points only, so that the text around them stays on the
+# arithmetic path (one unit per code point) until a joiner sits at a cut.
+BMP_CLUSTERS = [
+    "e\u0301",  # combining mark (Extend)
+    "e\u0301\u0302",  # two of them
+    "\u2764\ufe0f",  # ❤️: variation selector (Extend)
+    "\u0905\u0902",  # अं: vowel sign (Extend)
+    "\u0915\u093e",  # का: spacing mark
+    "\u0915\u094d\u0937",  # क्ष: conjunct (GB9c)
+    "\u0600" + "1",  # prepend
+    "\u1100\u1161\u11a8",  # Hangul jamo L V T
+    "\u1100\uac00",  # jamo L + syllable LV
+    "a\u200d",  # a lone ZWJ after a letter
+    "\r\n",
+]
+
+
+@pytest.mark.parametrize("cluster", BMP_CLUSTERS)
+@pytest.mark.parametrize("cut", [67, 134])
+@pytest.mark.parametrize("shift", [-2, -1, 0, 1, 2])
+def test_bmp_cluster_at_an_arithmetic_cut(cluster: str, cut: int, shift: int) -> None:
+    # The cluster's first code point lands at 0-based ``cut + shift - 1``:
+    # from wholly before the cut, through straddling it, to wholly after.
+    prefix = cut + shift - 1
+    text = ZH * prefix + cluster + ZH * (230 - prefix)
+    info = count_segments(text)
+    assert info == _count_exact(text)
+    assert info.encoding is UCS2 and info.units == len(text)
+    assert sum(cluster in t for t in info.segment_texts) == 1  # never split
+
+
+@pytest.mark.parametrize("cluster", BMP_CLUSTERS)
+def test_bmp_cluster_where_no_cut_falls(cluster: str) -> None:
+    text = ZH * 30 + cluster + ZH * 100
+    info = count_segments(text)
+    assert info == _count_exact(text)
+    assert info.segment_units == (67, len(text) - 67)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "e" + "\u0301" * 150,  # one BMP cluster bigger than two segments
+        ZH * 60 + "e" + "\u0301" * 80 + ZH * 60,
+        ("\u1100" * 70 + "\u1161") * 2,  # Hangul jamo: one long cluster each
+        ZH * 66 + "\r" + ZH * 10,  # a CR alone at the cut is no cluster
+        ZH * 66 + "\r\n\r\n" + ZH * 70,
+        # CR LF moves the first cut back one, so the second falls at 133, inside
+        # a prepend cluster that a check at the unmoved 134 would not see.
+        ZH * 66 + "\r\n" + ZH * 64 + "\u0600" + "1" + ZH * 20,
+    ],
+)
+def test_bmp_edge_texts_agree_with_the_oracle(text: str) -> None:
+    assert count_segments(text) == _count_exact(text)
+
+
+def test_counted_info_is_a_real_frozen_segment_info() -> None:
+    for text in ["", "a" * 200, ZH * 100, GRIN * 40, "€" * 100]:
+        info = count_segments(text)
+        assert type(info) is SegmentInfo
+        assert info == SegmentInfo(info.encoding, info.segment_units, info.segment_texts)
+        assert hash(info) == hash(SegmentInfo(info.encoding, info.segment_units, info.segment_texts))
+        with pytest.raises(AttributeError):  # dataclasses.FrozenInstanceError
+            info.encoding = UCS2  # type: ignore[misc]
+
+
 def test_oversized_cluster_is_cut_inside_and_counting_ends() -> None:
     # 1 + 100 combining marks cannot fit any segment: cut at code points,
     # filling the current segment first, and counting ends.

@@ -233,8 +233,7 @@ def _extension_positions(text: str, start: int = 0) -> list[int] | None:
         if text[pos] not in extension:
             return None  # not in either table: the whole message is UCS-2
         found.append(pos)
-        basic = match(text, pos + 1)  # `*`: always matches, maybe nothing
-        pos = basic.end() if basic else pos + 1
+        pos = match(text, pos + 1).end()  # type: ignore[union-attr]  # `*`: always matches
     return found
 
 
@@ -257,15 +256,16 @@ def _cut_gsm7(text: str, wide: list[int], count: int, limit: int) -> tuple[tuple
     """
     units: list[int] = []
     texts: list[str] = []
-    nwide = len(wide)
+    wide = [*wide, count]  # a sentinel past the end: no bounds check below
+    cr = "\r" in text
     start = done = k = 0  # k: the next extension character, by index in ``wide``
     while count - done > limit:
         end = start + limit
         first = k
-        while k < nwide and wide[k] < end - 1:
+        while wide[k] < end - 1:
             end -= 1
             k += 1
-        if (k < nwide and wide[k] == end - 1) or (text[end - 1] == "\r" and text[end] == "\n"):
+        if wide[k] == end - 1 or (cr and text[end - 1] == "\r" and text[end] == "\n"):
             end -= 1
         size = end - start + k - first
         units.append(size)
