@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from bulksend.errors import InputError
 from bulksend.journal import store
+from bulksend.journal.coalesce import Coalescer
 from bulksend.journal.lock import LockHeld, WorkspaceLock
 from bulksend.journal.staging import Taken
 from bulksend.journal.records import (
@@ -73,6 +74,8 @@ class Journal:
         self._worker = SqliteWorker(self._connect, self._translate)
         self._closed = False
         self._post_error: BaseException | None = None
+        self._marks: Coalescer[store.Mark] = Coalescer(self._worker, store.mark_many, self._posted_done)
+        self._settles: Coalescer[store.Settle] = Coalescer(self._worker, store.settle_many, self._posted_done)
 
     @classmethod
     async def open(cls, path: str | Path = DEFAULT_PATH, **kw: Any) -> Journal:
@@ -160,6 +163,11 @@ class Journal:
         future: asyncio.Future[T] = self._worker.submit_async(fn, *args, write=write,
                                                               droppable=write and not shield)
         return await future
+
+    def _check_open(self) -> None:
+        self._raise_posted()
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed")
 
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue a write without waiting for it; a failure is raised by the next call.
@@ -258,9 +266,21 @@ class Journal:
         return await self._call(store.next_seq, cid)
 
     async def mark_in_flight(self, cid: int, seq: int, lo: int, hi: int, size: int, assigned: bool = False) -> None:
-        # Not shielded: a caller cancelled before this ran never sends the batch either.
-        await self._call(store.mark_in_flight, cid, seq, lo, hi, size, self.clock(), assigned, write=True,
-                         shield=False)
+        """Record a batch in flight; returns once that is on disk.
+
+        Batches marked while the previous write waits share one job. A caller
+        cancelled before its job started is taken out of it (it never sends
+        the batch either); after that, the batch stays in flight and is
+        reconciled like any other.
+        """
+        self._check_open()
+        item: store.Mark = (cid, seq, lo, hi, size, assigned, self.clock())
+        future = self._marks.add(item)
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self._marks.withdraw(item, future)
+            raise
 
     async def settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
                      attempts: int, tally: tuple[int, int, int],
@@ -271,9 +291,10 @@ class Journal:
     def post_settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
                     attempts: int, tally: tuple[int, int, int],
                     per_recipient: Sequence[tuple[str, str, str, int]] = ()) -> None:
-        """``settle`` without waiting for the disk (see ``post``)."""
-        self.post(store.settle, cid, seq, state, provider_id, code, text, attempts, tally, per_recipient,
-                  self.clock())
+        """``settle`` without waiting for the disk (see ``post``); settles posted
+        while the previous one waits share one job."""
+        self._check_open()
+        self._settles.post((cid, seq, state, provider_id, code, text, attempts, tally, per_recipient, self.clock()))
 
     async def return_batch(self, cid: int, seq: int, code: str, text: str) -> int:
         return await self._call(store.return_batch, cid, seq, code, text, self.clock(), write=True)
