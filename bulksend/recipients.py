@@ -15,8 +15,8 @@ import csv
 import gzip
 import io
 import sys
-from collections.abc import Iterator, Sequence
-from itertools import islice
+from collections.abc import Generator, Iterator, Sequence
+from itertools import chain, islice
 from operator import itemgetter
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,13 +175,21 @@ def _read_csv(stream: IO[str], source: RecipientSource, wanted: tuple[str, ...] 
         yield _block([header[0]], [1], None, [], source)
         number_at, header = 0, ["msisdn"]
     keep = [(i, h) for i, h in enumerate(header) if i != number_at and (wanted is None or h in wanted)]
-    take_number = itemgetter(number_at)
+    base = 0
     line = reader.line_num
+    if not keep:  # only the numbers are wanted: most lists need no CSV parser at all
+        rest = yield from _plain_csv(stream, number_at, len(header), line, size, source)
+        if rest is None:
+            return
+        unread, line = rest
+        reader = csv.reader(chain(unread, stream))  # quoting from here on: the real parser
+        base = line
+    take_number = itemgetter(number_at)
     while True:
         rows = list(islice(reader, size))
         if not rows:
             return
-        end = reader.line_num
+        end = base + reader.line_num
         # Each row one line (no quoted line breaks): the usual case, numbered without a loop.
         lines: Sequence[int] = range(line + 1, end + 1) if end - line == len(rows) else _row_lines(rows, line)
         line = end
@@ -196,6 +204,43 @@ def _read_csv(stream: IO[str], source: RecipientSource, wanted: tuple[str, ...] 
             yield _csv_rows(rows, lines, number_at, keep, source)
         else:
             yield Numbers(digits, lines), []
+
+
+_PLAIN_READ = 1 << 16  # characters of lines per read
+
+
+def _plain_csv(stream: IO[str], number_at: int, columns: int, line: int, size: int,
+               source: RecipientSource) -> Generator[Block, None, tuple[list[str], int] | None]:
+    """Blocks of a CSV list without quotes, cut with ``str.split``; twice as fast as ``csv``.
+
+    Returns at the end of the list (None), or at the first chunk holding a
+    quote: ``(its lines, the line before them)``, for the CSV parser to go on.
+    """
+    last = number_at == columns - 1
+    while True:
+        lines = stream.readlines(_PLAIN_READ)
+        if not lines:
+            return None
+        if '"' in "".join(lines):
+            return lines, line
+        for start in range(0, len(lines), size):
+            chunk = lines[start:start + size]
+            numbers = range(line + 1, line + 1 + len(chunk))
+            line += len(chunk)
+            try:
+                if number_at == 0 and not last:
+                    raws = [text.partition(",")[0] for text in chunk]
+                else:
+                    raws = [text.split(",", number_at + 1)[number_at] for text in chunk]
+                    if last:
+                        raws = [raw.rstrip("\r\n") for raw in raws]
+                digits = normalize_block(raws)
+            except IndexError:  # a short row
+                digits = None
+            if digits is None:  # blank or short rows, bad numbers: the careful path, same rows
+                yield _csv_rows(list(csv.reader(chunk)), numbers, number_at, [], source)
+            else:
+                yield Numbers(digits, numbers), []
 
 
 def _row_lines(rows: list[list[str]], before: int) -> list[int]:

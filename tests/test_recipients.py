@@ -119,3 +119,31 @@ def test_blocks_keep_line_numbers_across_clean_and_dirty_blocks(tmp_path: Path) 
     assert good[0] == Recipient("46700000000", {"name": "N0"}, 2)
     assert good[-1] == Recipient("46700001499", {"name": "N1499"}, 1502)  # one extra line from the quoted newline
     assert bad[0].line == 702
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("number_last", [False, True])
+def test_plain_csv_fast_path_and_the_switch_to_the_parser_keep_every_line(
+        tmp_path: Path, newline: str, number_last: bool) -> None:
+    f = tmp_path / "n.csv"
+    rows = [(f"N{i}", f"+4670{i:07d}") for i in range(6000)]  # more than one read of plain lines
+
+    def row(name: str, number: str) -> str:
+        return f"{name},{number}" if number_last else f"{number},{name}"
+
+    lines = [row("name", "phone")] + [row(n, m) for n, m in rows]
+    lines[3001] = row("Short", "")[:-1] if number_last else "+46700003000"  # short row (or number only)
+    lines[3500] = ""                                              # a blank line: skipped
+    lines[4200] = row('"Quoted, name"', "+46700004199")           # from here on the CSV parser reads
+    lines[5000] = row("bad", "070 123")
+    f.write_text(newline.join(lines) + newline, encoding="utf-8")
+    items = list(read_recipients(RecipientSource(str(f))))
+    good = {i.msisdn: i.line for i in items if isinstance(i, Recipient)}
+    bad = [(i.line, i.value) for i in items if isinstance(i, RecipientError)]
+    expected_bad = [(5001, "070 123")]
+    if number_last:
+        expected_bad.insert(0, (3002, "Short"))
+    assert bad == expected_bad
+    assert good["46700000000"] == 2 and good["46700004199"] == 4201 and good["46700005999"] == 6001
+    assert len(good) == 6000 - len(expected_bad) - 1 - (0 if number_last else 0)
+    assert "46700003499" not in good  # its line was blanked
