@@ -26,23 +26,34 @@ money. Without this rule counting would never finish.
 Why it is fast
 --------------
 Counting runs once per message of a campaign, so nothing on the way walks the
-text one character at a time in Python:
+text one character at a time in Python; the Python-level work is a few steps
+per segment, and everything per character runs in C:
 
-* the encoding is one precompiled ``re`` match;
+* the encoding is one precompiled ``re`` match (the basic table, up to the
+  first character outside it);
 * plain GSM-7 text is cut by arithmetic: every 153 code points (with a CR,
   a cut that would split CR LF moves back one);
-* other GSM-7 text first finds its few extension characters with
-  ``str.find``; each one inside a segment makes it one code point shorter;
-* UCS-2 text is measured on its UTF-16 bytes: a segment's end is read off the
-  high bytes of the next 67 units (count the low surrogates), in C;
-* once a UCS-2 cut is placed, only the two code points around it are looked at.
-  When neither can join a grapheme cluster (nearly always) the cut stands;
-  otherwise clusters are found with ``regex``'s ``\\X``, starting from the
-  nearest earlier point known to be a cluster boundary.
+* other GSM-7 text first finds its few extension characters, the basic-table
+  regex running between them; each one inside a segment makes it one code
+  point shorter;
+* UCS-2 text is encoded once, with ``str.encode("utf-16")``: the one UTF-16
+  codec CPython runs without a codec registry lookup. As many units as code
+  points means no astral character; then, without a CR, the text is cut by
+  arithmetic every 67 code points like plain GSM-7, provided neither code
+  point around any cut can join a grapheme cluster (a dict lookup each);
+* other UCS-2 text (``_ucs2``) reads a segment's end off the high bytes of
+  the next 67 units (count the low surrogates, in C). Once a cut is placed,
+  only the two code points around it are looked at: when neither can join a
+  cluster the cut stands; otherwise clusters are found with ``regex``'s
+  ``\\X``, from the nearest earlier point known to be a cluster boundary;
+* a ``SegmentInfo`` is built on a slotted twin whose class then becomes
+  SegmentInfo (``_info``): the frozen dataclass ``__init__``, three
+  ``object.__setattr__`` calls and a check, cost a third of counting a short
+  message.
 
-So the Python-level work is per segment, not per character. ``SegmentInfo``
-stores only the cut; its figures are derived when read (``non_gsm``, the
-distinct characters, is per-character work a campaign never needs).
+``SegmentInfo`` stores only the cut; its figures are derived when read
+(``non_gsm``, the distinct characters, is per-character work a campaign never
+needs).
 
 ``_count_exact`` is the slow, obvious version (every cluster, one by one);
 the tests use it as the oracle the fast version must always agree with.
@@ -52,11 +63,10 @@ from __future__ import annotations
 
 import enum
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import regex  # type: ignore[import-untyped]
+from bulksend.core._ucs2 import CLUSTER_RE, JOINS, cut_ucs2
 
 # 127 characters: the 128-entry 3GPP TS 23.038 table without ESC (0x1B), which
 # introduces the extension table and is not a character a user can type.
@@ -81,20 +91,8 @@ UCS2_SINGLE, UCS2_CONCATENATED = 70, 67
 _LIMITS = {Encoding.GSM7: (GSM7_SINGLE, GSM7_CONCATENATED), Encoding.UCS2: (UCS2_SINGLE, UCS2_CONCATENATED)}
 _UNIT_NAMES = {Encoding.GSM7: "septets", Encoding.UCS2: "UTF-16 code units"}
 
-# In UTF-16-LE, a low surrogate (DC00-DFFF) has one of these as its high byte.
-_LOW_SURROGATE_HIGH_BYTES = bytes(range(0xDC, 0xE0))
-# Where unit 0's high byte sits in ``str.encode("utf-16")``: after the BOM.
-_HIGH = 3 if sys.byteorder == "little" else 2
 _GSM_BASIC_RE = re.compile(f"[{re.escape(GSM_BASIC)}]*")
 _GSM_RE = re.compile(f"[{re.escape(GSM_BASIC + GSM_EXTENSION)}]*")
-_CLUSTER_RE = regex.compile(r"\X")
-# Code points that can be glued to a neighbour by UAX #29 (rules GB6-GB13).
-# Two adjacent code points outside this class are always a cluster boundary,
-# except CR LF (GB3), which is checked apart.
-_JOINER_RE = regex.compile(
-    r"[\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Prepend}"
-    r"\p{GCB=Regional_Indicator}\p{GCB=L}\p{GCB=V}\p{GCB=T}]"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,9 +277,7 @@ def _cut_gsm7(text: str, wide: list[int], count: int, limit: int) -> tuple[tuple
 
 def _count_ucs2(text: str) -> SegmentInfo:
     try:
-        # "utf-16" (a BOM, then native byte order) is the UTF-16 codec CPython
-        # runs without a codec registry lookup: ~0.3 µs less than "utf-16-le".
-        data = text.encode("utf-16")
+        data = text.encode("utf-16")  # a BOM, then native order: see _ucs2.utf16_units
     except UnicodeEncodeError:
         # Lone surrogates (from surrogateescape'd input) are a pair in the
         # UTF-16 bytes but two code points in the str; count them one by one.
@@ -293,96 +289,15 @@ def _count_ucs2(text: str) -> SegmentInfo:
     if total == len(text) and "\r" not in text:
         # No astral character, no CR LF: a cut every ``limit`` code points,
         # unless one lands next to a code point that may join a cluster.
-        joins = _JOINS
+        joins = JOINS
         for cut in range(limit, total, limit):
             if joins[text[cut - 1]] or joins[text[cut]]:
                 break
         else:
             units, texts = _cut_even(text, limit)
             return _info(_UCS2, units, texts)
-    units, texts = _cut_ucs2(text, data, total, limit)
+    units, texts = cut_ucs2(text, data, total, limit)
     return _info(_UCS2, units, texts)
-
-
-def _cut_ucs2(text: str, data: bytes, total: int, limit: int) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """Greedy segments of at most ``limit`` code units: (units of each, text of each).
-
-    ``data`` is ``text.encode("utf-16")``. A segment's end is read off the
-    high bytes of the next ``limit`` units: each low surrogate is one code
-    point fewer, and a final high surrogate is half an astral character that
-    does not fit.
-    """
-    units: list[int] = []
-    texts: list[str] = []
-    joins, lows = _JOINS, _LOW_SURROGATE_HIGH_BYTES
-    start = floor = done = 0  # floor: the latest position known to be a cluster boundary
-    while total - done > limit:
-        high = data[_HIGH + 2 * done : _HIGH + 2 * (done + limit) : 2]
-        end = start + len(high.translate(None, lows))
-        size = limit
-        if 0xD8 <= high[-1] <= 0xDB:
-            end -= 1
-            size -= 1
-        before, after = text[end - 1], text[end]
-        if joins[before] or joins[after] or (before == "\r" and after == "\n"):
-            cut, floor = _cluster_cut(text, start, end, floor, limit)
-            if cut != end:
-                size -= _units(text[cut:end])
-        else:
-            cut = floor = end
-        units.append(size)
-        texts.append(text[start:cut])
-        start, done = cut, done + size
-    units.append(total - done)
-    texts.append(text[start:])
-    return tuple(units), tuple(texts)
-
-
-def _units(text: str) -> int:
-    """UTF-16 code units of ``text`` (which has no lone surrogate)."""
-    return (len(text.encode("utf-16")) >> 1) - 1
-
-
-def _cluster_cut(text: str, start: int, end: int, floor: int, limit: int) -> tuple[int, int]:
-    """Pull a cut back to the start of the grapheme cluster it would split.
-
-    Returns the cut and the new floor (a position known to be a boundary).
-    ``\\X`` has to start on a cluster boundary, so step back to the nearest
-    position whose two neighbours cannot join (a few code points, typically),
-    or to ``floor``, which is known to be one.
-    """
-    joins = _JOINS
-    first = end - 1
-    after = joins[text[first]]
-    while first > floor:
-        before = joins[text[first - 1]]
-        if not (before or after or (text[first - 1] == "\r" and text[first] == "\n")):
-            break
-        first, after = first - 1, before
-    match = _CLUSTER_RE.match
-    last: int
-    while (last := match(text, first).end()) < end:
-        first = last
-    if last == end:
-        return end, end
-    if first > start and (2 * (last - first) <= limit or _units(text[first:last]) <= limit):
-        return first, first
-    # A cluster no segment can hold (see the module doc): cut inside it.
-    return end, first
-
-
-class _JoinTable(dict[str, bool]):
-    """Code point -> whether it can be glued to a neighbour (``_JOINER_RE``), filled on first sight.
-
-    A dict lookup, not a function call, because it runs at every cut.
-    """
-
-    def __missing__(self, char: str) -> bool:
-        joins = self[char] = _JOINER_RE.match(char) is not None
-        return joins
-
-
-_JOINS = _JoinTable()
 
 
 # --- the reference implementation ------------------------------------------
@@ -395,7 +310,7 @@ def _count_exact(text: str) -> SegmentInfo:
     """
     encoding = Encoding.GSM7 if is_gsm7(text) else Encoding.UCS2
     wide_chars = GSM_EXTENSION if encoding is Encoding.GSM7 else None
-    clusters: list[str] = _CLUSTER_RE.findall(text)
+    clusters: list[str] = CLUSTER_RE.findall(text)
     costs = [sum(_exact_cost(c, wide_chars) for c in cluster) for cluster in clusters]
     single, limit = _LIMITS[encoding]
     if (total := sum(costs)) <= single:
