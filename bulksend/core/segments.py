@@ -290,10 +290,10 @@ def _count_ucs2(text: str) -> SegmentInfo:
         # No astral character, no CR LF: a cut every ``limit`` code points,
         # unless one lands next to a code point that may join a cluster.
         joins = JOINS
-        for cut in range(limit, total, limit):
-            if joins[text[cut - 1]] or joins[text[cut]]:
-                break
-        else:
+        if total <= 2 * limit:  # the usual long message: one cut
+            if not (joins[text[limit - 1]] or joins[text[limit]]):
+                return _info(_UCS2, (limit, total - limit), (text[:limit], text[limit:]))
+        elif not any(joins[text[cut - 1]] or joins[text[cut]] for cut in range(limit, total, limit)):
             units, texts = _cut_even(text, limit)
             return _info(_UCS2, units, texts)
     units, texts = cut_ucs2(text, data, total, limit)
