@@ -73,6 +73,8 @@ def cut_ucs2(text: str, data: bytes, total: int, limit: int) -> tuple[tuple[int,
                 size -= utf16_units(text[cut:end])
         else:
             cut = floor = end
+        if not done and total - size <= limit:  # the usual long message: one cut
+            return (size, total - size), (text[:cut], text[cut:])
         units.append(size)
         texts.append(text[start:cut])
         start, done = cut, done + size
