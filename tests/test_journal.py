@@ -265,3 +265,26 @@ async def test_batches_cut_but_never_sent_go_back_and_nobody_is_sent_twice(tmp_p
     numbers = [r.msisdn for b in (first, third, *rest) for r in b.recipients]
     assert len(numbers) == len(set(numbers)) == 29  # every recipient once, nobody twice
     assert n.in_flight == 5 and n.accepted == 5
+
+
+async def test_early_marks_write_batches_in_flight_with_their_block_and_close_returns_the_unsent(
+        tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await new_campaign(journal, tmp_path)
+        ledger = JournalLedger(journal, c, stager=Stager(c, BodyMeter(), block=4), early_marks=True)
+        source = ledger.batches(stream_run(5))
+        first, second, third = [await source.__anext__() for _ in range(3)]
+        await ledger.before_send(first)  # its block is on disk: nothing more to write
+        await ledger.after_send(first, BatchResult(Outcome(Status.ACCEPTED, provider_id="B0")), 1)
+        await source.aclose()
+        n = await journal.counts(c.id)
+        assert n.in_flight >= 10 and n.accepted == 5  # second and third were written in flight, unsent
+        await ledger.close()  # a clean stop: what never left goes back
+        n = await journal.counts(c.id)
+        assert n.in_flight == 0 and n.accepted == 5 and n.pending == n.total - 5
+        rest = [b async for b in JournalLedger(journal, await journal.refresh(c),
+                                               stager=Stager(await journal.refresh(c), BodyMeter(), block=4),
+                                               early_marks=True).batches(stream_run(5))]
+    numbers = [r.msisdn for b in (first, *rest) for r in b.recipients]
+    assert numbers[5:15] == [r.msisdn for b in (second, third) for r in b.recipients]
+    assert len(numbers) == len(set(numbers)) == 29

@@ -5,7 +5,8 @@ means one wake-up of the journal's thread, one interpreter-lock hand-over
 and one answer per record, and the event loop's thread pays for each. A
 ``Coalescer`` instead keeps one *open* job per kind: records added while it
 waits to start join it, and it writes them all with one ``executemany``.
-Once the job has started, the next record opens a new one.
+Once the job has started, the next record opens a new one; so does
+``seal``, for a record that must be written after some other job.
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ class Coalescer(Generic[T]):
                 group = self._open_posted = _Open()
                 self._worker.submit(self._run, group, write=True).add_done_callback(self._on_error)
             group.items.append(item)
+
+    def seal(self) -> None:
+        """Records added from now on go in a new job, queued after whatever is queued now."""
+        with self._lock:
+            self._open = None
+            self._open_posted = None
 
     def withdraw(self, item: T, future: asyncio.Future[Any]) -> bool:
         """Take ``item`` back if its job has not started; True if it will not be written."""

@@ -7,11 +7,13 @@ It is also the campaign's batch source (``batches``), in two parts:
    between its first and last id, so recording it in flight is one
    ``UPDATE`` over an id range, whatever its size;
 2. the rest of the list, if it was not all read yet: the ``Stager`` reads
-   it a block at a time, the block's new recipients are cut into batches
-   and appended to the journal already assigned to them (``post_rows``, not
-   awaited), so the list is read once, while the first batches are sent,
-   and never read back. Recording such a batch in flight writes only its
-   batch row, after checking that its members reached the disk.
+   it a block at a time, the block's new recipients are cut into batches,
+   and the block is appended to the journal with its rows already in those
+   batches (not awaited). So the list is read once, while the first
+   batches are sent, and never read back. The batches are written in
+   flight in the same transaction when the provider can be asked about
+   them (see ``_write``); otherwise each is marked just before its request,
+   which writes only its batch row after checking its members are on disk.
 
 Batches are numbered above every seq the journal ever recorded.
 
@@ -34,7 +36,8 @@ from bulksend.core.templates import placeholders
 from bulksend.errors import BulksendError
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
-from bulksend.journal.staging import Stager
+from bulksend.journal.staging import Stager, Taken
+from bulksend.journal.store import Assignment
 from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status, numbers_of
 
 if TYPE_CHECKING:
@@ -58,6 +61,8 @@ class _Span:
     hi: int
     #: appended already in this batch (streamed from the list), not paged out free
     assigned: bool = False
+    #: written in flight with its block: this commit must be done before it is sent
+    written: asyncio.Future[None] | None = None
 
 
 def recipients_of(rows: Sequence[tuple[int, str, str | None]]) -> tuple[Recipient, ...]:
@@ -71,7 +76,8 @@ class JournalLedger:
     """Ledger and batch source of one journaled campaign."""
 
     def __init__(self, journal: Journal, campaign: CampaignRecord, page_batches: int = PAGE_BATCHES, *,
-                 stager: Stager | None = None, on_staged: Callable[[], Awaitable[None]] | None = None) -> None:
+                 stager: Stager | None = None, on_staged: Callable[[], Awaitable[None]] | None = None,
+                 early_marks: bool = False) -> None:
         self.journal = journal
         self.campaign = campaign
         self.page_batches = page_batches
@@ -80,6 +86,8 @@ class JournalLedger:
         self.on_staged = on_staged
         self._spans: dict[int, _Span] = {}
         self._in_flight: set[int] = set()
+        #: batches cut from the list are written in flight with their block (see ``_write``)
+        self.early_marks = early_marks
 
     # -- the batch source ----------------------------------------------------
     async def batches(self, run: CampaignRun) -> AsyncIterator[Batch]:
@@ -124,7 +132,7 @@ class JournalLedger:
             after = page[-1][1]
 
     async def _streamed(self, run: CampaignRun, seq: int, stager: Stager) -> AsyncIterator[Batch]:
-        """The rest of the list: read, appended to the journal in its batches, cut."""
+        """The rest of the list: read, cut into batches, appended to the journal in them."""
         cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
         if stager.seen is None:
             stager.open(await self.journal.seen_numbers(cid))
@@ -141,27 +149,49 @@ class JournalLedger:
             stats.invalid += taken.invalid
             stats.excluded += taken.excluded
             stats.duplicates += taken.duplicates
-            self.journal.post_rows(cid, first, taken, assign)
-            first += len(taken.numbers)
             pending.extend(numbers_of(taken.recipients) if static else taken.recipients)
-            if len(pending) < size:
+            cut = len(pending) - len(pending) % size
+            spans = [(seq + k, lo + k * size, lo + (k + 1) * size - 1) for k in range(cut // size)]
+            self._write(first, taken, assign, spans)
+            first += len(taken.numbers)
+            if not spans:
                 await asyncio.sleep(0)  # a block of nothing but repeats: let the senders run
                 continue
-            cut = len(pending) - len(pending) % size
-            for start in range(0, cut, size):
-                self._spans[seq] = _Span(lo, lo + size - 1, True)
+            for (seq, lo, _hi), start in zip(spans, range(0, cut, size)):
                 chunk = pending[start:start + size]
                 yield Batch(name, seq, Numbers(chunk) if static else tuple(chunk))
-                seq += 1
-                lo += size
+            seq, lo = spans[-1][0] + 1, spans[-1][2] + 1
             del pending[:cut]
         if not stager.done:
-            return  # stopped: the rows appended for unsent batches go back on resume (free_orphans)
+            return  # stopped: rows written for unsent batches go back on resume (free_orphans)
+        last = [(seq, lo, lo + len(pending) - 1)] if pending else []
+        if last:
+            self._write(first, Taken([], [], [], 0, 0, 0, 0, 0), assign, last)
         if self.on_staged is not None:
             await self.on_staged()  # before the last yield: the consumer may not ask for more
         if pending:
-            self._spans[seq] = _Span(lo, lo + len(pending) - 1, True)
             yield Batch(name, seq, Numbers(pending) if static else tuple(pending))
+
+    def _write(self, first: int, taken: Taken, assign: Assignment, spans: list[tuple[int, int, int]]) -> None:
+        """Append a block, its rows already in the batches ``spans`` cut from it.
+
+        When the provider can be asked about a batch (``early_marks``), the
+        same transaction writes those batches in flight: a batch is then
+        ready to go when its block is on disk, with no record of its own
+        before its request. A batch that never left is found absent by the
+        reconcile of the next run and sent then. When the provider cannot be
+        asked, each batch is marked just before its request instead, so a
+        crash leaves as few recipients unknown as possible.
+        """
+        cid = self.campaign.id
+        if self.early_marks:
+            written = self.journal.write_rows(cid, first, taken, assign, spans)
+            for seq, lo, hi in spans:
+                self._spans[seq] = _Span(lo, hi, True, written)
+        else:
+            self.journal.post_rows(cid, first, taken, assign)
+            for seq, lo, hi in spans:
+                self._spans[seq] = _Span(lo, hi, True)
 
     # -- the Ledger protocol ---------------------------------------------------
     async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
@@ -176,6 +206,10 @@ class JournalLedger:
 
     async def before_send(self, batch: Batch) -> None:
         span = self._spans[batch.seq]
+        if span.written is not None:  # in flight with its block: wait for that to be on disk
+            await asyncio.shield(span.written)
+            self._in_flight.add(batch.seq)
+            return
         await self.journal.mark_in_flight(self.campaign.id, batch.seq, span.lo, span.hi, batch.size, span.assigned)
         self._in_flight.add(batch.seq)
 
@@ -207,11 +241,20 @@ class JournalLedger:
 
     async def skipped(self, batch: Batch) -> None:
         """Taken off the queue, or refused by the provider: it goes back to be sent."""
-        self._spans.pop(batch.seq, None)
-        if batch.seq in self._in_flight:
+        span = self._spans.pop(batch.seq, None)
+        if batch.seq in self._in_flight or (span is not None and span.written is not None):
             self._in_flight.discard(batch.seq)
-            await self.journal.return_batch(self.campaign.id, batch.seq, "not_taken",
-                                            "the provider refused the campaign; sent again on resume")
+            await self._return(batch.seq, span, "the provider refused the campaign; sent again on resume")
 
     async def close(self) -> None:
+        """The run is over: batches written in flight with their block that never
+        left go back to be sent (a crash leaves them to the reconcile instead)."""
+        for seq, span in list(self._spans.items()):
+            if span.written is not None and seq not in self._in_flight:
+                await self._return(seq, span, "never sent: the run stopped first")
         self._spans.clear()
+
+    async def _return(self, seq: int, span: _Span | None, text: str) -> None:
+        if span is not None and span.written is not None:
+            await asyncio.shield(span.written)  # the batch row must be on disk to be returned
+        await self.journal.return_batch(self.campaign.id, seq, "not_taken", text)

@@ -52,6 +52,7 @@ from bulksend.journal.schedule import wait_until
 from bulksend.journal.signals import StopSignals
 from bulksend.journal.staging import Stager, check_unchanged, write_rejects
 from bulksend.providers import body_limit
+from bulksend.providers.base import can_look_up
 from bulksend.recipients import count_lines
 
 OnStart = Callable[[CampaignRun], Any]
@@ -222,7 +223,8 @@ class JournaledRun:
         spec = CampaignSpec(c.name, c.target.plan, message, max_batch=c.max_batch,
                             results_path=self.options.results_path, resend_unknown=self.options.resend_unknown)
         ledger = JournalLedger(self.journal, c, stager=stager,
-                               on_staged=(lambda: self._staged(stager)) if stager is not None else None)
+                               on_staged=(lambda: self._staged(stager)) if stager is not None else None,
+                               early_marks=can_look_up(engine.plan_runner(c.target.plan).provider))
         run = engine.submit(spec, ledger=ledger, batches=ledger.batches)
         run.stats.total_hint = counts.pending
         if stager is not None:
@@ -235,6 +237,7 @@ class JournaledRun:
         if self.on_start is not None:
             self.on_start(run)
         summary = await run.wait()
+        await ledger.close()
         after = await self.journal.counts(c.id)
         if after.pending == 0 and after.in_flight == 0:
             # Done: the exit code tells about the whole campaign, earlier runs included.

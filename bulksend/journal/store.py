@@ -144,7 +144,7 @@ Assignment = tuple[int, int, int]
 
 
 def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, assign: Assignment | None,
-                now: float = 0.0) -> None:
+                now: float = 0.0, in_flight: Sequence[tuple[int, int, int]] = ()) -> None:
     """Append one block of the list with ids from ``first``, and the counters
     that say how far staging got.
 
@@ -152,7 +152,8 @@ def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, as
     cut (``mark_in_flight`` then writes only the batch row); without, they
     wait free to be paged out. The block goes in as one JSON array, in one
     statement: SQLite makes the rows in C, without the interpreter lock, so
-    the event loop's thread runs on meanwhile.
+    the event loop's thread runs on meanwhile. ``in_flight`` batches
+    ``(seq, lo, hi)``, cut from the rows, are written in flight too.
     """
     if taken.numbers:
         with_params = not isinstance(taken.recipients, Numbers) and any(r.params for r in taken.recipients)
@@ -169,6 +170,8 @@ def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, as
         "WHERE id = ?",
         (taken.read, taken.invalid, taken.excluded, taken.duplicates, len(taken.numbers), taken.line_done,
          now, cid))
+    if in_flight:
+        mark_many(conn, [(cid, seq, lo, hi, hi - lo + 1, True, now) for seq, lo, hi in in_flight])
 
 
 @lru_cache(maxsize=32)

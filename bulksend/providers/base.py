@@ -18,7 +18,7 @@ from typing import Protocol
 
 import orjson
 
-from bulksend.models import Batch, BatchResult, HttpRequest, HttpResponse, Message, Outcome
+from bulksend.models import Batch, BatchResult, HttpRequest, HttpResponse, Message, Numbers, Outcome
 
 
 class Provider(Protocol):
@@ -91,3 +91,8 @@ def json_error(body: bytes) -> tuple[str, str]:
     if not isinstance(data, dict):
         return "", ""
     return str(data.get("code", "")), str(data.get("text", ""))
+
+
+def can_look_up(provider: Provider) -> bool:
+    """Whether the provider can be asked if it took a batch (codecs are pure: asking costs nothing)."""
+    return provider.lookup_request(Batch("probe", 0, Numbers(["46700000000"]))) is not None
