@@ -49,7 +49,7 @@ T = TypeVar("T")
 
 DEFAULT_PATH = ".bulksend/journal.db"
 SYNCHRONOUS = ("normal", "full")
-CACHE_KIB = 16_000
+CACHE_KIB = 4_000
 
 
 class JournalError(InputError):
