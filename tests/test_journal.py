@@ -201,6 +201,7 @@ async def test_the_delivery_side_looks_recipients_up_while_a_sender_holds_the_jo
         first = (await batches_of(ledger, 10))[0]
         await ledger.before_send(first)
         await ledger.after_send(first, BatchResult(Outcome(Status.ACCEPTED, provider_id="B1")), 1)
+        await journal.counts(c.id)  # the outcome is posted, not awaited: this call comes after its commit
         number = first.recipients[1].msisdn
         assert await lookup.find_by_provider_id("B1", number) == ("c", number)
     await lookup.close()
@@ -225,7 +226,9 @@ async def test_a_list_is_staged_while_its_batches_are_cut_and_read_only_once(tmp
         run = stream_run(10)
         ledger = JournalLedger(journal, c, stager=stager, on_staged=on_staged)
         batches = [b async for b in ledger.batches(run)]
-        assert [b.size for b in batches] == [10, 10, 9] and [b.seq for b in batches] == [0, 1, 2]
+        # Blocks of 10 lines, each cut on its own: the first lost line 6 (invalid), the last held only
+        # repeats, bad lines and an opt-out.
+        assert [b.size for b in batches] == [9, 10, 10] and [b.seq for b in batches] == [0, 1, 2]
         assert finished == [True]
         s = run.stats
         assert (s.recipients_read, s.invalid, s.excluded, s.duplicates) == (35, 3, 1, 2)
@@ -264,7 +267,7 @@ async def test_batches_cut_but_never_sent_go_back_and_nobody_is_sent_twice(tmp_p
     assert rest[0].seq > third.seq
     numbers = [r.msisdn for b in (first, third, *rest) for r in b.recipients]
     assert len(numbers) == len(set(numbers)) == 29  # every recipient once, nobody twice
-    assert n.in_flight == 5 and n.accepted == 5
+    assert n.in_flight == third.size and n.accepted == first.size
 
 
 async def test_early_marks_write_batches_in_flight_with_their_block_and_close_returns_the_unsent(
@@ -278,13 +281,81 @@ async def test_early_marks_write_batches_in_flight_with_their_block_and_close_re
         await ledger.after_send(first, BatchResult(Outcome(Status.ACCEPTED, provider_id="B0")), 1)
         await source.aclose()
         n = await journal.counts(c.id)
-        assert n.in_flight >= 10 and n.accepted == 5  # second and third were written in flight, unsent
+        sent = first.size
+        assert n.in_flight == second.size + third.size and n.accepted == sent  # written in flight, unsent
+        held = await journal.call(lambda conn: conn.execute(
+            "SELECT count(*) FROM batches WHERE members IS NOT NULL").fetchone()[0])
+        rows = await journal.call(lambda conn: conn.execute("SELECT count(*) FROM recipients").fetchone()[0])
+        assert held == 3 and rows == 0  # one row a batch, its members in it
         await ledger.close()  # a clean stop: what never left goes back
         n = await journal.counts(c.id)
-        assert n.in_flight == 0 and n.accepted == 5 and n.pending == n.total - 5
+        assert n.in_flight == 0 and n.accepted == sent and n.pending == n.total - sent
         rest = [b async for b in JournalLedger(journal, await journal.refresh(c),
                                                stager=Stager(await journal.refresh(c), BodyMeter(), block=4),
                                                early_marks=True).batches(stream_run(5))]
     numbers = [r.msisdn for b in (first, *rest) for r in b.recipients]
-    assert numbers[5:15] == [r.msisdn for b in (second, third) for r in b.recipients]
+    assert numbers[sent:sent + 10] == [r.msisdn for b in (second, third) for r in b.recipients]
     assert len(numbers) == len(set(numbers)) == 29
+
+
+async def test_batches_holding_their_members_explode_when_a_member_needs_a_state_of_its_own(
+        tmp_path: Path) -> None:
+    from bulksend.journal.report import write_report
+
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await new_campaign(journal, tmp_path)
+        ledger = JournalLedger(journal, c, stager=Stager(c, BodyMeter(), block=4), early_marks=True)
+        source = ledger.batches(stream_run(5))
+        first, second, third, fourth = [await source.__anext__() for _ in range(4)]
+        assert second.recipients[0].params is not None  # template values travel with the batch
+        for batch in (first, second, third):
+            await ledger.before_send(batch)
+        await ledger.after_send(first, BatchResult(Outcome(Status.ACCEPTED, provider_id="B0")), 1)
+        a, *rest = [r.msisdn for r in second.recipients]
+        await ledger.after_send(second, BatchResult(Outcome(Status.ACCEPTED), per_recipient={
+            a: Outcome(Status.FAILED, code="105", text="invalid destination"),
+            **{m: Outcome(Status.ACCEPTED, provider_id=f"m-{m}") for m in rest}}), 1)
+        await ledger.skipped(third)  # refused: its members go back, as rows of their own
+        await source.aclose()
+        await ledger.close()  # fourth never left
+        n = await journal.counts(c.id)
+        assert (n.accepted, n.failed, n.in_flight) == (first.size + len(rest), 1, 0)
+        member = first.recipients[2].msisdn
+        assert await journal.find_by_provider_id("B0", member) == ("c", member)  # found inside the batch row
+        assert await journal.find_by_provider_id("B0", a) is None
+        assert await journal.find_by_provider_id(f"m-{rest[0]}", rest[0]) == ("c", rest[0])
+        await write_report(journal, "c", str(tmp_path / "report.csv"))
+        # The next run sends what went back (third, fourth) first, then the rest of the list, nobody twice.
+        c = await journal.refresh(c)
+        later = [b async for b in JournalLedger(journal, c, stager=Stager(c, BodyMeter(), block=4),
+                                                early_marks=True).batches(stream_run(5))]
+    with (tmp_path / "report.csv").open() as f:
+        report = list(csv.DictReader(f))
+    by_number = {r["msisdn"]: r for r in report}
+    assert [r["msisdn"] for r in report[:first.size]] == [r.msisdn for r in first.recipients]  # list order
+    assert by_number[member]["status"] == "accepted" and by_number[member]["provider_id"] == "B0"
+    assert by_number[a]["status"] == "failed" and by_number[a]["code"] == "105"
+    assert by_number[rest[0]]["provider_id"] == f"m-{rest[0]}"
+    assert by_number[third.recipients[0].msisdn]["status"] == "pending"
+    again = [r.msisdn for b in later for r in b.recipients]
+    assert again[:third.size + fourth.size] == [r.msisdn for b in (third, fourth) for r in b.recipients]
+    sent = [r.msisdn for b in (first, second) for r in b.recipients] + again
+    assert len(sent) == len(set(sent)) == 29
+
+
+async def test_a_version_1_journal_is_brought_up_to_date_and_keeps_its_campaigns(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bulksend.journal.schema import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    conn.close()
+    async with await Journal.open(path) as journal:
+        c = await new_campaign(journal, tmp_path)
+        version = await journal.call(lambda conn: conn.execute("PRAGMA user_version").fetchone()[0])
+        columns = await journal.call(lambda conn: [r[1] for r in conn.execute("PRAGMA table_info(batches)")])
+    assert version == SCHEMA_VERSION == 2 and {"members", "member_params"} <= set(columns)
+    async with await Journal.open(path) as journal:  # opened again: nothing left to do
+        assert (await journal.campaign("c")) == c

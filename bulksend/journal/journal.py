@@ -241,13 +241,11 @@ class Journal:
         self.post(store.append_rows, cid, first, taken, assign, self.clock())
         self._marks.seal()  # a batch marked from now on may be in this block: its mark comes after it
 
-    def write_rows(self, cid: int, first: int, taken: Taken, assign: store.Assignment,
-                   in_flight: Sequence[tuple[int, int, int]]) -> asyncio.Future[None]:
-        """Append a block and write the batches ``in_flight`` (seq, lo, hi) cut
-        from it in flight, in one transaction; the future says it is on disk."""
+    def write_batches(self, cid: int, taken: Taken, cut: Sequence[store.CutBatch]) -> asyncio.Future[None]:
+        """Write a block of the list as the batches cut from it, in flight, members
+        in their batch rows (``store.append_batches``); the future says it is on disk."""
         self._check_open()
-        return self._worker.submit_async(store.append_rows, cid, first, taken, assign, self.clock(), in_flight,
-                                         write=True)
+        return self._worker.submit_async(store.append_batches, cid, taken, cut, self.clock(), write=True)
 
     async def free_orphans(self, cid: int) -> int:
         return await self._call(store.free_orphans, cid, write=True)

@@ -37,7 +37,7 @@ from bulksend.errors import BulksendError
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
 from bulksend.journal.staging import Stager, Taken
-from bulksend.journal.store import Assignment
+from bulksend.journal.store import Assignment, CutBatch
 from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status, numbers_of
 
 if TYPE_CHECKING:
@@ -132,15 +132,20 @@ class JournalLedger:
             after = page[-1][1]
 
     async def _streamed(self, run: CampaignRun, seq: int, stager: Stager) -> AsyncIterator[Batch]:
-        """The rest of the list: read, cut into batches, appended to the journal in them."""
+        """The rest of the list: read a block, cut it into batches, write them, send them.
+
+        A block is a whole number of batches' worth of lines, and is cut on
+        its own (its last batch is short when some lines were bad or
+        repeated), so every batch comes from one block and goes to the
+        journal in that block's transaction.
+        """
         cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
         if stager.seen is None:
+            stager.block = size * max(1, stager.block // size)  # whole batches a block
             stager.open(await self.journal.seen_numbers(cid))
-        first = lo = await self.journal.next_id()
-        assign = (seq, first, size)
+        lo = await self.journal.next_id()
         stats = run.stats
         static = not stager.keys  # then batches carry only numbers
-        pending: list[Any] = []
         while not run.stopping:
             taken = stager.take()
             if taken is None:
@@ -149,49 +154,53 @@ class JournalLedger:
             stats.invalid += taken.invalid
             stats.excluded += taken.excluded
             stats.duplicates += taken.duplicates
-            pending.extend(numbers_of(taken.recipients) if static else taken.recipients)
-            cut = len(pending) - len(pending) % size
-            spans = [(seq + k, lo + k * size, lo + (k + 1) * size - 1) for k in range(cut // size)]
-            self._write(first, taken, assign, spans)
-            first += len(taken.numbers)
-            if not spans:
-                await asyncio.sleep(0)  # a block of nothing but repeats: let the senders run
-                continue
-            for (seq, lo, _hi), start in zip(spans, range(0, cut, size)):
-                chunk = pending[start:start + size]
+            fresh: Sequence[Any] = numbers_of(taken.recipients) if static else taken.recipients
+            cut = [(seq + k, lo + start, lo + min(start + size, len(fresh)) - 1)
+                   for k, start in enumerate(range(0, len(fresh), size))]
+            self._write(lo, taken, (seq, lo, size), cut, fresh, static)
+            for (seq, _lo, _hi), start in zip(cut, range(0, len(fresh), size)):
+                chunk = fresh[start:start + size]
                 yield Batch(name, seq, Numbers(chunk) if static else tuple(chunk))
-            seq, lo = spans[-1][0] + 1, spans[-1][2] + 1
-            del pending[:cut]
-        if not stager.done:
-            return  # stopped: rows written for unsent batches go back on resume (free_orphans)
-        last = [(seq, lo, lo + len(pending) - 1)] if pending else []
-        if last:
-            self._write(first, Taken([], [], [], 0, 0, 0, 0, 0), assign, last)
-        if self.on_staged is not None:
-            await self.on_staged()  # before the last yield: the consumer may not ask for more
-        if pending:
-            yield Batch(name, seq, Numbers(pending) if static else tuple(pending))
+            if cut:
+                seq = cut[-1][0] + 1
+            else:
+                await asyncio.sleep(0)  # a block of nothing but repeats: let the senders run
+            lo += len(fresh)
+        if stager.done and self.on_staged is not None:
+            await self.on_staged()
 
-    def _write(self, first: int, taken: Taken, assign: Assignment, spans: list[tuple[int, int, int]]) -> None:
-        """Append a block, its rows already in the batches ``spans`` cut from it.
+    def _write(self, lo: int, taken: Taken, assign: Assignment, cut: list[tuple[int, int, int]],
+               fresh: Sequence[Any], static: bool) -> None:
+        """Write a block and the batches ``cut`` from it (not awaited).
 
         When the provider can be asked about a batch (``early_marks``), the
-        same transaction writes those batches in flight: a batch is then
-        ready to go when its block is on disk, with no record of its own
-        before its request. A batch that never left is found absent by the
-        reconcile of the next run and sent then. When the provider cannot be
-        asked, each batch is marked just before its request instead, so a
-        crash leaves as few recipients unknown as possible.
+        batches go in flight in the block's own transaction, their members in
+        their rows: a batch is ready to go as soon as its block is on disk,
+        with no record of its own before its request, and the journal writes
+        one row a batch, not one a recipient. A batch that never left goes
+        back when the run ends (``close``), or is found absent by the
+        reconcile after a crash. When the provider cannot be asked, the block
+        is appended as rows already in their batches, and each batch is
+        marked just before its request, so a crash leaves as few recipients
+        unknown as possible.
         """
         cid = self.campaign.id
-        if self.early_marks:
-            written = self.journal.write_rows(cid, first, taken, assign, spans)
-            for seq, lo, hi in spans:
-                self._spans[seq] = _Span(lo, hi, True, written)
-        else:
-            self.journal.post_rows(cid, first, taken, assign)
-            for seq, lo, hi in spans:
-                self._spans[seq] = _Span(lo, hi, True)
+        if not self.early_marks:
+            self.journal.post_rows(cid, lo, taken, assign)
+            for seq, first, last in cut:
+                self._spans[seq] = _Span(first, last, True)
+            return
+        held: list[CutBatch] = []
+        for seq, first, last in cut:
+            chunk = fresh[first - lo:last - lo + 1]
+            if static:
+                held.append((seq, first, last, ",".join(chunk), None))
+            else:
+                held.append((seq, first, last, ",".join(r.msisdn for r in chunk),
+                             orjson.dumps([r.params for r in chunk]).decode()))
+        written = self.journal.write_batches(cid, taken, held)
+        for seq, first, last in cut:
+            self._spans[seq] = _Span(first, last, True, written)
 
     # -- the Ledger protocol ---------------------------------------------------
     async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:

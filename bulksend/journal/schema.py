@@ -23,7 +23,14 @@ Tables
     million numbers cost seconds rather than minutes.
 ``batches``
     One row per request sent: its members are the rows with its ``seq`` and
-    ``id`` between ``lo`` and ``hi``. ``state`` is ``in_flight`` (written
+    ``id`` between ``lo`` and ``hi``, or, for a batch cut from the list while
+    it was sent, its ``members`` column (the numbers, comma-joined, ids
+    ``lo``..``hi`` in order; ``member_params`` the JSON list of their template
+    values): writing one row per batch instead of one per recipient is what
+    keeps the journal off a campaign's profile. Such a batch is *exploded*
+    into ``recipients`` rows (``store.explode``) the moment one of its members
+    needs a state of its own (an answer per recipient, sent again), and its
+    ``members`` is then cleared. ``state`` is ``in_flight`` (written
     before the request leaves), then ``accepted``, ``failed``, ``unknown``
     or ``mixed`` (per-recipient answers), ``returned`` (the provider did not
     take it; its members went back to state 0), or ``cancelled``.
@@ -40,7 +47,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -112,8 +119,14 @@ CREATE TABLE IF NOT EXISTS rejects (
 CREATE INDEX IF NOT EXISTS rejects_by_campaign ON rejects (campaign, line);
 """
 
+_V2 = """
+ALTER TABLE batches ADD COLUMN members TEXT;
+ALTER TABLE batches ADD COLUMN member_params TEXT;
+CREATE INDEX IF NOT EXISTS batches_holding_members ON batches (campaign, hi) WHERE members IS NOT NULL;
+"""
+
 #: MIGRATIONS[i] brings a file from version i to i + 1
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 
 class SchemaTooNew(Exception):

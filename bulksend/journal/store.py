@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from bulksend.core.seen import SeenNumbers
+from bulksend.core.seen import SeenNumbers, as_keys
 
 from bulksend.journal.records import (
     BATCHED,
@@ -85,7 +85,7 @@ def create_campaign(
     conn: sqlite3.Connection, name: str, target: Target, message: Message, source: ListSource,
     max_batch: int | None, start_at: float | None, now: float,
 ) -> CampaignRecord:
-    (last,) = conn.execute("SELECT ifnull(max(id), 0) FROM recipients").fetchone()
+    last = next_id(conn) - 1
     state = CampaignState.STAGING.value
     conn.execute(
         "INSERT INTO campaigns (name, state, plan, provider, account, endpoint, message, message_hash, "
@@ -124,9 +124,11 @@ def set_plan(conn: sqlite3.Connection, cid: int, plan: str, now: float) -> None:
 
 # -- staging ---------------------------------------------------------------
 def next_id(conn: sqlite3.Connection) -> int:
-    """The id the next recipient row gets: ids are the send order, in every campaign."""
-    (top,) = conn.execute("SELECT ifnull(max(id), 0) FROM recipients").fetchone()
-    return int(top) + 1
+    """The next free recipient id: ids are the send order, in every campaign, and
+    a batch that carries its ``members`` holds ids ``lo``..``hi`` without rows."""
+    (rows,) = conn.execute("SELECT ifnull(max(id), 0) FROM recipients").fetchone()
+    (held,) = conn.execute("SELECT ifnull(max(hi), 0) FROM batches WHERE members IS NOT NULL").fetchone()
+    return max(int(rows), int(held)) + 1
 
 
 def seen_numbers(conn: sqlite3.Connection, cid: int) -> SeenNumbers:
@@ -136,6 +138,9 @@ def seen_numbers(conn: sqlite3.Connection, cid: int) -> SeenNumbers:
     cursor = conn.execute("SELECT msisdn FROM recipients WHERE id >= ? AND +campaign = ?", (first, cid))
     while rows := cursor.fetchmany(1 << 16):
         seen.take(np.array(rows, dtype=np.int64).reshape(-1))
+    for (members,) in conn.execute("SELECT members FROM batches WHERE campaign = ? AND members IS NOT NULL",
+                                   (cid,)):
+        seen.take(as_keys(members.split(",")))
     return seen
 
 
@@ -144,7 +149,7 @@ Assignment = tuple[int, int, int]
 
 
 def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, assign: Assignment | None,
-                now: float = 0.0, in_flight: Sequence[tuple[int, int, int]] = ()) -> None:
+                now: float = 0.0) -> None:
     """Append one block of the list with ids from ``first``, and the counters
     that say how far staging got.
 
@@ -152,8 +157,7 @@ def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, as
     cut (``mark_in_flight`` then writes only the batch row); without, they
     wait free to be paged out. The block goes in as one JSON array, in one
     statement: SQLite makes the rows in C, without the interpreter lock, so
-    the event loop's thread runs on meanwhile. ``in_flight`` batches
-    ``(seq, lo, hi)``, cut from the rows, are written in flight too.
+    the event loop's thread runs on meanwhile.
     """
     if taken.numbers:
         with_params = not isinstance(taken.recipients, Numbers) and any(r.params for r in taken.recipients)
@@ -162,6 +166,11 @@ def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, as
         else:
             data = orjson.dumps(taken.numbers)
         conn.execute(_insert_sql(cid, assign, with_params), (first, data))
+    _block_done(conn, cid, taken, now)
+
+
+def _block_done(conn: sqlite3.Connection, cid: int, taken: Taken, now: float) -> None:
+    """A block's bad lines and counters, and how far the list is staged."""
     if taken.rejects:
         conn.executemany("INSERT INTO rejects (campaign, line, value, reason) VALUES (?, ?, ?, ?)", taken.rejects)
     conn.execute(
@@ -170,8 +179,42 @@ def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, as
         "WHERE id = ?",
         (taken.read, taken.invalid, taken.excluded, taken.duplicates, len(taken.numbers), taken.line_done,
          now, cid))
-    if in_flight:
-        mark_many(conn, [(cid, seq, lo, hi, hi - lo + 1, True, now) for seq, lo, hi in in_flight])
+
+
+#: ``(seq, lo, hi, members, member_params)``: a batch cut from a block, its numbers comma-joined
+CutBatch = tuple[int, int, int, str, str | None]
+
+
+def append_batches(conn: sqlite3.Connection, cid: int, taken: Taken, cut: Sequence[CutBatch],
+                   now: float = 0.0) -> None:
+    """A block of the list as the batches cut from it, written in flight: one row
+    a batch, its members in it (no ``recipients`` rows; see ``explode``)."""
+    try:
+        conn.executemany(
+            "INSERT INTO batches (campaign, seq, lo, hi, size, state, sent_at, members, member_params) "
+            f"VALUES (?, ?, ?, ?, ?, '{BatchState.IN_FLIGHT.value}', ?, ?, ?)",
+            [(cid, seq, lo, hi, hi - lo + 1, now, members, params) for seq, lo, hi, members, params in cut])
+    except sqlite3.IntegrityError:
+        raise InvariantError(f"one of batches {[c[0] for c in cut]} of campaign {cid} was already written") from None
+    _block_done(conn, cid, taken, now)
+
+
+def explode(conn: sqlite3.Connection, cid: int, seq: int) -> None:
+    """Give a batch's members rows of their own (ids ``lo``..``hi``, in the batch),
+    when one of them needs a state of its own; the batch keeps only its row."""
+    row = conn.execute("SELECT lo, members, member_params FROM batches WHERE campaign = ? AND seq = ? "
+                       "AND members IS NOT NULL", (cid, seq)).fetchone()
+    if row is None:
+        return
+    lo, members, member_params = row
+    numbers = members.split(",")
+    params = orjson.loads(member_params) if member_params else [None] * len(numbers)
+    conn.executemany(
+        "INSERT INTO recipients (id, campaign, msisdn, params, seq, state) VALUES (?, ?, ?, ?, ?, ?)",
+        [(lo + i, cid, int(n), orjson.dumps(p).decode() if p else None, seq, BATCHED)
+         for i, (n, p) in enumerate(zip(numbers, params))])
+    conn.execute("UPDATE batches SET members = NULL, member_params = NULL WHERE campaign = ? AND seq = ?",
+                 (cid, seq))
 
 
 @lru_cache(maxsize=32)
@@ -367,6 +410,7 @@ def settle(
         raise InvariantError(f"batch {seq} of campaign {cid} is not in flight")
     if not per_recipient:
         return
+    explode(conn, cid, seq)
     lo, hi = conn.execute("SELECT lo, hi FROM batches WHERE campaign = ? AND seq = ?", (cid, seq)).fetchone()
     ids = dict(conn.execute("SELECT CAST(msisdn AS TEXT), id FROM recipients WHERE id BETWEEN ? AND ? "
                             "AND +campaign = ? AND seq = ?", (lo, hi, cid, seq)).fetchall())
@@ -376,6 +420,7 @@ def settle(
 
 def return_batch(conn: sqlite3.Connection, cid: int, seq: int, code: str, text: str, now: float) -> int:
     """The provider does not have this batch: its members go back to be sent again."""
+    explode(conn, cid, seq)
     row = conn.execute("SELECT lo, hi FROM batches WHERE campaign = ? AND seq = ?", (cid, seq)).fetchone()
     if row is None:
         raise InvariantError(f"no batch {seq} in campaign {cid}")
@@ -386,6 +431,14 @@ def return_batch(conn: sqlite3.Connection, cid: int, seq: int, code: str, text: 
                  "settled_at = ? WHERE campaign = ? AND seq = ?",
                  (BatchState.RETURNED.value, code, text[:500], now, cid, seq))
     return int(back)
+
+
+def _held(lo: int, members: str, member_params: str | None) -> list[tuple[int, str, str | None]]:
+    numbers = members.split(",")
+    if not member_params:
+        return [(lo + i, n, None) for i, n in enumerate(numbers)]
+    params = orjson.loads(member_params)
+    return [(lo + i, n, orjson.dumps(p).decode() if p else None) for i, (n, p) in enumerate(zip(numbers, params))]
 
 
 def batches_in(conn: sqlite3.Connection, cid: int, states: Iterable[BatchState]) -> list[BatchRow]:
@@ -399,6 +452,11 @@ def batches_in(conn: sqlite3.Connection, cid: int, states: Iterable[BatchState])
 
 
 def members(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: int) -> list[tuple[int, str, str | None]]:
+    """A batch's members ``(id, msisdn, params)``, from its own row or from theirs."""
+    held = conn.execute("SELECT members, member_params FROM batches WHERE campaign = ? AND seq = ? "
+                        "AND members IS NOT NULL", (cid, seq)).fetchone()
+    if held is not None:
+        return _held(lo, held[0], held[1])
     return conn.execute(
         "SELECT id, CAST(msisdn AS TEXT), params FROM recipients WHERE id BETWEEN ? AND ? AND +campaign = ? "
         "AND seq = ? ORDER BY id", (lo, hi, cid, seq)).fetchall()
@@ -478,12 +536,25 @@ def last_errors(conn: sqlite3.Connection, cid: int, limit: int = 5) -> list[str]
 
 
 def report_page(conn: sqlite3.Connection, cid: int, after: int, limit: int) -> list[tuple[Any, ...]]:
-    """Recipients with their batch, in list order, ``limit`` at a time."""
-    return conn.execute(
+    """Recipients with their batch, in list order, ``limit`` at a time: those with
+    rows of their own merged with the members batches hold (``explode``)."""
+    rows = conn.execute(
         "SELECT r.id, r.msisdn, r.state, r.seq, r.provider_id, r.code, r.params, "
         "b.state, b.provider_id, b.code, b.attempts, b.sent_at "
         "FROM recipients AS r LEFT JOIN batches AS b ON b.campaign = r.campaign AND b.seq = r.seq "
         "WHERE r.id > ? AND +r.campaign = ? ORDER BY r.id LIMIT ?", (after, cid, limit)).fetchall()
+    upper = rows[-1][0] if len(rows) == limit else None
+    held: list[tuple[Any, ...]] = []
+    for seq, lo, hi, members, member_params, state, pid, code, attempts, sent_at in conn.execute(
+            "SELECT seq, lo, hi, members, member_params, state, provider_id, code, attempts, sent_at "
+            "FROM batches WHERE campaign = ? AND members IS NOT NULL AND hi > ? ORDER BY hi", (cid, after)):
+        if len(held) >= limit or (upper is not None and lo > upper):
+            break
+        held.extend((rid, int(n), BATCHED, seq, None, None, p, state, pid, code, attempts, sent_at)
+                    for rid, n, p in _held(lo, members, member_params) if rid > after)
+    if not held:
+        return rows
+    return sorted(rows + held, key=lambda r: int(r[0]))[:limit]
 
 
 def find_by_provider_id(conn: sqlite3.Connection, provider_id: str, msisdn: str) -> tuple[str, str] | None:
@@ -492,8 +563,13 @@ def find_by_provider_id(conn: sqlite3.Connection, provider_id: str, msisdn: str)
         number = int(msisdn)
     except ValueError:
         return None
-    for cid, seq, lo, hi in conn.execute(
-            "SELECT campaign, seq, lo, hi FROM batches WHERE provider_id = ?", (provider_id,)).fetchall():
+    for cid, seq, lo, hi, members in conn.execute(
+            "SELECT campaign, seq, lo, hi, members FROM batches WHERE provider_id = ?", (provider_id,)).fetchall():
+        if members is not None:
+            if f",{number}," in f",{members},":
+                (name,) = conn.execute("SELECT name FROM campaigns WHERE id = ?", (cid,)).fetchone()
+                return str(name), msisdn
+            continue
         hit = conn.execute(
             "SELECT c.name FROM recipients AS r JOIN campaigns AS c ON c.id = r.campaign "
             "WHERE r.id BETWEEN ? AND ? AND +r.campaign = ? AND r.seq = ? AND r.msisdn = ?",
