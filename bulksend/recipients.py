@@ -217,13 +217,17 @@ def _plain_csv(stream: IO[str], number_at: int, columns: int, line: int, size: i
     quote: ``(its lines, the line before them)``, for the CSV parser to go on.
     """
     last = number_at == columns - 1
+    carry: list[str] = []  # blocks are ``size`` lines however the reads fall
     while True:
-        lines = stream.readlines(_PLAIN_READ)
+        read = stream.readlines(_PLAIN_READ)
+        if '"' in "".join(read):
+            return carry + read, line
+        lines = carry + read
+        end = len(lines) if not read else len(lines) - len(lines) % size
         if not lines:
             return None
-        if '"' in "".join(lines):
-            return lines, line
-        for start in range(0, len(lines), size):
+        carry = lines[end:]
+        for start in range(0, end, size):
             chunk = lines[start:start + size]
             numbers = range(line + 1, line + 1 + len(chunk))
             line += len(chunk)
