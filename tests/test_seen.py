@@ -36,7 +36,7 @@ def test_runs_stop_growing_at_the_cap_and_the_filter_grows(monkeypatch) -> None:
         assert seen.take(values[start:start + 50]).all()
     assert len(seen) == 5000
     assert not seen.take(values[::7]).any()  # every one of them is known now
-    assert all(len(run) <= 64 for run in seen._runs)
+    assert all(len(run) <= 64 for runs in seen._runs.values() for run in runs)
 
 
 def test_keys_from_normalized_numbers() -> None:

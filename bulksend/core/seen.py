@@ -1,20 +1,25 @@
-"""Which numbers a campaign has already taken, in 8 bytes a number.
+"""Which numbers a campaign has already taken, in about 5 bytes a number.
 
 A campaign skips a number it has seen before (the first occurrence is the
 one sent). A Python ``set`` of ints costs about 60 bytes a number, so ten
 million numbers would take 600 MB; ``SeenNumbers`` keeps them as sorted
-runs of 64-bit integers and answers a whole block at once in numpy.
+runs of integers and answers a whole block at once in numpy.
+
+A number (at most 15 digits) is split into its high and low 32 bits. The
+numbers of one list share a handful of high words (one country's mobile
+ranges span a few), so each high word has its own runs of 32-bit low
+words: 4 bytes a number instead of 8.
 
 A lookup in the runs is a binary search per run, which misses the cache on
-big runs. Most numbers of a list are new, so a bit filter answers first
-(16 bits a number, one hash): a number whose bit is clear was certainly not
-seen, and only the few with their bit set are searched for in the runs.
+big runs. Most numbers of a list are new, so a bit filter answers first (6
+to 12 bits a number, one hash): a number whose bit is clear was certainly
+not seen, and only the few with their bit set are searched for in the runs.
 
 Runs are merged like a binary counter (a new run is merged into the one
-below while that one is no bigger), so each number is copied about
-``log2(n / block)`` times. A run stops growing at ``RUN_CAP`` numbers: the
-last merge then never needs more than ``2 * RUN_CAP * 8`` bytes of scratch,
-however long the list.
+below while that one is no more than twice its size), so each number is
+copied about ``log2(n / block)`` times. A run stops growing at ``RUN_CAP``
+numbers: a merge then never needs more than ``2 * RUN_CAP * 4`` bytes of
+scratch, however long the list.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-RUN_CAP = 1 << 21  # 16 MB a run
-BITS_PER_KEY = 16
+RUN_CAP = 1 << 20  # 4 MB a run
+BITS_PER_KEY = 6  # at least; the filter doubles below that, so 6 to 12 bits a number
 _MIN_BITS = 1 << 20
+_REMARK = 1 << 16
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: multiply, keep the top bits
 
 Keys = npt.NDArray[np.int64]
+Lows = npt.NDArray[np.uint32]
 
 
 def as_keys(numbers: Sequence[str] | Sequence[int]) -> Keys:
@@ -54,7 +61,8 @@ class SeenNumbers:
     __slots__ = ("_runs", "_count", "_filter", "_shift")
 
     def __init__(self, keys: Iterable[Keys] = ()) -> None:
-        self._runs: list[Keys] = []
+        #: per high word, its sorted runs of low words
+        self._runs: dict[int, list[Lows]] = {}
         self._count = 0
         self._filter = np.zeros(_MIN_BITS // 8, dtype=np.uint8)
         self._shift = np.uint64(64 - _MIN_BITS.bit_length() + 1)
@@ -88,13 +96,14 @@ class SeenNumbers:
         maybe: npt.NDArray[np.bool_] = (self._filter[slot >> 3] & (1 << (slot & 7)).astype(np.uint8)) != 0
         unseen: npt.NDArray[np.bool_] = ~maybe
         if maybe.any():
-            probe = distinct[maybe]
-            found = np.zeros(len(probe), dtype=np.bool_)
-            for run in self._runs:
-                pos = np.searchsorted(run, probe)
-                np.minimum(pos, len(run) - 1, out=pos)
-                found |= run[pos] == probe
-            unseen[maybe] = ~found
+            where = np.flatnonzero(maybe)
+            for high, part in _by_high(distinct[where]):
+                found = np.zeros(len(part), dtype=np.bool_)
+                for run in self._runs.get(high, ()):
+                    pos = np.searchsorted(run, part)
+                    np.minimum(pos, len(run) - 1, out=pos)
+                    found |= run[pos] == part
+                unseen[where[_at(distinct[where], high)]] = ~found
         return unseen
 
     def _slots(self, keys: Keys) -> npt.NDArray[np.uint64]:
@@ -110,22 +119,42 @@ class SeenNumbers:
             bits *= 2
         self._filter = np.zeros(bits // 8, dtype=np.uint8)
         self._shift = np.uint64(64 - bits.bit_length() + 1)
-        for run in self._runs:
-            self._mark(run)
+        for high, runs in self._runs.items():
+            top = np.int64(high) << np.int64(32)
+            for run in runs:
+                for start in range(0, len(run), _REMARK):  # in slices: a run's temporaries would be 8x its size
+                    self._mark(top | run[start:start + _REMARK].astype(np.int64))
 
     def _push(self, new: Keys) -> None:
         if not len(new):
             return
         self._count += len(new)
-        runs = self._runs
-        runs.append(new)
+        for high, lows in _by_high(new):
+            runs = self._runs.setdefault(high, [])
+            runs.append(lows)
+            while len(runs) > 1 and len(runs[-2]) <= len(runs[-1]) * 2 and \
+                    len(runs[-2]) + len(runs[-1]) <= RUN_CAP:
+                top = runs.pop()
+                merged = np.concatenate((runs[-1], top))
+                merged.sort(kind="stable")  # two sorted runs: one linear merge
+                runs[-1] = merged
         if self._count * BITS_PER_KEY > len(self._filter) * 8:
             self._grow_filter()
         else:
             self._mark(new)
-        while len(runs) > 1 and len(runs[-2]) <= len(runs[-1]) * 2 and \
-                len(runs[-2]) + len(runs[-1]) <= RUN_CAP:
-            top = runs.pop()
-            merged = np.concatenate((runs[-1], top))
-            merged.sort(kind="stable")  # two sorted runs: one linear merge
-            runs[-1] = merged
+
+
+def _by_high(keys: Keys) -> list[tuple[int, Lows]]:
+    """Sorted ``keys`` split by their high 32 bits: ``(high, sorted low words)``."""
+    highs = keys >> np.int64(32)
+    lows = (keys & np.int64(0xFFFFFFFF)).astype(np.uint32)
+    if highs[0] == highs[-1]:  # one high word: the usual block
+        return [(int(highs[0]), lows)]
+    cuts = np.flatnonzero(np.diff(highs)) + 1
+    starts = np.concatenate(([0], cuts))
+    return [(int(highs[i]), part) for i, part in zip(starts, np.split(lows, cuts))]
+
+
+def _at(keys: Keys, high: int) -> npt.NDArray[np.bool_]:
+    result: npt.NDArray[np.bool_] = (keys >> np.int64(32)) == high
+    return result
