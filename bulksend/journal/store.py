@@ -154,7 +154,7 @@ def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, as
     that say how far staging got.
 
     With ``assign`` the rows are already members of the batches the sender
-    cut (``mark_in_flight`` then writes only the batch row); without, they
+    cut (``mark_many`` then writes only the batch row); without, they
     wait free to be paged out. The block goes in as one JSON array, in one
     statement: SQLite makes the rows in C, without the interpreter lock, so
     the event loop's thread runs on meanwhile.
@@ -312,38 +312,15 @@ def next_seq(conn: sqlite3.Connection, cid: int) -> int:
     return int(top) + 1
 
 
-def mark_in_flight(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: int, size: int,
-                   now: float, assigned: bool = False) -> None:
-    """Record a batch and its members before its request leaves.
-
-    ``assigned``: its members were appended already in it (``append_rows``);
-    they are only counted, so a block that never reached the disk stops the
-    batch here instead of sending recipients the journal does not hold.
-    """
-    try:
-        conn.execute("INSERT INTO batches (campaign, seq, lo, hi, size, state, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (cid, seq, lo, hi, size, BatchState.IN_FLIGHT.value, now))
-    except sqlite3.IntegrityError:
-        raise InvariantError(f"batch {seq} of campaign {cid} was already written") from None
-    if assigned:
-        (changed,) = conn.execute(
-            "SELECT count(*) FROM recipients WHERE id BETWEEN ? AND ? AND +campaign = ? AND seq = ? AND state = ?",
-            (lo, hi, cid, seq, BATCHED)).fetchone()
-    else:
-        changed = conn.execute(
-            "UPDATE recipients SET seq = ?, state = ? WHERE id BETWEEN ? AND ? AND +campaign = ? AND state = ?",
-            (seq, BATCHED, lo, hi, cid, NEW)).rowcount
-    if changed != size:
-        raise InvariantError(f"batch {seq}: {changed} recipients free in ids {lo}..{hi}, expected {size}")
-
-
 #: ``(campaign, seq, lo, hi, size, assigned, now)``: one batch going in flight
 Mark = tuple[int, int, int, int, int, bool, float]
 
 
 def mark_many(conn: sqlite3.Connection, marks: Sequence[Mark]) -> None:
-    """``mark_in_flight`` for many batches: the batch rows in one statement, and
-    the members of the already assigned ones counted in one query."""
+    """Record batches in flight before their requests leave: the batch rows in
+    one statement; members paged out free are moved into their batch, and
+    those appended already in it (``assigned``) are counted in one query, so
+    a block that never reached the disk stops its batches here."""
     try:
         conn.executemany("INSERT INTO batches (campaign, seq, lo, hi, size, state, sent_at) "
                          f"VALUES (?, ?, ?, ?, ?, '{BatchState.IN_FLIGHT.value}', ?)",
