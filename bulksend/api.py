@@ -97,7 +97,7 @@ async def send_campaign(
     preflight(spec, config.plan(spec.plan))
     async with Engine(config, env=env) as engine:
         run = engine.submit(spec)
-        if spec.recipients is not None:
+        if spec.recipients is not None and on_start is not None:  # a total only for whoever shows progress
             run.stats.total_hint = count_lines(spec.recipients.path)
         if handle_signals:
             _stop_on_signals(run)

@@ -230,7 +230,7 @@ class JournaledRun:
         if stager is not None:
             run.stats.started = self.staging_started  # the run reads the list as it sends
             run.meter = stager.meter
-            lines = count_lines(c.source.path)
+            lines = count_lines(c.source.path) if self.on_start is not None else None  # for progress only
             if lines is not None:
                 run.stats.total_hint += max(0, lines - c.line_done)
         self.signals.attach(run)
