@@ -359,3 +359,17 @@ async def test_a_version_1_journal_is_brought_up_to_date_and_keeps_its_campaigns
     assert version == SCHEMA_VERSION == 2 and {"members", "member_params"} <= set(columns)
     async with await Journal.open(path) as journal:  # opened again: nothing left to do
         assert (await journal.campaign("c")) == c
+
+
+async def test_lingering_outcomes_are_seen_by_the_next_call_and_written_on_close(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await staged(journal, tmp_path)
+        ledger = JournalLedger(journal, c, early_marks=True)  # a provider that can be asked: outcomes linger
+        first, second, _ = await batches_of(ledger, 10)
+        for batch in (first, second):
+            await ledger.before_send(batch)
+        await ledger.after_send(first, BatchResult(Outcome(Status.ACCEPTED, provider_id="B0")), 1)
+        assert (await journal.counts(c.id)).accepted == 10  # any call first posts what lingers
+        await ledger.after_send(second, BatchResult(Outcome(Status.ACCEPTED, provider_id="B1")), 1)
+    async with await Journal.open(tmp_path / "j.db") as journal:  # closing wrote the last one
+        assert (await journal.counts(c.id)).accepted == 20

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
@@ -57,12 +57,15 @@ class Coalescer(Generic[T]):
 
     def post(self, item: T) -> None:
         """Queue ``item`` without waiting for it; a failure reaches ``on_error``."""
+        self.post_many((item,))
+
+    def post_many(self, items: Iterable[T]) -> None:
         with self._lock:
             group = self._open_posted
             if group is None:
                 group = self._open_posted = _Open()
                 self._worker.submit(self._run, group, write=True).add_done_callback(self._on_error)
-            group.items.append(item)
+            group.items.extend(items)
 
     def seal(self) -> None:
         """Records added from now on go in a new job, queued after whatever is queued now."""

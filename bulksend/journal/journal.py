@@ -50,6 +50,8 @@ T = TypeVar("T")
 DEFAULT_PATH = ".bulksend/journal.db"
 SYNCHRONOUS = ("normal", "full")
 CACHE_KIB = 4_000
+SETTLE_LINGER = 0.05
+SETTLE_GROUP = 2048
 
 
 class JournalError(InputError):
@@ -76,6 +78,9 @@ class Journal:
         self._post_error: BaseException | None = None
         self._marks: Coalescer[store.Mark] = Coalescer(self._worker, store.mark_many, self._posted_done)
         self._settles: Coalescer[store.Settle] = Coalescer(self._worker, store.settle_many, self._posted_done)
+        #: outcomes gathered on the event loop for up to SETTLE_LINGER seconds, then posted as one job
+        self._settle_buffer: list[store.Settle] = []
+        self._settle_timer: asyncio.TimerHandle | None = None
 
     @classmethod
     async def open(cls, path: str | Path = DEFAULT_PATH, **kw: Any) -> Journal:
@@ -93,6 +98,7 @@ class Journal:
         """Wait for every queued write, then close the file and its lock."""
         if self._closed:
             return
+        self._flush_settles()
         self._closed = True
         if self._worker.alive:
             await asyncio.wrap_future(self._worker.stop())
@@ -187,7 +193,16 @@ class Journal:
         if error is not None and self._post_error is None:
             self._post_error = error
 
+    def _flush_settles(self) -> None:
+        if self._settle_timer is not None:
+            self._settle_timer.cancel()
+            self._settle_timer = None
+        if self._settle_buffer:
+            items, self._settle_buffer = self._settle_buffer, []
+            self._settles.post_many(items)
+
     def _raise_posted(self) -> None:
+        self._flush_settles()  # whatever comes next is queued after the outcomes posted before it
         if self._post_error is not None:
             error, self._post_error = self._post_error, None
             raise error
@@ -297,11 +312,27 @@ class Journal:
 
     def post_settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
                     attempts: int, tally: tuple[int, int, int],
-                    per_recipient: Sequence[tuple[str, str, str, int]] = ()) -> None:
-        """``settle`` without waiting for the disk (see ``post``); settles posted
-        while the previous one waits share one job."""
-        self._check_open()
-        self._settles.post((cid, seq, state, provider_id, code, text, attempts, tally, per_recipient, self.clock()))
+                    per_recipient: Sequence[tuple[str, str, str, int]] = (), linger: bool = False) -> None:
+        """``settle`` without waiting for the disk (see ``post``).
+
+        With ``linger`` (for a provider that can be asked about a batch),
+        outcomes are gathered on the event loop for up to ``SETTLE_LINGER``
+        seconds (or ``SETTLE_GROUP`` of them) and written by one job: with one
+        recipient a request there are thousands a second, and every job costs
+        the event loop's thread a few hand-overs of the interpreter lock. An
+        outcome a crash loses leaves its batch in flight, and the reconcile
+        finds it accepted. Without ``linger`` it is posted at once: a provider
+        that cannot be asked would leave that batch unknown. Any other call
+        to the journal posts the gathered outcomes first, so it sees them.
+        """
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed")
+        self._settle_buffer.append(
+            (cid, seq, state, provider_id, code, text, attempts, tally, per_recipient, self.clock()))
+        if not linger or len(self._settle_buffer) >= SETTLE_GROUP:
+            self._flush_settles()
+        elif self._settle_timer is None:
+            self._settle_timer = asyncio.get_running_loop().call_later(SETTLE_LINGER, self._flush_settles)
 
     async def return_batch(self, cid: int, seq: int, code: str, text: str) -> int:
         return await self._call(store.return_batch, cid, seq, code, text, self.clock(), write=True)

@@ -216,7 +216,10 @@ class JournalLedger:
     async def before_send(self, batch: Batch) -> None:
         span = self._spans[batch.seq]
         if span.written is not None:  # in flight with its block: wait for that to be on disk
-            await asyncio.shield(span.written)
+            if span.written.done():  # usually, long since: the producer reads a queue's worth ahead
+                span.written.result()
+            else:
+                await asyncio.shield(span.written)
             self._in_flight.add(batch.seq)
             return
         await self.journal.mark_in_flight(self.campaign.id, batch.seq, span.lo, span.hi, batch.size, span.assigned)
@@ -233,7 +236,7 @@ class JournalLedger:
                      n if state is BatchState.UNKNOWN else 0)
             # Not awaited: if it never reaches the disk, the batch stays in flight and is reconciled.
             self.journal.post_settle(self.campaign.id, batch.seq, state, o.provider_id, o.code, o.text,
-                                     attempts, tally)
+                                     attempts, tally, linger=self.early_marks)
             return
         rows = []
         counts = {R_ACCEPTED: 0, R_FAILED: 0, R_UNKNOWN: 0}
@@ -246,7 +249,7 @@ class JournalLedger:
         uniform = [s for s, n in zip((BatchState.ACCEPTED, BatchState.FAILED, BatchState.UNKNOWN), tally) if n]
         state = uniform[0] if len(uniform) == 1 else BatchState.MIXED
         self.journal.post_settle(self.campaign.id, batch.seq, state, o.provider_id, o.code, o.text,
-                                 attempts, tally, rows)
+                                 attempts, tally, rows, linger=self.early_marks)
 
     async def skipped(self, batch: Batch) -> None:
         """Taken off the queue, or refused by the provider: it goes back to be sent."""
