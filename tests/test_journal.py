@@ -213,6 +213,15 @@ def stream_run(size: int) -> Any:
     return SimpleNamespace(batch_size=size, stopping=False, stats=CampaignStats())
 
 
+async def streamed(journal: Journal, campaign: CampaignRecord, count: int, early_marks: bool = False
+                   ) -> tuple[JournalLedger, Any, list[Batch]]:
+    """A ledger reading the list 4 lines at a time into batches of 5, and its first ``count`` batches."""
+    ledger = JournalLedger(journal, campaign, stager=Stager(campaign, BodyMeter(), block=4),
+                           early_marks=early_marks)
+    source = ledger.batches(stream_run(5))
+    return ledger, source, [await source.__anext__() for _ in range(count)]
+
+
 async def test_a_list_is_staged_while_its_batches_are_cut_and_read_only_once(tmp_path: Path) -> None:
     async with await Journal.open(tmp_path / "j.db") as journal:
         c = await new_campaign(journal, tmp_path)
@@ -247,10 +256,7 @@ async def test_a_list_is_staged_while_its_batches_are_cut_and_read_only_once(tmp
 async def test_batches_cut_but_never_sent_go_back_and_nobody_is_sent_twice(tmp_path: Path) -> None:
     async with await Journal.open(tmp_path / "j.db") as journal:
         c = await new_campaign(journal, tmp_path)
-        run = stream_run(5)
-        ledger = JournalLedger(journal, c, stager=Stager(c, BodyMeter(), block=4))
-        source = ledger.batches(run)
-        first, second, third = [await source.__anext__() for _ in range(3)]
+        ledger, source, (first, second, third) = await streamed(journal, c, 3)
         await ledger.before_send(first)
         await ledger.after_send(first, BatchResult(Outcome(Status.ACCEPTED, provider_id="B0")), 1)
         await ledger.before_send(third)  # in flight when the process died; second never left
@@ -274,9 +280,7 @@ async def test_early_marks_write_batches_in_flight_with_their_block_and_close_re
         tmp_path: Path) -> None:
     async with await Journal.open(tmp_path / "j.db") as journal:
         c = await new_campaign(journal, tmp_path)
-        ledger = JournalLedger(journal, c, stager=Stager(c, BodyMeter(), block=4), early_marks=True)
-        source = ledger.batches(stream_run(5))
-        first, second, third = [await source.__anext__() for _ in range(3)]
+        ledger, source, (first, second, third) = await streamed(journal, c, 3, early_marks=True)
         await ledger.before_send(first)  # its block is on disk: nothing more to write
         await ledger.after_send(first, BatchResult(Outcome(Status.ACCEPTED, provider_id="B0")), 1)
         await source.aclose()
@@ -304,9 +308,7 @@ async def test_batches_holding_their_members_explode_when_a_member_needs_a_state
 
     async with await Journal.open(tmp_path / "j.db") as journal:
         c = await new_campaign(journal, tmp_path)
-        ledger = JournalLedger(journal, c, stager=Stager(c, BodyMeter(), block=4), early_marks=True)
-        source = ledger.batches(stream_run(5))
-        first, second, third, fourth = [await source.__anext__() for _ in range(4)]
+        ledger, source, (first, second, third, fourth) = await streamed(journal, c, 4, early_marks=True)
         assert second.recipients[0].params is not None  # template values travel with the batch
         for batch in (first, second, third):
             await ledger.before_send(batch)
