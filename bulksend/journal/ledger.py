@@ -7,13 +7,14 @@ It is also the campaign's batch source (``batches``), in two parts:
    between its first and last id, so recording it in flight is one
    ``UPDATE`` over an id range, whatever its size;
 2. the rest of the list, if it was not all read yet: the ``Stager`` reads
-   it a block at a time, the block's new recipients are cut into batches,
-   and the block is appended to the journal with its rows already in those
-   batches (not awaited). So the list is read once, while the first
-   batches are sent, and never read back. The batches are written in
-   flight in the same transaction when the provider can be asked about
-   them (see ``_write``); otherwise each is marked just before its request,
-   which writes only its batch row after checking its members are on disk.
+   it a block at a time and the block's new recipients are cut into
+   batches, which go to the journal in one transaction (not awaited). So
+   the list is read once, while the first batches are sent, and never read
+   back. When the provider can be asked about a batch, the batches are
+   written in flight in that transaction, their members in their own rows
+   (see ``_write``); otherwise the block is appended as recipient rows
+   already in their batches, and each batch is marked just before its
+   request.
 
 Batches are numbered above every seq the journal ever recorded.
 
