@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import quote
 
 import orjson
@@ -12,6 +14,7 @@ from bulksend.errors import CampaignRefused, RateLimited, TransientError
 from bulksend.models import (
     Batch,
     BatchResult,
+    DeliveryReport,
     HttpRequest,
     HttpResponse,
     Message,
@@ -110,23 +113,38 @@ def build_payload(batch: Batch, message: Message) -> dict[str, object]:
     """The JSON body of a send: the documented fields a campaign can set."""
     payload: dict[str, object] = {
         "to": list(batch.numbers),
-        "body": message.body,
         "client_reference": batch.client_reference,
     }
-    keys = placeholders(message.body)
+    fixed, keys = _fixed_fields(message)
+    payload.update(fixed)
     if keys:
         payload["parameters"] = _parameters(batch, message, keys)
-    optional = {
-        "from": message.sender,
-        "send_at": message.send_at,
-        "expire_at": message.expire_at,
-        "callback_url": message.callback_url,
-        "max_number_of_message_parts": message.max_parts,
-    }
-    payload.update({k: v for k, v in optional.items() if v is not None})
-    if message.delivery_report.value != "none":
-        payload["delivery_report"] = message.delivery_report.value
     return payload
+
+
+def _fixed_fields(message: Message) -> tuple[dict[str, object], tuple[str, ...]]:
+    """What every batch of a message says the same, and the template keys of its
+    body: worked out once a message (``defaults`` is not sent, and not hashable)."""
+    return _fixed(message.body, message.sender, message.delivery_report, message.send_at, message.expire_at,
+                  message.callback_url, message.max_parts)
+
+
+@lru_cache(maxsize=64)
+def _fixed(body: str, sender: str | None, delivery_report: DeliveryReport, send_at: str | None,
+           expire_at: str | None, callback_url: str | None, max_parts: int | None,
+           ) -> tuple[dict[str, object], tuple[str, ...]]:
+    fixed: dict[str, object] = {"body": body}
+    optional = {
+        "from": sender,
+        "send_at": send_at,
+        "expire_at": expire_at,
+        "callback_url": callback_url,
+        "max_number_of_message_parts": max_parts,
+    }
+    fixed.update({k: v for k, v in optional.items() if v is not None})
+    if delivery_report.value != "none":
+        fixed["delivery_report"] = delivery_report.value
+    return fixed, placeholders(body)
 
 
 def _parameters(batch: Batch, message: Message, keys: tuple[str, ...]) -> dict[str, dict[str, str]]:
@@ -143,7 +161,16 @@ def _parameters(batch: Batch, message: Message, keys: tuple[str, ...]) -> dict[s
     return out
 
 
+_LEADING_ID = re.compile(rb'\{\s*"id"\s*:\s*"([^"\\]*)"')
+
+
 def _batch_id(body: bytes) -> str:
+    """The batch id of a create answer. The answer echoes the whole batch (its
+    ``to`` list too), and Sinch puts ``id`` first: read it off the front, and
+    parse the whole body only when it is not there."""
+    leading = _LEADING_ID.match(body)
+    if leading is not None:
+        return leading.group(1).decode()
     try:
         return str(orjson.loads(body).get("id", ""))
     except (orjson.JSONDecodeError, AttributeError):
