@@ -26,11 +26,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bulksend.core.seen import SeenNumbers
 from bulksend.errors import InputError
 from bulksend.journal import store
 from bulksend.journal.coalesce import Coalescer
 from bulksend.journal.lock import LockHeld, WorkspaceLock
-from bulksend.journal.staging import Taken
 from bulksend.journal.records import (
     BatchRow,
     BatchState,
@@ -40,8 +40,8 @@ from bulksend.journal.records import (
     ListSource,
     Target,
 )
-from bulksend.core.seen import SeenNumbers
 from bulksend.journal.schema import SCHEMA_VERSION, SchemaTooNew, migrate
+from bulksend.journal.staging import Taken
 from bulksend.journal.worker import SqliteWorker
 from bulksend.models import Message
 

@@ -25,12 +25,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from bulksend.core.estimate import BodyMeter
+from bulksend.core.seen import Keys, SeenNumbers, as_keys
 from bulksend.core.templates import missing_values, placeholders, render
 from bulksend.errors import InputError
 from bulksend.journal import store
-from bulksend.core.seen import SeenNumbers, as_keys
 from bulksend.journal.records import CampaignRecord, ListSource
 from bulksend.models import Recipient, keep_only, numbers_of
 from bulksend.recipients import Block, RecipientSource, load_numbers, read_blocks
@@ -75,9 +74,9 @@ def check_unchanged(source: ListSource, allow_changes: bool) -> bool:
 class Taken:
     """What one block of the list adds to the campaign."""
 
-    #: the new recipients, in list order, and their numbers as integers
+    #: the new recipients, in list order, and their numbers as int64 keys
     recipients: Sequence[Recipient]
-    numbers: list[int]
+    numbers: Keys
     rejects: list[Reject]
     #: lines read, invalid, excluded, repeated
     read: int
@@ -128,10 +127,10 @@ class Stager:
         numbers = as_keys(numbers_of(taken.recipients))
         fresh = self.seen.take(numbers)
         if fresh.all():
-            taken.numbers = numbers.tolist()
+            taken.numbers = numbers
         else:
             taken.recipients = keep_only(taken.recipients, fresh.tolist())
-            taken.numbers = numbers[fresh].tolist()
+            taken.numbers = numbers[fresh]
             taken.duplicates = len(fresh) - len(taken.numbers)
         self.skip_to = max(self.skip_to, taken.line_done)
         self.read += taken.read
@@ -162,7 +161,7 @@ class Stager:
     def _screen(self, block: Block) -> Taken:
         recipients, errors = block
         skip, cid = self.skip_to, self.cid
-        taken = Taken([], [], [], 0, 0, 0, 0, skip)
+        taken = Taken([], as_keys([]), [], 0, 0, 0, 0, skip)
         if not (errors or self.keys or self._excluded) and recipients and recipients[0].line > skip:
             # The common block: a static body, clean lines, no opt-outs, nothing to skip.
             problem = self.meter.add(self.body, len(recipients))

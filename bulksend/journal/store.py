@@ -159,12 +159,12 @@ def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, as
     statement: SQLite makes the rows in C, without the interpreter lock, so
     the event loop's thread runs on meanwhile.
     """
-    if taken.numbers:
+    if len(taken.numbers):
         with_params = not isinstance(taken.recipients, Numbers) and any(r.params for r in taken.recipients)
         if with_params:
-            data = orjson.dumps([[n, r.params or None] for n, r in zip(taken.numbers, taken.recipients)])
+            data = orjson.dumps([[n, r.params or None] for n, r in zip(taken.numbers.tolist(), taken.recipients)])
         else:
-            data = orjson.dumps(taken.numbers)
+            data = orjson.dumps(taken.numbers, option=orjson.OPT_SERIALIZE_NUMPY)
         conn.execute(_insert_sql(cid, assign, with_params), (first, data))
     _block_done(conn, cid, taken, now)
 
