@@ -17,6 +17,7 @@ from bulksend.core.estimate import BodyMeter
 from bulksend.journal import BatchState, Journal, JournalLedger, JournalLookup
 from bulksend.journal.records import CampaignRecord, ListSource, Target, message_hash
 from bulksend.journal.staging import Stager, write_rejects
+from bulksend.journal import store
 from bulksend.journal.store import InvariantError
 from bulksend.models import Batch, BatchResult, Message, Outcome, Status
 
@@ -288,7 +289,7 @@ async def test_early_marks_write_batches_in_flight_with_their_block_and_close_re
         sent = first.size
         assert n.in_flight == second.size + third.size and n.accepted == sent  # written in flight, unsent
         held = await journal.call(lambda conn: conn.execute(
-            "SELECT count(*) FROM batches WHERE members IS NOT NULL").fetchone()[0])
+            "SELECT count(*) FROM held").fetchone()[0])
         rows = await journal.call(lambda conn: conn.execute("SELECT count(*) FROM recipients").fetchone()[0])
         assert held == 3 and rows == 0  # one row a batch, its members in it
         await ledger.close()  # a clean stop: what never left goes back
@@ -358,9 +359,37 @@ async def test_a_version_1_journal_is_brought_up_to_date_and_keeps_its_campaigns
         c = await new_campaign(journal, tmp_path)
         version = await journal.call(lambda conn: conn.execute("PRAGMA user_version").fetchone()[0])
         columns = await journal.call(lambda conn: [r[1] for r in conn.execute("PRAGMA table_info(batches)")])
-    assert version == SCHEMA_VERSION == 2 and {"members", "member_params"} <= set(columns)
+        held = await journal.call(lambda conn: [r[1] for r in conn.execute("PRAGMA table_info(held)")])
+    assert version == SCHEMA_VERSION == 3 and "members" not in columns and "members" in held
     async with await Journal.open(path) as journal:  # opened again: nothing left to do
         assert (await journal.campaign("c")) == c
+
+
+async def test_a_version_2_journal_moves_the_members_its_batches_hold_out_of_them(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bulksend.journal.schema import MIGRATIONS
+
+    path = tmp_path / "v2.db"
+    async with await Journal.open(tmp_path / "model.db") as journal:  # a campaign row as this bulksend writes it
+        c = await new_campaign(journal, tmp_path)
+        campaign_row = await journal.call(lambda conn: conn.execute("SELECT * FROM campaigns").fetchone())
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + ";" + MIGRATIONS[1] + ";PRAGMA user_version = 2;")
+    conn.execute(f"INSERT INTO campaigns VALUES ({','.join('?' * len(campaign_row))})", campaign_row)
+    conn.execute("INSERT INTO batches (campaign, seq, lo, hi, size, state, provider_id, members, member_params) "
+                 "VALUES (?, 0, 1, 3, 3, 'accepted', 'B0', '46700000001,46700000002,46700000003', "
+                 "'[{\"name\":\"A\"},null,{\"name\":\"C\"}]')", (c.id,))
+    conn.commit()
+    conn.close()
+    async with await Journal.open(path) as journal:
+        (row,) = await journal.batches_in(c.id, (BatchState.ACCEPTED,))
+        members = await journal.members(row)
+        found = await journal.find_by_provider_id("B0", "46700000002")
+        next_id = await journal.call(store.next_id)
+    assert members == [(1, "46700000001", '{"name":"A"}'), (2, "46700000002", None),
+                       (3, "46700000003", '{"name":"C"}')]
+    assert found == ("c", "46700000002") and next_id == 4
 
 
 async def test_lingering_outcomes_are_seen_by_the_next_call_and_written_on_close(tmp_path: Path) -> None:

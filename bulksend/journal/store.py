@@ -125,9 +125,9 @@ def set_plan(conn: sqlite3.Connection, cid: int, plan: str, now: float) -> None:
 # -- staging ---------------------------------------------------------------
 def next_id(conn: sqlite3.Connection) -> int:
     """The next free recipient id: ids are the send order, in every campaign, and
-    a batch that carries its ``members`` holds ids ``lo``..``hi`` without rows."""
+    a batch whose members are ``held`` has ids ``lo``..``hi`` without rows."""
     (rows,) = conn.execute("SELECT ifnull(max(id), 0) FROM recipients").fetchone()
-    (held,) = conn.execute("SELECT ifnull(max(hi), 0) FROM batches WHERE members IS NOT NULL").fetchone()
+    (held,) = conn.execute("SELECT ifnull(max(hi), 0) FROM held").fetchone()
     return max(int(rows), int(held)) + 1
 
 
@@ -138,8 +138,7 @@ def seen_numbers(conn: sqlite3.Connection, cid: int) -> SeenNumbers:
     cursor = conn.execute("SELECT msisdn FROM recipients WHERE id >= ? AND +campaign = ?", (first, cid))
     while rows := cursor.fetchmany(1 << 16):
         seen.take(np.array(rows, dtype=np.int64).reshape(-1))
-    for (members,) in conn.execute("SELECT members FROM batches WHERE campaign = ? AND members IS NOT NULL",
-                                   (cid,)):
+    for (members,) in conn.execute("SELECT members FROM held WHERE hi >= ? AND +campaign = ?", (first, cid)):
         seen.take(as_keys(members.split(",")))
     return seen
 
@@ -188,9 +187,11 @@ CutBatch = tuple[int, int, int, str, str | None]
 def append_batches(conn: sqlite3.Connection, cid: int, taken: Taken, cut: Sequence[CutBatch],
                    now: float = 0.0) -> None:
     """A block of the list as the batches cut from it, written in flight: one row
-    a batch, its members in it (no ``recipients`` rows; see ``explode``)."""
+    a batch, its members ``held`` in one more (no ``recipients`` rows; see ``explode``)."""
+    data = orjson.dumps(cut)
     try:
-        conn.execute(_INSERT_CUT, (cid, now, orjson.dumps(cut)))
+        conn.execute(_INSERT_CUT, (cid, now, data))
+        conn.execute(_HOLD_CUT, (cid, data))
     except sqlite3.IntegrityError:
         raise InvariantError(f"one of batches {[c[0] for c in cut]} of campaign {cid} was already written") from None
     _block_done(conn, cid, taken, now)
@@ -200,27 +201,29 @@ def append_batches(conn: sqlite3.Connection, cid: int, taken: Taken, cut: Sequen
 # gives the interpreter lock up, and getting it back while the event loop's
 # thread is busy can take the whole switch interval (5 ms) each time.
 _INSERT_CUT = (
-    "INSERT INTO batches (campaign, seq, lo, hi, size, state, sent_at, members, member_params) "
+    "INSERT INTO batches (campaign, seq, lo, hi, size, state, sent_at) "
     "SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, (j.value ->> 2) - (j.value ->> 1) + 1, "
-    f"'{BatchState.IN_FLIGHT.value}', ?2, j.value ->> 3, j.value ->> 4 FROM json_each(?3) AS j")
+    f"'{BatchState.IN_FLIGHT.value}', ?2 FROM json_each(?3) AS j")
+_HOLD_CUT = ("INSERT INTO held (hi, campaign, seq, members, member_params) "
+             "SELECT j.value ->> 2, ?1, j.value ->> 0, j.value ->> 3, j.value ->> 4 FROM json_each(?2) AS j")
 
 
 def explode(conn: sqlite3.Connection, cid: int, seq: int) -> None:
     """Give a batch's members rows of their own (ids ``lo``..``hi``, in the batch),
     when one of them needs a state of its own; the batch keeps only its row."""
-    row = conn.execute("SELECT lo, members, member_params FROM batches WHERE campaign = ? AND seq = ? "
-                       "AND members IS NOT NULL", (cid, seq)).fetchone()
+    row = conn.execute("SELECT b.lo, b.hi, h.members, h.member_params FROM batches AS b "
+                       "JOIN held AS h ON h.hi = b.hi AND h.campaign = b.campaign AND h.seq = b.seq "
+                       "WHERE b.campaign = ? AND b.seq = ?", (cid, seq)).fetchone()
     if row is None:
         return
-    lo, members, member_params = row
+    lo, hi, members, member_params = row
     numbers = members.split(",")
     params = orjson.loads(member_params) if member_params else [None] * len(numbers)
     conn.executemany(
         "INSERT INTO recipients (id, campaign, msisdn, params, seq, state) VALUES (?, ?, ?, ?, ?, ?)",
         [(lo + i, cid, int(n), orjson.dumps(p).decode() if p else None, seq, BATCHED)
          for i, (n, p) in enumerate(zip(numbers, params))])
-    conn.execute("UPDATE batches SET members = NULL, member_params = NULL WHERE campaign = ? AND seq = ?",
-                 (cid, seq))
+    conn.execute("DELETE FROM held WHERE hi = ?", (hi,))
 
 
 @lru_cache(maxsize=32)
@@ -442,8 +445,8 @@ def batches_in(conn: sqlite3.Connection, cid: int, states: Iterable[BatchState])
 
 def members(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: int) -> list[tuple[int, str, str | None]]:
     """A batch's members ``(id, msisdn, params)``, from its own row or from theirs."""
-    held = conn.execute("SELECT members, member_params FROM batches WHERE campaign = ? AND seq = ? "
-                        "AND members IS NOT NULL", (cid, seq)).fetchone()
+    held = conn.execute("SELECT members, member_params FROM held WHERE hi = ? AND campaign = ? AND seq = ?",
+                        (hi, cid, seq)).fetchone()
     if held is not None:
         return _held(lo, held[0], held[1])
     return conn.execute(
@@ -535,8 +538,9 @@ def report_page(conn: sqlite3.Connection, cid: int, after: int, limit: int) -> l
     upper = rows[-1][0] if len(rows) == limit else None
     held: list[tuple[Any, ...]] = []
     for seq, lo, hi, members, member_params, state, pid, code, attempts, sent_at in conn.execute(
-            "SELECT seq, lo, hi, members, member_params, state, provider_id, code, attempts, sent_at "
-            "FROM batches WHERE campaign = ? AND members IS NOT NULL AND hi > ? ORDER BY hi", (cid, after)):
+            "SELECT b.seq, b.lo, b.hi, h.members, h.member_params, b.state, b.provider_id, b.code, b.attempts, "
+            "b.sent_at FROM held AS h JOIN batches AS b ON b.campaign = h.campaign AND b.seq = h.seq "
+            "WHERE h.hi > ? AND +h.campaign = ? ORDER BY h.hi", (after, cid)):
         if len(held) >= limit or (upper is not None and lo > upper):
             break
         held.extend((rid, int(n), BATCHED, seq, None, None, p, state, pid, code, attempts, sent_at)
@@ -553,7 +557,9 @@ def find_by_provider_id(conn: sqlite3.Connection, provider_id: str, msisdn: str)
     except ValueError:
         return None
     for cid, seq, lo, hi, members in conn.execute(
-            "SELECT campaign, seq, lo, hi, members FROM batches WHERE provider_id = ?", (provider_id,)).fetchall():
+            "SELECT b.campaign, b.seq, b.lo, b.hi, h.members FROM batches AS b LEFT JOIN held AS h "
+            "ON h.hi = b.hi AND h.campaign = b.campaign AND h.seq = b.seq WHERE b.provider_id = ?",
+            (provider_id,)).fetchall():
         if members is not None:
             if f",{number}," in f",{members},":
                 (name,) = conn.execute("SELECT name FROM campaigns WHERE id = ?", (cid,)).fetchone()
