@@ -112,7 +112,7 @@ async def until_requests(sb: Any, count: int) -> None:
 
 
 async def test_auto_pause_stops_a_failing_campaign_and_resume_goes_on(tmp_path: Path, sandbox) -> None:
-    numbers = write_numbers(tmp_path / "n.txt", 5000)
+    numbers = write_numbers(tmp_path / "n.txt", 50_000)
     settings = JournalSettings(path=str(tmp_path / "j.db"))
     async with sandbox(SandboxConfig(open_plans=True, seed=1).with_faults(error_rate=1.0)) as sb:
         config = make_config({"a": plan_table(
@@ -125,13 +125,13 @@ async def test_auto_pause_stops_a_failing_campaign_and_resume_goes_on(tmp_path: 
         # It did not burn the list: the window, plus at most the batch sent while the fifth was recorded.
         # The list is read as it is sent: the journal holds what was read so far, nothing was lost.
         c = paused.counts
-        assert 500 <= c.failed <= 600 and c.pending == c.total - c.failed and c.total < 5000
+        assert 500 <= c.failed <= 600 and c.pending == c.total - c.failed and c.total < 50_000
         sb.state.plans[PLAN_ID].faults = Faults()  # the operator fixed the cause
         done = await resume_campaign(config, "c", settings)
         assert done.exit_code == EXIT_FAILED and done.state == "done"  # the 500 failed stay failed...
         assert done.counts.failed == paused.counts.failed
-        assert done.counts.accepted == 5000 - paused.counts.failed
+        assert done.counts.accepted == 50_000 - paused.counts.failed
         retried = await resume_campaign(config, "c", settings, options=RunOptions(retry_failed=True))
         s = stats(sb)
-    assert retried.exit_code == EXIT_OK and retried.counts.accepted == 5000  # ...until asked for
-    assert s["distinct_numbers"] == 5000 and s["numbers_received_more_than_once"] == 0
+    assert retried.exit_code == EXIT_OK and retried.counts.accepted == 50_000  # ...until asked for
+    assert s["distinct_numbers"] == 50_000 and s["numbers_received_more_than_once"] == 0

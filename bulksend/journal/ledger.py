@@ -37,7 +37,7 @@ from bulksend.core.templates import placeholders
 from bulksend.errors import BulksendError
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
-from bulksend.journal.staging import Stager, Taken
+from bulksend.journal.staging import Stager, Taken, send_block
 from bulksend.journal.store import Assignment, CutBatch
 from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status, numbers_of
 
@@ -142,7 +142,7 @@ class JournalLedger:
         """
         cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
         if stager.seen is None:
-            stager.block = size * max(1, stager.block // size)  # whole batches a block
+            stager.block = send_block(size, stager.block)
             stager.open(await self.journal.seen_numbers(cid))
         lo = await self.journal.next_id()
         stats = run.stats
