@@ -14,7 +14,7 @@ import enum
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
-from typing import NamedTuple, overload
+from typing import Any, NamedTuple, overload
 
 
 class Recipient(NamedTuple):
@@ -30,19 +30,59 @@ class Numbers(Sequence[Recipient]):
 
     It reads as a sequence of ``Recipient``, built one at a time when asked
     for; the hot path (dedup, the request's ``to`` list, the journal) uses
-    ``numbers`` and never builds them.
+    ``numbers`` and never builds them. Read from a clean block of a list
+    (``Numbers.joined``), it holds one string, the numbers joined by
+    newlines, with their keys and offsets: a batch is a slice of it, and the
+    numbers become separate strings only when something asks for ``numbers``.
     """
 
-    __slots__ = ("numbers", "lines")
+    __slots__ = ("_numbers", "lines", "_text", "_starts", "keys")
 
     def __init__(self, numbers: Sequence[str], lines: Sequence[int] | None = None) -> None:
         if lines is not None and len(lines) != len(numbers):
             raise ValueError("one line per number")
-        self.numbers = numbers
+        self._numbers: Sequence[str] | None = numbers
         self.lines = lines
+        self._text: str | None = None
+        self._starts: Any = None
+        #: the numbers as int64 keys (a numpy array), when the reader made them
+        self.keys: Any = None
+
+    @classmethod
+    def joined(cls, text: str, starts: Any, lines: Sequence[int] | None = None, keys: Any = None) -> Numbers:
+        """Numbers held as ``text`` (joined by newlines); ``starts[i]`` is where
+        number ``i`` starts, ``starts[-1]`` the text's length plus one."""
+        self = cls.__new__(cls)
+        self._numbers = None
+        self._text = text
+        self._starts = starts
+        self.lines = lines
+        self.keys = keys
+        return self
+
+    @property
+    def numbers(self) -> Sequence[str]:
+        if self._numbers is None:
+            assert self._text is not None
+            self._numbers = self._text.split("\n")
+        return self._numbers
+
+    @property
+    def clean_text(self) -> str | None:
+        """The numbers joined by newlines when they were read from a clean block
+        (digits only, checked by the reader); None otherwise."""
+        return self._text
+
+    def text(self, sep: str = "\n") -> str:
+        """The numbers joined by ``sep``."""
+        if self._text is None:
+            return sep.join(self.numbers)
+        return self._text if sep == "\n" else self._text.replace("\n", sep)
 
     def __len__(self) -> int:
-        return len(self.numbers)
+        if self._numbers is None:
+            return len(self._starts) - 1
+        return len(self._numbers)
 
     @overload
     def __getitem__(self, index: int) -> Recipient: ...
@@ -53,8 +93,22 @@ class Numbers(Sequence[Recipient]):
     def __getitem__(self, index: int | slice) -> Recipient | Numbers:
         lines = self.lines
         if isinstance(index, slice):
-            return Numbers(self.numbers[index], lines[index] if lines is not None else None)
-        return Recipient(self.numbers[index], None, lines[index] if lines is not None else 0)
+            sliced_lines = lines[index] if lines is not None else None
+            if self._numbers is None and index.step in (None, 1):
+                start, stop, _ = index.indices(len(self))
+                if start < stop:
+                    assert self._text is not None
+                    first, after = int(self._starts[start]), int(self._starts[stop])
+                    keys = self.keys[start:stop] if self.keys is not None else None
+                    return Numbers.joined(self._text[first:after - 1], self._starts[start:stop + 1] - first,
+                                          sliced_lines, keys)
+            return Numbers(self.numbers[index], sliced_lines)
+        line = lines[index] if lines is not None else 0
+        if self._numbers is None:  # one number cut out of the text, the rest left joined
+            assert self._text is not None
+            at = range(len(self))[index]
+            return Recipient(self._text[int(self._starts[at]):int(self._starts[at + 1]) - 1], None, line)
+        return Recipient(self._numbers[index], None, line)
 
     def __iter__(self) -> Iterator[Recipient]:
         if self.lines is None:
@@ -79,6 +133,16 @@ def keep_only(recipients: Sequence[Recipient], keep: Sequence[bool]) -> Sequence
         return Numbers(list(compress(recipients.numbers, keep)),
                        list(compress(lines, keep)) if lines is not None else None)
     return list(compress(recipients, keep))
+
+
+def keys_of(recipients: Sequence[Recipient]) -> Any:
+    """The recipients' numbers as int64 keys (a numpy array); made by the reader
+    already when they are ``Numbers`` from a clean block."""
+    if isinstance(recipients, Numbers) and recipients.keys is not None:
+        return recipients.keys
+    from bulksend.core.seen import as_keys
+
+    return as_keys(numbers_of(recipients))
 
 
 def numbers_of(recipients: Sequence[Recipient]) -> Sequence[str]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bulksend.core.bucket import TokenBucket
 from bulksend.core.chunking import chunked, effective_batch_size
-from bulksend.core.numbers import normalize_block, normalize_msisdn
+from bulksend.core.numbers import clean_block, normalize_block, normalize_msisdn
 from bulksend.core.templates import check_template, missing_values, placeholders, render
 from bulksend.errors import RecipientError, TemplateError
 
@@ -148,3 +152,47 @@ def test_normalize_block(raws: list[str], expected: list[str] | None) -> None:
 def test_normalize_block_agrees_with_one_by_one() -> None:
     raws = ["+4670000%04d" % i for i in range(1000)]
     assert normalize_block(raws) == [normalize_msisdn(r) for r in raws]
+
+
+@pytest.mark.parametrize(("data", "first_field", "numbers"), [
+    (b"46701234567\n+46701234568\n", False, ["46701234567", "46701234568"]),
+    (b"+46701234567,Ana\n46701234568,Bo,x\n1234567\n", True, ["46701234567", "46701234568", "1234567"]),
+    (b"46701234567,+1 2\n", True, ["46701234567"]),     # only the first field counts
+    (b"46701234567\n\n", False, None),                  # a blank line: the careful path skips it
+    (b"# list\n46701234567\n", False, None),            # a comment
+    (b"0701234567\n", False, None),                     # national format
+    (b"123456\n", False, None),                         # too short
+    (b"1234567890123456\n", False, None),               # too long
+    (b"4670+1234567\n", False, None),                   # a "+" inside
+    (b"+46 70 123 45 67\n", False, None),               # spaces: the careful path cleans them
+    (b",46701234567\n", True, None),                    # an empty first field
+    (b"+46701234567\r\n", False, None),                 # CRLF: the careful path strips it
+    (b"46701234567", False, None),                      # not whole lines
+    ("٤٦٧٠١٢٣٤٥٦٧\n".encode(), False, None),            # non-ASCII digits
+])
+def test_clean_block(data: bytes, first_field: bool, numbers: list[str] | None) -> None:
+    found = clean_block(data, first_field)
+    if numbers is None:
+        assert found is None
+        return
+    assert found is not None
+    text, keys, starts = found
+    assert text.split("\n") == numbers and keys.tolist() == [int(n) for n in numbers]
+    assert [text[starts[i]:starts[i + 1] - 1] for i in range(len(numbers))] == numbers
+
+
+_FIELD = st.text(alphabet="+0123456789 ", max_size=17)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_FIELD, st.text(alphabet="ab,+1", max_size=4)), min_size=1, max_size=30),
+       st.booleans())
+def test_clean_block_agrees_with_normalize_msisdn(rows: list[tuple[str, str]], first_field: bool) -> None:
+    """Numbers it lets through are what normalizing each line gives; it refuses
+    a block only when some line is not a plain number (with or without "+")."""
+    lines = [f"{number},{rest}" if first_field else number for number, rest in rows]
+    found = clean_block(("\n".join(lines) + "\n").encode(), first_field)
+    plain = all(re.fullmatch(r"\+?[1-9][0-9]{6,14}", number) for number, _rest in rows)
+    assert (found is not None) == plain
+    if found is not None:
+        assert found[0].split("\n") == [normalize_msisdn(number) for number, _rest in rows]

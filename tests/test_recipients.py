@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from bulksend import recipients
 from bulksend.errors import InputError, RecipientError
 from bulksend.models import Recipient
-from bulksend.recipients import RecipientSource, count_lines, load_numbers, peek_columns, read_recipients
+from bulksend.recipients import (
+    RecipientSource,
+    count_lines,
+    load_numbers,
+    peek_columns,
+    read_blocks,
+    read_recipients,
+)
 
 
 def read(path: Path, **kw: str) -> list[Recipient | RecipientError]:
@@ -147,3 +155,53 @@ def test_plain_csv_fast_path_and_the_switch_to_the_parser_keep_every_line(
     assert good["46700000000"] == 2 and good["46700004199"] == 4201 and good["46700005999"] == 6001
     assert len(good) == 6000 - len(expected_bad) - 1 - (0 if number_last else 0)
     assert "46700003499" not in good  # its line was blanked
+
+
+@pytest.mark.parametrize("read", [7, 64, 1 << 18])
+@pytest.mark.parametrize("size", [1, 3, 512])
+@pytest.mark.parametrize("kind", ["text", "csv", "csv-number-only"])
+def test_clean_blocks_read_as_the_careful_path_reads_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read: int, size: int, kind: str) -> None:
+    """Blocks cut from reads of any size, clean (numpy) or not (line by line),
+    give the same recipients, errors and line numbers as the careful path."""
+    numbers = [f"+4670{i:07d}" if i % 3 else f"4670{i:07d}" for i in range(40)]
+    numbers[17] = "070 123"  # a bad line, in its own block or among clean ones
+    numbers[25] = ""         # a blank line
+    if kind == "text":
+        body, name = "\n".join(numbers), "n.txt"        # no newline at the end
+    elif kind == "csv":
+        body, name = "phone,name\n" + "\n".join(f"{n},N{i}" for i, n in enumerate(numbers)) + "\n", "n.csv"
+    else:
+        body, name = "phone\n" + "\n".join(numbers) + "\n", "n.csv"
+    f = tmp_path / name
+    f.write_text(body, encoding="utf-8")
+
+    def blocks() -> list[tuple[list[Recipient], list[tuple[int, str, str]]]]:
+        return [(list(rs), [(e.line, e.value, e.reason) for e in es])
+                for rs, es in read_blocks(RecipientSource(str(f)), wanted=(), size=size)]
+
+    monkeypatch.setattr(recipients, "_READ", read)
+    fast = blocks()
+    monkeypatch.setattr(recipients, "clean_block", lambda data, first_field=False: None)
+    careful = blocks()
+    assert fast == careful
+    good = [r for rs, _ in fast for r in rs]
+    assert len(good) == 38 and good[0] == Recipient("46700000000", None, 2 if kind != "text" else 1)
+    expected = {"text": [(18, "070 123")], "csv": [(19, "070 123"), (27, "")],  # a row with no number
+                "csv-number-only": [(19, "070 123")]}[kind]                    # blank lines are skipped
+    assert [e[:2] for _, es in fast for e in es] == expected
+
+
+def test_numbers_read_from_a_clean_block_are_one_string_until_asked() -> None:
+    from bulksend.core.numbers import clean_block
+    from bulksend.models import Numbers, keys_of
+
+    text, keys, starts = clean_block(b"46700000001\n+46700000002\n46700000003\n46700000004\n") or ("", None, None)
+    block = Numbers.joined(text, starts, range(2, 6), keys)
+    assert len(block) == 4 and block.clean_text == text and block[1] == Recipient("46700000002", None, 3)
+    middle = block[1:3]
+    assert middle.clean_text == "46700000002\n46700000003" and list(middle.lines or ()) == [3, 4]
+    assert middle.text(",") == "46700000002,46700000003" and keys_of(middle).tolist() == [46700000002, 46700000003]
+    assert block[-1].msisdn == "46700000004" and block[3:].numbers == ["46700000004"]
+    assert block == Numbers(["46700000001", "46700000002", "46700000003", "46700000004"], range(2, 6))
+    assert Numbers(["46700000001"]).clean_text is None  # made from strings: not checked, not spliced

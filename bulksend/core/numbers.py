@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import numpy.typing as npt
+
 from bulksend.errors import RecipientError
 
 MIN_DIGITS = 7
@@ -75,3 +78,60 @@ def _check_digits(digits: str, raw: str) -> str:
     if digits[0] == "0":
         raise RecipientError("national format (leading 0); use the country code", raw)
     return digits
+
+
+#: a clean block: its numbers "\n"-joined, as int64 keys, and where each starts
+#: in the text (one more entry: the text's length plus one)
+CleanBlock = tuple[str, npt.NDArray[np.int64], npt.NDArray[np.intp]]
+
+_NL, _COMMA, _PLUS, _ZERO = 10, 44, 43, 48
+
+
+def clean_block(data: bytes, first_field: bool = False) -> CleanBlock | None:
+    """Whole lines of a list, each a clean number (or, with ``first_field``, one
+    up to the line's first comma), normalized without a Python object per line.
+
+    None when any line needs more than dropping a leading ``+``: the caller
+    then takes the careful path for the block. This is the hot loop of a
+    campaign on a clean list; numpy does it over the block's bytes.
+    """
+    a = np.frombuffer(data, dtype=np.uint8)
+    if not len(a) or a[-1] != _NL:
+        return None
+    if first_field:
+        nl = np.flatnonzero(a == _NL)
+        commas = np.flatnonzero(a == _COMMA)
+        if len(commas):
+            starts = np.empty(len(nl), dtype=np.intp)
+            starts[0] = 0
+            starts[1:] = nl[:-1] + 1
+            at = np.searchsorted(commas, starts)
+            comma = commas[np.minimum(at, len(commas) - 1)]
+            ends = np.where((at < len(commas)) & (comma < nl), comma, nl)
+            edge = np.zeros(len(a) + 1, dtype=np.int8)
+            edge[starts] += 1  # each line's field is [start, end); empty fields cancel out
+            edge[ends] -= 1
+            keep = np.cumsum(edge[:-1], dtype=np.int8).astype(np.bool_)
+            keep[nl] = True
+            a = a[keep]
+    plus = a == _PLUS
+    if plus.any():
+        at = np.flatnonzero(plus)
+        if (a[at[at > 0] - 1] != _NL).any():  # a "+" only leads a number
+            return None
+        a = a[~plus]
+    newline = a == _NL
+    if not ((a - np.uint8(_ZERO) < 10) | newline).all():
+        return None
+    nl = np.flatnonzero(newline)
+    starts = np.empty(len(nl) + 1, dtype=np.intp)
+    starts[0] = 0
+    starts[1:] = nl + 1
+    lengths = nl - starts[:-1]
+    if lengths.min() < MIN_DIGITS or lengths.max() > MAX_DIGITS or (a[starts[:-1]] == _ZERO).any():
+        return None
+    text = a[:-1].tobytes().decode("ascii")
+    keys = np.fromstring(text, dtype=np.int64, sep="\n")  # type: ignore[call-overload]
+    if len(keys) != len(nl):
+        return None
+    return text, keys, starts
