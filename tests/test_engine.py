@@ -10,7 +10,7 @@ import pytest
 
 from bulksend.engine import CampaignSpec, Engine
 from bulksend.models import Message
-from bulksend.recipients import RecipientSource
+from bulksend.recipients import SEND_BLOCK, RecipientSource
 from bulksend.sandbox import Faults, SandboxConfig, SandboxPlan
 from tests.conftest import make_config, plan_table, write_numbers
 
@@ -158,6 +158,6 @@ async def test_million_line_list_streams_with_bounded_read_ahead(sandbox, tmp_pa
             read_ahead = run.stats.recipients_read - run.stats.settled
             run.stop()
             await asyncio.wait_for(run.wait(), 5)
-    # queue (max(4, 2 x concurrency) = 8 batches) + in flight (4) + the producer's chunk in hand
+    # queue (max(4, 2 x concurrency) = 8 batches) + in flight (4) + the block the producer holds
     assert run.stats.recipients_read < 1_000_000
-    assert read_ahead <= (8 + 4 + 2) * 100
+    assert read_ahead <= (8 + 4 + 1) * 100 + SEND_BLOCK

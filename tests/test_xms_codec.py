@@ -143,3 +143,17 @@ def test_regions() -> None:
     assert region_url("us") == "https://us.sms.api.sinch.com"
     with pytest.raises(ValueError):
         region_url("mars")
+
+
+@pytest.mark.parametrize("message", [Message("Hello"), Message("Hello", sender="Brand", max_parts=2,
+                                                               delivery_report=DeliveryReport.SUMMARY)])
+def test_numbers_from_a_clean_block_are_written_into_the_body_as_they_are(message: Message) -> None:
+    from bulksend.core.numbers import clean_block
+    from bulksend.models import Numbers
+
+    text, keys, starts = clean_block(b"+46700000001\n46700000002\n46700000003\n") or ("", None, None)
+    spliced = Batch("spring", 7, Numbers.joined(text, starts, None, keys)[0:2])
+    listed = Batch("spring", 7, Numbers(["46700000001", "46700000002"]))
+    body = XMS.send_request(spliced, message).body
+    assert body == XMS.send_request(listed, message).body == orjson.dumps(build_payload(listed, message))
+    assert orjson.loads(body)["to"] == ["46700000001", "46700000002"]

@@ -23,7 +23,7 @@ from bulksend.core.templates import missing_values, placeholders, render
 from bulksend.engine.ledger import Ledger
 from bulksend.errors import BulksendError, CampaignRefused, InputError, RecipientError
 from bulksend.models import Batch, BatchResult, Message, Numbers, Recipient, Status, keep_only, numbers_of
-from bulksend.recipients import BLOCK, Block, RecipientSource, read_blocks
+from bulksend.recipients import SEND_BLOCK, Block, RecipientSource, read_blocks
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -230,20 +230,32 @@ class CampaignRun:
         excluded = self._load_exclusions()
         size = self.batch_size
         static = not keys  # then batches carry only numbers
-        pending: list[Any] = []
+        carry: Sequence[Any] = ()  # short of a batch at the end of the last block
         seq = 0
-        for block in read_blocks(spec.recipients, wanted=keys, size=max(size, BLOCK)):
-            fresh = await self.ledger.admit(self._screen(block, keys, excluded))
+        for block in read_blocks(spec.recipients, wanted=keys, size=size * max(1, SEND_BLOCK // size)):
+            fresh: Sequence[Any] = await self.ledger.admit(self._screen(block, keys, excluded))
             self.stats.duplicates += self._screened - len(fresh)
-            pending.extend(numbers_of(fresh) if static else fresh)
-            while len(pending) >= size:
-                yield Batch(spec.name, seq, Numbers(pending[:size]) if static else tuple(pending[:size]))
-                del pending[:size]
+            if static and not isinstance(fresh, Numbers):
+                fresh = Numbers(numbers_of(fresh))
+            start = 0
+            if carry:  # the batch that straddles two blocks
+                start = min(size - len(carry), len(fresh))
+                carry = _joined(carry, fresh[:start], static)
+                if len(carry) == size:
+                    yield Batch(spec.name, seq, carry)
+                    seq += 1
+                    carry = ()
+            while len(fresh) - start >= size:  # a clean block's batches are slices of its text
+                chunk = fresh[start:start + size]
+                yield Batch(spec.name, seq, chunk if static else tuple(chunk))
+                start += size
                 seq += 1
+            if start < len(fresh):
+                carry = fresh[start:]
             if self.stopping:
                 return
-        if pending:
-            yield Batch(spec.name, seq, Numbers(pending) if static else tuple(pending))
+        if carry:
+            yield Batch(spec.name, seq, carry if static else tuple(carry))
 
     def _load_exclusions(self) -> set[str]:
         from bulksend.recipients import load_numbers
@@ -406,3 +418,10 @@ class CampaignRun:
         if s.failed or s.unknown or s.not_sent:
             return EXIT_FAILED
         return EXIT_OK
+
+
+def _joined(first: Sequence[Any], then: Sequence[Any], static: bool) -> Sequence[Any]:
+    """Two runs of recipients as one (numbers only when ``static``)."""
+    if static:
+        return Numbers([*numbers_of(first), *numbers_of(then)])
+    return [*first, *then]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from bulksend.core.seen import SeenNumbers, as_keys
-from bulksend.models import Batch, BatchResult, Recipient, keep_only, numbers_of
+from bulksend.core.seen import SeenNumbers
+from bulksend.models import Batch, BatchResult, Recipient, keep_only, keys_of
 
 
 class Ledger(Protocol):
@@ -41,7 +41,7 @@ class MemoryLedger:
         self._seen = SeenNumbers()
 
     async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
-        fresh = self._seen.take(as_keys(numbers_of(recipients)))
+        fresh = self._seen.take(keys_of(recipients))
         if fresh.all():
             return recipients
         return keep_only(recipients, fresh.tolist())

@@ -155,13 +155,13 @@ class JournalLedger:
             stats.invalid += taken.invalid
             stats.excluded += taken.excluded
             stats.duplicates += taken.duplicates
-            fresh: Sequence[Any] = numbers_of(taken.recipients) if static else taken.recipients
+            fresh: Sequence[Any] = _as_numbers(taken.recipients) if static else taken.recipients
             cut = [(seq + k, lo + start, lo + min(start + size, len(fresh)) - 1)
                    for k, start in enumerate(range(0, len(fresh), size))]
             self._write(lo, taken, (seq, lo, size), cut, fresh, static)
             for (seq, _lo, _hi), start in zip(cut, range(0, len(fresh), size)):
                 chunk = fresh[start:start + size]
-                yield Batch(name, seq, Numbers(chunk) if static else tuple(chunk))
+                yield Batch(name, seq, chunk if static else tuple(chunk))
             if cut:
                 seq = cut[-1][0] + 1
             else:
@@ -195,7 +195,7 @@ class JournalLedger:
         for seq, first, last in cut:
             chunk = fresh[first - lo:last - lo + 1]
             if static:
-                held.append((seq, first, last, ",".join(chunk), None))
+                held.append((seq, first, last, _as_numbers(chunk).text(","), None))
             else:
                 held.append((seq, first, last, ",".join(r.msisdn for r in chunk),
                              orjson.dumps([r.params for r in chunk]).decode()))
@@ -271,3 +271,7 @@ class JournalLedger:
         if span is not None and span.written is not None:
             await asyncio.shield(span.written)  # the batch row must be on disk to be returned
         await self.journal.return_batch(self.campaign.id, seq, "not_taken", text)
+
+
+def _as_numbers(recipients: Sequence[Recipient]) -> Numbers:
+    return recipients if isinstance(recipients, Numbers) else Numbers(numbers_of(recipients))

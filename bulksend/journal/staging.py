@@ -31,16 +31,15 @@ from bulksend.core.templates import missing_values, placeholders, render
 from bulksend.errors import InputError
 from bulksend.journal import store
 from bulksend.journal.records import CampaignRecord, ListSource
-from bulksend.models import Recipient, keep_only, numbers_of
-from bulksend.recipients import Block, RecipientSource, load_numbers, read_blocks
+from bulksend.models import Recipient, keep_only, keys_of
+from bulksend.recipients import SEND_BLOCK, Block, RecipientSource, load_numbers, read_blocks
 
 CHUNK = 20_000
 READ_BLOCK = 2_048
-#: lines a block aims for while the list is sent: each block is one transaction,
-#: and a commit rewrites the same few pages (the campaign row, the tables' last
-#: leaves) however little it adds, so 2,048-line blocks cost the journal and
-#: the loop's thread a third more than 16,384-line ones at 200 a batch
-SEND_BLOCK = 16_384
+# While the list is sent, a block (``SEND_BLOCK`` lines) is one transaction; a
+# commit rewrites the same few pages (the campaign row, the tables' last leaves)
+# however little it adds: 2,048-line blocks cost the journal and the loop's
+# thread a third more than 16,384-line ones at 200 a batch.
 #: batches a block holds at most: they are in flight from their block's
 #: commit, so this bounds how many a crash leaves to look up
 BLOCK_BATCHES = 2_048
@@ -132,7 +131,7 @@ class Stager:
             self.done = True
             return None
         taken = self._screen(block)
-        numbers = as_keys(numbers_of(taken.recipients))
+        numbers = keys_of(taken.recipients)
         fresh = self.seen.take(numbers)
         if fresh.all():
             taken.numbers = numbers
