@@ -36,52 +36,64 @@ class Numbers(Sequence[Recipient]):
     numbers become separate strings only when something asks for ``numbers``.
     """
 
-    __slots__ = ("_numbers", "lines", "_text", "_starts", "keys")
+    __slots__ = ("_numbers", "lines", "_text", "_starts", "_lo", "_hi", "_keys")
 
     def __init__(self, numbers: Sequence[str], lines: Sequence[int] | None = None) -> None:
         if lines is not None and len(lines) != len(numbers):
             raise ValueError("one line per number")
         self._numbers: Sequence[str] | None = numbers
         self.lines = lines
-        self._text: str | None = None
+        self._text = ""
         self._starts: Any = None
-        #: the numbers as int64 keys (a numpy array), when the reader made them
-        self.keys: Any = None
+        self._lo = self._hi = 0
+        self._keys: Any = None
 
     @classmethod
     def joined(cls, text: str, starts: Any, lines: Sequence[int] | None = None, keys: Any = None) -> Numbers:
         """Numbers held as ``text`` (joined by newlines); ``starts[i]`` is where
-        number ``i`` starts, ``starts[-1]`` the text's length plus one."""
+        number ``i`` starts, ``starts[-1]`` the text's length plus one. Slices
+        are views of the same text: cutting a block into batches copies nothing."""
+        return cls._view(text, starts, 0, len(starts) - 1, lines, keys)
+
+    @classmethod
+    def _view(cls, text: str, starts: Any, lo: int, hi: int, lines: Sequence[int] | None, keys: Any) -> Numbers:
         self = cls.__new__(cls)
         self._numbers = None
-        self._text = text
-        self._starts = starts
+        self._text, self._starts, self._lo, self._hi, self._keys = text, starts, lo, hi, keys
         self.lines = lines
-        self.keys = keys
         return self
 
     @property
     def numbers(self) -> Sequence[str]:
         if self._numbers is None:
-            assert self._text is not None
-            self._numbers = self._text.split("\n")
+            self._numbers = self._joined().split("\n")
         return self._numbers
+
+    @property
+    def keys(self) -> Any:
+        """The numbers as int64 keys (a numpy array), when the reader made them."""
+        return None if self._keys is None else self._keys[self._lo:self._hi]
 
     @property
     def clean_text(self) -> str | None:
         """The numbers joined by newlines when they were read from a clean block
         (digits only, checked by the reader); None otherwise."""
-        return self._text
+        return None if self._starts is None else self._joined()
+
+    def _joined(self) -> str:
+        return self._text[int(self._starts[self._lo]):int(self._starts[self._hi]) - 1]
 
     def text(self, sep: str = "\n") -> str:
         """The numbers joined by ``sep``."""
-        if self._text is None:
+        if self._starts is None:
             return sep.join(self.numbers)
-        return self._text if sep == "\n" else self._text.replace("\n", sep)
+        joined = self._joined()
+        return joined if sep == "\n" else joined.replace("\n", sep)
 
     def __len__(self) -> int:
-        if self._numbers is None:
-            return len(self._starts) - 1
+        if self._starts is not None:
+            return self._hi - self._lo
+        assert self._numbers is not None
         return len(self._numbers)
 
     @overload
@@ -94,21 +106,17 @@ class Numbers(Sequence[Recipient]):
         lines = self.lines
         if isinstance(index, slice):
             sliced_lines = lines[index] if lines is not None else None
-            if self._numbers is None and index.step in (None, 1):
+            if self._starts is not None and index.step in (None, 1):
                 start, stop, _ = index.indices(len(self))
                 if start < stop:
-                    assert self._text is not None
-                    first, after = int(self._starts[start]), int(self._starts[stop])
-                    keys = self.keys[start:stop] if self.keys is not None else None
-                    return Numbers.joined(self._text[first:after - 1], self._starts[start:stop + 1] - first,
-                                          sliced_lines, keys)
+                    return Numbers._view(self._text, self._starts, self._lo + start, self._lo + stop,
+                                         sliced_lines, self._keys)
             return Numbers(self.numbers[index], sliced_lines)
         line = lines[index] if lines is not None else 0
-        if self._numbers is None:  # one number cut out of the text, the rest left joined
-            assert self._text is not None
-            at = range(len(self))[index]
+        if self._starts is not None and self._numbers is None:  # one number cut out, the rest left joined
+            at = self._lo + range(len(self))[index]
             return Recipient(self._text[int(self._starts[at]):int(self._starts[at + 1]) - 1], None, line)
-        return Recipient(self._numbers[index], None, line)
+        return Recipient(self.numbers[index], None, line)
 
     def __iter__(self) -> Iterator[Recipient]:
         if self.lines is None:
