@@ -21,7 +21,6 @@ from bulksend.models import HttpRequest, HttpResponse
 async def perform(
     session: aiohttp.ClientSession, request: HttpRequest, timeout: aiohttp.ClientTimeout
 ) -> HttpResponse:
-    host = urlsplit(request.url).netloc
     try:
         async with session.request(
             request.method, request.url, headers=request.headers, data=request.body or None,
@@ -30,10 +29,17 @@ async def perform(
             body = await resp.read()
             return HttpResponse(resp.status, resp.headers, body)
     except aiohttp.ClientConnectorError as exc:
-        raise TransientError(f"cannot connect to {host}: {exc.strerror or type(exc).__name__}") from None
+        raise TransientError(f"cannot connect to {_host(request)}: {exc.strerror or type(exc).__name__}") from None
     except asyncio.TimeoutError:
-        raise AmbiguousOutcome(f"no answer from {host} in time", code="timeout") from None
+        raise AmbiguousOutcome(f"no answer from {_host(request)} in time", code="timeout") from None
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
-        raise AmbiguousOutcome(f"connection to {host} broke: {type(exc).__name__}", code="disconnected") from None
+        raise AmbiguousOutcome(f"connection to {_host(request)} broke: {type(exc).__name__}",
+                               code="disconnected") from None
     except aiohttp.ClientError as exc:
-        raise AmbiguousOutcome(f"HTTP error talking to {host}: {type(exc).__name__}", code="http_error") from None
+        raise AmbiguousOutcome(f"HTTP error talking to {_host(request)}: {type(exc).__name__}",
+                               code="http_error") from None
+
+
+def _host(request: HttpRequest) -> str:
+    """The host a request went to, for a message (worked out only when one is needed)."""
+    return urlsplit(request.url).netloc

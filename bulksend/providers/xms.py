@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 from urllib.parse import quote
 
 import orjson
@@ -49,8 +51,8 @@ class SinchXms:
     def _batches_url(self) -> str:
         return f"{self.base_url.rstrip('/')}/xms/v1/{quote(self.service_plan_id, safe='')}/batches"
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+    def _headers(self) -> Mapping[str, str]:
+        return _json_headers(self.token)
 
     def max_batch_for(self, message: Message) -> int:
         return self.max_batch  # XMS templates server side via "parameters"
@@ -120,6 +122,12 @@ def build_payload(batch: Batch, message: Message) -> dict[str, object]:
     if keys:
         payload["parameters"] = _parameters(batch, message, keys)
     return payload
+
+
+@lru_cache(maxsize=8)
+def _json_headers(token: str) -> Mapping[str, str]:
+    """A send's headers, made once a token (read-only: aiohttp copies them)."""
+    return MappingProxyType({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
 
 
 def encode_payload(batch: Batch, message: Message) -> bytes:
