@@ -98,40 +98,35 @@ def clean_block(data: bytes, first_field: bool = False) -> CleanBlock | None:
     a = np.frombuffer(data, dtype=np.uint8)
     if not len(a) or a[-1] != _NL:
         return None
+    nl = np.flatnonzero(a == _NL)
+    starts = np.empty(len(nl), dtype=np.intp)  # of each line
+    starts[0] = 0
+    starts[1:] = nl[:-1] + 1
+    ends = nl  # of each number: the line's end, or its first comma
     if first_field:
-        nl = np.flatnonzero(a == _NL)
         commas = np.flatnonzero(a == _COMMA)
         if len(commas):
-            starts = np.empty(len(nl), dtype=np.intp)
-            starts[0] = 0
-            starts[1:] = nl[:-1] + 1
             at = np.searchsorted(commas, starts)
             comma = commas[np.minimum(at, len(commas) - 1)]
             ends = np.where((at < len(commas)) & (comma < nl), comma, nl)
-            edge = np.zeros(len(a) + 1, dtype=np.int8)
-            edge[starts] += 1  # each line's field is [start, end); empty fields cancel out
-            edge[ends] -= 1
-            keep = np.cumsum(edge[:-1], dtype=np.int8).astype(np.bool_)
-            keep[nl] = True
-            a = a[keep]
-    plus = a == _PLUS
-    if plus.any():
-        at = np.flatnonzero(plus)
-        if (a[at[at > 0] - 1] != _NL).any():  # a "+" only leads a number
-            return None
-        a = a[~plus]
-    newline = a == _NL
-    if not ((a - np.uint8(_ZERO) < 10) | newline).all():
+    plus = a[starts] == _PLUS  # a leading "+" is dropped; one anywhere else fails the check below
+    first = starts + plus
+    lengths = ends - first
+    if ends is nl and not plus.any():
+        nl_out = nl  # the block is the numbers as they are
+    else:  # gather each number and one byte after it, which becomes the newline
+        nl_out = np.cumsum(lengths + 1) - 1
+        a = a[np.arange(int(nl_out[-1]) + 1) - np.repeat(nl_out - lengths - first, lengths + 1)]
+        a[nl_out] = _NL
+    if not ((a - np.uint8(_ZERO) < 10) | (a == _NL)).all():
         return None
-    nl = np.flatnonzero(newline)
-    starts = np.empty(len(nl) + 1, dtype=np.intp)
+    if lengths.min() < MIN_DIGITS or lengths.max() > MAX_DIGITS or (a[nl_out - lengths] == _ZERO).any():
+        return None
+    starts = np.empty(len(nl_out) + 1, dtype=np.intp)  # of each number in the text
     starts[0] = 0
-    starts[1:] = nl + 1
-    lengths = nl - starts[:-1]
-    if lengths.min() < MIN_DIGITS or lengths.max() > MAX_DIGITS or (a[starts[:-1]] == _ZERO).any():
-        return None
+    starts[1:] = nl_out + 1
     text = a[:-1].tobytes().decode("ascii")
     keys = np.fromstring(text, dtype=np.int64, sep="\n")  # type: ignore[call-overload]
-    if len(keys) != len(nl):
+    if len(keys) != len(nl_out):
         return None
     return text, keys, starts
