@@ -224,3 +224,14 @@ async def test_cancelled_before_dispatch_is_aborted() -> None:
                 assert r.status == 200
         report = await get_json(f"{sb.url}/xms/v1/p1/batches/{second['id']}/delivery_report/46800000001")
     assert report["status"] == "Aborted" and first["id"] != second["id"]
+
+
+async def test_a_create_answer_starts_with_the_id_and_echoes_the_request() -> None:
+    async with running(config()) as sb:
+        async with aiohttp.ClientSession() as s:
+            async with s.post(f"{sb.url}/xms/v1/p1/batches", headers=HEADERS, data=orjson.dumps(
+                    {"to": ["46700000001"], "body": "hi", "client_reference": "c:0", "id": "mine"})) as r:
+                raw = await r.read()
+    answer = orjson.loads(raw)
+    assert raw.startswith(b'{"id":"') and answer["id"] != "mine"  # Sinch's order; a request's own id never wins
+    assert answer["to"] == ["46700000001"] and answer["client_reference"] == "c:0" and answer["canceled"] is False

@@ -57,6 +57,15 @@ def test_201_accepted_with_batch_id() -> None:
     assert result.outcome_for("46700000002").provider_id == "01ABC"
 
 
+@pytest.mark.parametrize("body", [
+    b'{"id":"01ABC","to":["46700000001"],"canceled":false}',        # id first, as Sinch answers: read off the front
+    b'{ "id" : "01ABC", "to": ["46700000001"]}',
+    b'{"to":["46700000001"],"client_reference":"x","id":"01ABC"}',  # anywhere else: the whole body is parsed
+])
+def test_201_batch_id_wherever_it_is(body: bytes) -> None:
+    assert XMS.parse_send(BATCH, response(201, body)).outcome.provider_id == "01ABC"
+
+
 def test_201_with_unknown_fields_is_fine() -> None:
     result = XMS.parse_send(BATCH, response(201, {"id": "X", "brand_new_field": {"a": 1}}))
     assert result.outcome.status is Status.ACCEPTED

@@ -203,7 +203,11 @@ def _accept(state: SandboxState, plan: PlanState, data: dict[str, Any], to: list
 
 
 def batch_json(record: BatchRecord) -> dict[str, Any]:
-    return {**record.data, "id": record.id, "canceled": record.canceled}
+    """A batch as Sinch answers it: ``id`` first (as in Sinch's own examples), then the request echoed."""
+    answer = {"id": record.id, **record.data}
+    answer["id"] = record.id  # a request's own "id" field never wins (and keeps no place of its own)
+    answer["canceled"] = record.canceled
+    return answer
 
 
 def _record_or_error(request: web.Request) -> tuple[PlanState, BatchRecord] | web.Response:
