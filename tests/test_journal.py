@@ -404,3 +404,34 @@ async def test_lingering_outcomes_are_seen_by_the_next_call_and_written_on_close
         await ledger.after_send(second, BatchResult(Outcome(Status.ACCEPTED, provider_id="B1")), 1)
     async with await Journal.open(tmp_path / "j.db") as journal:  # closing wrote the last one
         assert (await journal.counts(c.id)).accepted == 20
+
+
+async def test_outcomes_are_written_one_statement_a_kind_each_batch_found_by_its_key(tmp_path: Path) -> None:
+    from bulksend.journal.records import BatchState as S
+
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await new_campaign(journal, tmp_path)
+        cut = [(seq, seq * 10 + 1, seq * 10 + 10, ",".join(str(46700000000 + seq * 10 + k) for k in range(10)), None)
+               for seq in range(4)]
+
+        def write(conn: Any) -> None:
+            store.append_batches(conn, c.id, SimpleNamespace(read=40, invalid=0, excluded=0, duplicates=0,
+                                                             numbers=[0] * 40, line_done=40, rejects=[]), cut)
+            store.settle_many(conn, [
+                (c.id, 0, S.ACCEPTED, "B0", "", "", 1, (10, 0, 0), (), 1.0),
+                (c.id, 1, S.FAILED, "", "400", "bad", 1, (0, 10, 0), (), 2.0),
+                (c.id, 2, S.ACCEPTED, "B2", "", "", 3, (10, 0, 0), (), 3.0),
+            ])
+
+        await journal.call(write, write=True)
+        rows = await journal.call(lambda conn: conn.execute(
+            "SELECT seq, state, provider_id, code, attempts, accepted, failed, settled_at FROM batches "
+            "ORDER BY seq").fetchall())
+        plan = await journal.call(lambda conn: conn.execute(
+            "EXPLAIN QUERY PLAN " + store._settle_sql(0), ("a", "", "", 1, "[]")).fetchall())
+        with pytest.raises(InvariantError):  # settled already: not in flight any more
+            await journal.call(lambda conn: store.settle_many(
+                conn, [(c.id, 0, S.ACCEPTED, "B0", "", "", 1, (10, 0, 0), (), 4.0)]), write=True)
+    assert rows == [(0, "accepted", "B0", "", 1, 10, 0, 1.0), (1, "failed", None, "400", 1, 0, 10, 2.0),
+                    (2, "accepted", "B2", "", 3, 10, 0, 3.0), (3, "in_flight", None, "", 0, 0, 0, None)]
+    assert any("SEARCH batches USING PRIMARY KEY (campaign=? AND seq=?)" in str(step) for step in plan)
