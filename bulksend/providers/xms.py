@@ -144,9 +144,20 @@ def encode_payload(batch: Batch, message: Message) -> bytes:
 
 def _fixed_fields(message: Message) -> tuple[dict[str, object], tuple[str, ...]]:
     """What every batch of a message says the same, and the template keys of its
-    body: worked out once a message (``defaults`` is not sent, and not hashable)."""
-    return _fixed(message.body, message.sender, message.delivery_report, message.send_at, message.expire_at,
-                  message.callback_url, message.max_parts)
+    body: worked out once a message (``defaults`` is not sent, and not hashable).
+    A campaign sends one message: the last one is kept by identity, which is
+    cheaper than hashing its fields for every request."""
+    global _last_fixed
+    last = _last_fixed
+    if last is not None and last[0] is message:
+        return last[1]
+    found = _fixed(message.body, message.sender, message.delivery_report, message.send_at, message.expire_at,
+                   message.callback_url, message.max_parts)
+    _last_fixed = (message, found)
+    return found
+
+
+_last_fixed: tuple[Message, tuple[dict[str, object], tuple[str, ...]]] | None = None
 
 
 @lru_cache(maxsize=64)
