@@ -190,10 +190,10 @@ class JournalLedger:
             for seq, first, last in cut:
                 self._spans[seq] = _Span(first, last, True)
             return
-        if static:  # the block's numbers split once; a batch's members are a run of them
-            numbers = _as_numbers(fresh).numbers
-            held: list[CutBatch] = [(seq, first, last, ",".join(numbers[first - lo:last - lo + 1]), None)
-                                    for seq, first, last in cut]
+        if static:  # a batch's members are a run of the block's numbers, cut from its text
+            runs = _as_numbers(fresh).runs(assign[2])
+            held: list[CutBatch] = [(seq, first, last, members, None)
+                                    for (seq, first, last), members in zip(cut, runs)]
         else:
             held = []
             for seq, first, last in cut:
