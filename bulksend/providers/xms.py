@@ -117,7 +117,7 @@ def build_payload(batch: Batch, message: Message) -> dict[str, object]:
         "to": list(batch.numbers),
         "client_reference": batch.client_reference,
     }
-    fixed, keys = _fixed_fields(message)
+    fixed, keys, _json = _fixed_fields(message)
     payload.update(fixed)
     if keys:
         payload["parameters"] = _parameters(batch, message, keys)
@@ -135,14 +135,19 @@ def encode_payload(batch: Batch, message: Message) -> bytes:
     block (checked digits) is written straight from their text: no string
     per number, nothing for the encoder to look at."""
     recipients = batch.recipients
-    fixed, keys = _fixed_fields(message)
+    fixed, keys, tail = _fixed_fields(message)
     if keys or not isinstance(recipients, Numbers) or recipients.clean_text is None:
         return orjson.dumps(build_payload(batch, message))
-    rest = orjson.dumps({"client_reference": batch.client_reference, **fixed})
-    return b'{"to":["' + recipients.clean_text.replace("\n", '","').encode() + b'"],' + rest[1:]
+    return b"".join((b'{"to":["', recipients.clean_text.replace("\n", '","').encode(), b'"],"client_reference":',
+                     orjson.dumps(batch.client_reference), b",", tail))
 
 
-def _fixed_fields(message: Message) -> tuple[dict[str, object], tuple[str, ...]]:
+#: what every batch of a message says the same, its template keys, and that part as JSON
+#: (without its opening brace)
+Fixed = tuple[dict[str, object], tuple[str, ...], bytes]
+
+
+def _fixed_fields(message: Message) -> Fixed:
     """What every batch of a message says the same, and the template keys of its
     body: worked out once a message (``defaults`` is not sent, and not hashable).
     A campaign sends one message: the last one is kept by identity, which is
@@ -157,13 +162,13 @@ def _fixed_fields(message: Message) -> tuple[dict[str, object], tuple[str, ...]]
     return found
 
 
-_last_fixed: tuple[Message, tuple[dict[str, object], tuple[str, ...]]] | None = None
+_last_fixed: tuple[Message, Fixed] | None = None
 
 
 @lru_cache(maxsize=64)
 def _fixed(body: str, sender: str | None, delivery_report: DeliveryReport, send_at: str | None,
            expire_at: str | None, callback_url: str | None, max_parts: int | None,
-           ) -> tuple[dict[str, object], tuple[str, ...]]:
+           ) -> Fixed:
     fixed: dict[str, object] = {"body": body}
     optional = {
         "from": sender,
@@ -175,7 +180,7 @@ def _fixed(body: str, sender: str | None, delivery_report: DeliveryReport, send_
     fixed.update({k: v for k, v in optional.items() if v is not None})
     if delivery_report.value != "none":
         fixed["delivery_report"] = delivery_report.value
-    return fixed, placeholders(body)
+    return fixed, placeholders(body), orjson.dumps(fixed)[1:]
 
 
 def _parameters(batch: Batch, message: Message, keys: tuple[str, ...]) -> dict[str, dict[str, str]]:
