@@ -147,7 +147,7 @@ def _read_text(stream: IO[str], source: RecipientSource, size: int) -> Iterator[
             continue
         raws: list[str] = []
         kept: list[int] = []
-        for line_no, raw in zip(numbers, text.splitlines()):
+        for line_no, raw in zip(numbers, _lines(text, keepends=False)):
             raw = raw.strip()
             if raw and raw[0] != "#":
                 raws.append(raw)
@@ -160,7 +160,11 @@ _READ = 1 << 18  # characters a read
 
 class _LineBlocks:
     """A text stream cut into blocks of exactly ``size`` whole lines (the last
-    may be shorter), read in big pieces; each block ends with a newline."""
+    may be shorter), read in big pieces; each block ends with a newline.
+
+    Line ends are ``\n``, ``\r\n`` or a lone ``\r`` (old Mac exports), as
+    when a text file is read line by line; blocks have them as ``\n``.
+    """
 
     def __init__(self, stream: IO[str], size: int) -> None:
         self.stream = stream
@@ -169,6 +173,7 @@ class _LineBlocks:
         self._buf = ""
         self._lines = 0  # newlines in _buf
         self._eof = False
+        self._cr = False  # the last read ended with "\r": its "\n" may come next
 
     def next(self) -> str | None:
         pieces = [self._buf]
@@ -177,6 +182,11 @@ class _LineBlocks:
             if not more:
                 self._eof = True
                 break
+            if self._cr and more[0] == "\n":
+                more = more[1:]  # the rest of a "\r\n" cut by the read
+            self._cr = more.endswith("\r")
+            if "\r" in more:
+                more = more.replace("\r\n", "\n").replace("\r", "\n")
             pieces.append(more)
             self._lines += more.count("\n")
         text = "".join(pieces)
@@ -200,6 +210,17 @@ class _LineBlocks:
 @lru_cache(maxsize=8)
 def _nth_line(size: int) -> re.Pattern[str]:
     return re.compile(r"(?:[^\n]*\n){%d}" % size)
+
+
+def _lines(text: str, keepends: bool) -> list[str]:
+    """The lines of a block (or of what is left of a list), split at ``\n`` only,
+    as they were counted (``str.splitlines`` also splits at form feeds and the like)."""
+    parts = text.split("\n")
+    if parts[-1] == "":
+        parts.pop()
+        return [p + "\n" for p in parts] if keepends else parts
+    last = parts.pop()
+    return ([p + "\n" for p in parts] + [last]) if keepends else parts + [last]
 
 
 def _block(raws: list[str], lines: Sequence[int], params: list[dict[str, str]] | None,
@@ -278,8 +299,8 @@ def _plain_csv(stream: IO[str], number_at: int, columns: int, line: int, size: i
     blocks = _LineBlocks(stream, size)
     while (text := blocks.next()) is not None:
         if '"' in text:
-            return (text + blocks.rest()).splitlines(True), line
-        chunk = text.splitlines(True) if number_at or last else None
+            return _lines(text + blocks.rest(), keepends=True), line
+        chunk = _lines(text, keepends=True) if number_at or last else None
         count = len(chunk) if chunk is not None else text.count("\n")
         numbers = range(line + 1, line + 1 + count)
         line += count
@@ -288,7 +309,7 @@ def _plain_csv(stream: IO[str], number_at: int, columns: int, line: int, size: i
             if clean is not None:
                 yield Numbers.joined(clean[0], clean[2], numbers, clean[1]), []
                 continue
-            chunk = text.splitlines(True)
+            chunk = _lines(text, keepends=True)
         try:
             raws = [text.split(",", number_at + 1)[number_at] for text in chunk]
             if last:

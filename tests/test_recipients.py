@@ -219,3 +219,26 @@ def test_runs_of_numbers_joined_or_listed_are_the_same(size: int) -> None:
         listed = list(view.numbers)
         expected = [",".join(listed[i:i + size]) for i in range(0, len(listed), size)]
         assert view.runs(size) == Numbers(listed).runs(size) == expected
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("kind", ["text", "csv"])
+@pytest.mark.parametrize("chars", [5, 1 << 18])
+def test_line_ends_of_any_kind_and_odd_characters_keep_every_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newline: str, kind: str, chars: int) -> None:
+    """A lone "\\r" (old Mac exports) ends a line, "\\r\\n" cut by a read is one
+    line end, and a form feed or U+2028 inside a value does not start a line."""
+    monkeypatch.setattr(recipients, "_READ", chars)
+    numbers = [f"+4670{i:07d}" for i in range(30)]
+    if kind == "text":
+        rows, name, first = numbers, "n.txt", 1
+    else:
+        rows = ["phone,name"] + [f"{n},N\x0c{i}\u2028x" for i, n in enumerate(numbers)]
+        name, first = "n.csv", 2
+    rows[first + 9] = "070 123" + ("" if kind == "text" else ",bad")
+    (tmp_path / name).write_text(newline.join(rows) + newline, encoding="utf-8", newline="")
+    items = read(tmp_path / name)
+    good = [(i.msisdn, i.line) for i in items if isinstance(i, Recipient)]
+    bad = [(i.line, i.value) for i in items if isinstance(i, RecipientError)]
+    assert bad == [(first + 10, "070 123")]
+    assert len(good) == 29 and good[0] == ("46700000000", first) and good[-1] == ("46700000029", first + 29)
