@@ -184,3 +184,45 @@ async def test_the_journal_never_holds_the_token(tmp_path: Path, sandbox) -> Non
         path = tmp_path / name
         if path.exists():
             assert secret.encode() not in path.read_bytes()
+
+
+@pytest.mark.parametrize("fails_at", [1, 4])
+async def test_a_run_that_crashes_part_way_through_the_list_is_paused_not_done(
+        tmp_path: Path, sandbox, monkeypatch: pytest.MonkeyPatch, fails_at: int) -> None:
+    from bulksend.journal.staging import Stager
+
+    numbers = write_numbers(tmp_path / "n.txt", 5000)
+    settings = JournalSettings(path=str(tmp_path / "j.db"))
+    take = Stager.take
+    calls = 0
+
+    def failing_take(self: Stager) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == fails_at:
+            raise RuntimeError("the disk went away")
+        return take(self)
+
+    async with sandbox(SandboxConfig(open_plans=True)) as sb:
+        config = make_config({"a": plan_table(sb.url, max_batch=100)})
+        spec = build_spec(plan="a", recipients=str(numbers), message="hi", campaign="c")
+        with monkeypatch.context() as m:
+            m.setattr(Stager, "take", failing_take)
+            m.setattr(Stager, "__init__", _small_blocks(Stager.__init__))
+            first = await send_journaled(config, spec, settings)
+        assert first.state == "paused" and first.exit_code == EXIT_FAILED
+        assert "RuntimeError: the disk went away" in first.reason
+        read = 1000 * (fails_at - 1)  # the blocks read before the failure, of five
+        assert first.counts.total == read and first.counts.accepted <= read
+        done = await resume_campaign(config, "c", settings)
+        stats = received(sb)
+    assert done.exit_code == EXIT_OK and done.state == "done" and done.counts.accepted == 5000
+    assert stats["distinct_numbers"] == 5000 and stats["numbers_received_more_than_once"] == 0
+
+
+def _small_blocks(init: Any) -> Any:
+    """Stager.__init__ reading the list 1,000 lines a block, so it has several."""
+    def small(self: Any, *args: Any, **kw: Any) -> None:
+        init(self, *args, **kw)
+        self.block = 1000
+    return small

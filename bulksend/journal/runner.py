@@ -239,7 +239,10 @@ class JournaledRun:
         summary = await run.wait()
         await ledger.close()
         after = await self.journal.counts(c.id)
-        if after.pending == 0 and after.in_flight == 0:
+        # Done only when the whole list was read and nothing went wrong: a run that
+        # crashed part-way has nothing pending in the journal for the lines it never read.
+        whole = stager is None or stager.done
+        if whole and run.crashed is None and after.pending == 0 and after.in_flight == 0:
             # Done: the exit code tells about the whole campaign, earlier runs included.
             code = _exit_for(after) if summary.exit_code in (EXIT_OK, EXIT_FAILED) else summary.exit_code
             return await self._ended(CampaignState.DONE, "", code, summary)
