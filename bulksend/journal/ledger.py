@@ -27,6 +27,7 @@ outcome, per recipient if the provider answered per recipient), or
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -36,7 +37,7 @@ from bulksend.core.templates import placeholders
 from bulksend.errors import BulksendError
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
-from bulksend.journal.staging import Stager, Taken, send_block
+from bulksend.journal.staging import BLOCK_BATCHES, Stager, Taken, send_block
 from bulksend.journal.store import Assignment, CutBatch
 from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status, numbers_of
 
@@ -138,6 +139,14 @@ class JournalLedger:
         its own (its last batch is short when some lines were bad or
         repeated), so every batch comes from one block and goes to the
         journal in that block's transaction.
+
+        The reading runs two blocks ahead of the sending: a block is written
+        before the two before it are handed out, so its commit has their
+        sending to finish in. Written just in time, the commit (a few
+        hand-overs of the interpreter lock while the event loop is busy, now
+        and then a checkpoint) was often late: at 200 a batch, a block is
+        sent in about 16 ms, and one batch in seven waited for its block,
+        holding a worker's slot.
         """
         cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
         if stager.seen is None:
@@ -146,6 +155,10 @@ class JournalLedger:
         lo = await self.journal.next_id()
         stats = run.stats
         static = not stager.keys  # then batches carry only numbers
+        # Two blocks ahead; one when a block is BLOCK_BATCHES requests (small
+        # batches), which take long enough to send on their own.
+        depth = 1 if send_block(size, stager.block) // size >= BLOCK_BATCHES else 2
+        ahead: deque[list[Batch]] = deque()  # blocks written, not yet handed out
         while not run.stopping:
             taken = stager.take()
             if taken is None:
@@ -158,14 +171,20 @@ class JournalLedger:
             cut = [(seq + k, lo + start, lo + min(start + size, len(fresh)) - 1)
                    for k, start in enumerate(range(0, len(fresh), size))]
             self._write(lo, taken, (seq, lo, size), cut, fresh, static)
-            for (seq, _lo, _hi), start in zip(cut, range(0, len(fresh), size)):
-                chunk = fresh[start:start + size]
-                yield Batch(name, seq, chunk if static else tuple(chunk))
+            block = [Batch(name, s, chunk if static else tuple(chunk))
+                     for (s, _lo, _hi), chunk in zip(cut, (fresh[i:i + size] for i in range(0, len(fresh), size)))]
+            ahead.append(block)
+            if len(ahead) > depth:
+                for batch in ahead.popleft():
+                    yield batch
             if cut:
                 seq = cut[-1][0] + 1
             else:
                 await asyncio.sleep(0)  # a block of nothing but repeats: let the senders run
             lo += len(fresh)
+        for block in ahead:
+            for batch in block:
+                yield batch
         if stager.done and self.on_staged is not None:
             await self.on_staged()
 
