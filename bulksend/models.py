@@ -90,21 +90,6 @@ class Numbers(Sequence[Recipient]):
         joined = self._joined()
         return joined if sep == "\n" else joined.replace("\n", sep)
 
-    def runs(self, size: int, sep: str = ",") -> list[str]:
-        """The numbers in consecutive runs of ``size`` (the last may be short),
-        each joined by ``sep``: a clean block is joined once and cut, with no
-        string per number."""
-        if self._starts is None:
-            numbers = self.numbers
-            return [sep.join(numbers[i:i + size]) for i in range(0, len(numbers), size)]
-        joined = self._joined()
-        if sep != "\n":
-            joined = joined.replace("\n", sep)
-        cuts = (self._starts[self._lo:self._hi + 1:size] - self._starts[self._lo]).tolist()
-        if (self._hi - self._lo) % size:
-            cuts.append(len(joined) + 1)
-        return [joined[a:b - 1] for a, b in zip(cuts, cuts[1:])]
-
     def __len__(self) -> int:
         if self._starts is not None:
             return self._hi - self._lo

@@ -7,10 +7,12 @@ Real SQLite files in tmp_path, the real worker thread; no provider here
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bulksend.core.estimate import BodyMeter
@@ -290,10 +292,10 @@ async def test_early_marks_write_batches_in_flight_with_their_block_and_close_re
         # Read two blocks ahead of the sending: five blocks of one batch each for three taken.
         assert n.in_flight == n.total - sent and n.accepted == sent  # written in flight, unsent
         assert n.in_flight == second.size + third.size + 10
-        held = await journal.call(lambda conn: conn.execute(
-            "SELECT count(*) FROM held").fetchone()[0])
+        held, blocks = await journal.call(lambda conn: conn.execute(
+            "SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM blocks)").fetchone())
         rows = await journal.call(lambda conn: conn.execute("SELECT count(*) FROM recipients").fetchone()[0])
-        assert held == 5 and rows == 0  # one row a batch, its members in it
+        assert held == blocks == 5 and rows == 0  # a row a batch, its members in its block's row
         await ledger.close()  # a clean stop: what never left goes back
         n = await journal.counts(c.id)
         assert n.in_flight == 0 and n.accepted == sent and n.pending == n.total - sent
@@ -362,7 +364,9 @@ async def test_a_version_1_journal_is_brought_up_to_date_and_keeps_its_campaigns
         version = await journal.call(lambda conn: conn.execute("PRAGMA user_version").fetchone()[0])
         columns = await journal.call(lambda conn: [r[1] for r in conn.execute("PRAGMA table_info(batches)")])
         held = await journal.call(lambda conn: [r[1] for r in conn.execute("PRAGMA table_info(held)")])
-    assert version == SCHEMA_VERSION == 3 and "members" not in columns and "members" in held
+        blocks = await journal.call(lambda conn: [r[1] for r in conn.execute("PRAGMA table_info(blocks)")])
+    assert version == SCHEMA_VERSION == 4 and "members" not in columns and "members" not in held
+    assert blocks == ["lo", "campaign", "hi", "numbers", "params"]
     async with await Journal.open(path) as journal:  # opened again: nothing left to do
         assert (await journal.campaign("c")) == c
 
@@ -394,6 +398,57 @@ async def test_a_version_2_journal_moves_the_members_its_batches_hold_out_of_the
     assert found == ("c", "46700000002") and next_id == 4
 
 
+async def test_a_version_3_journal_keeps_its_held_batches_as_blocks_of_text(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bulksend.journal.schema import MIGRATIONS
+
+    path = tmp_path / "v3.db"
+    async with await Journal.open(tmp_path / "model.db") as journal:
+        c = await new_campaign(journal, tmp_path)
+        campaign_row = await journal.call(lambda conn: conn.execute("SELECT * FROM campaigns").fetchone())
+    conn = sqlite3.connect(path)
+    conn.executescript(";".join(MIGRATIONS[:3]) + ";PRAGMA user_version = 3;")
+    conn.execute(f"INSERT INTO campaigns VALUES ({','.join('?' * len(campaign_row))})", campaign_row)
+    conn.execute("INSERT INTO batches (campaign, seq, lo, hi, size, state, provider_id) "
+                 "VALUES (?, 0, 1, 3, 3, 'accepted', 'B0')", (c.id,))
+    conn.execute("INSERT INTO held (hi, campaign, seq, members, member_params) VALUES (3, ?, 0, "
+                 "'46700000001,46700000002,46700000003', '[{\"name\":\"A\"},null,{\"name\":\"C\"}]')", (c.id,))
+    conn.commit()
+    conn.close()
+    async with await Journal.open(path) as journal:
+        (row,) = await journal.batches_in(c.id, (BatchState.ACCEPTED,))
+        members = await journal.members(row)
+        found = await journal.find_by_provider_id("B0", "46700000002")
+        next_id = await journal.call(store.next_id)
+        seen = await journal.seen_numbers(c.id)
+        await journal.call(lambda conn: store.explode(conn, c.id, 0), write=True)
+        exploded = await journal.members(row)
+        held = await journal.call(lambda conn: conn.execute("SELECT count(*) FROM held").fetchone()[0])
+    expected = [(1, "46700000001", '{"name":"A"}'), (2, "46700000002", None), (3, "46700000003", '{"name":"C"}')]
+    assert members == expected and found == ("c", "46700000002") and next_id == 4
+    assert not seen.take(np.array([46700000001, 46700000002, 46700000003], dtype=np.int64)).any()
+    assert exploded == expected and held == 0  # rows of their own now, the same members
+
+
+async def test_a_block_keeps_its_numbers_in_eight_bytes_each_and_its_values_once(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await new_campaign(journal, tmp_path)
+        ledger, source, (first, second) = await streamed(journal, c, 2, early_marks=True)
+        await ledger.before_send(second)
+        blocks = await journal.call(lambda conn: conn.execute(
+            "SELECT lo, hi, typeof(numbers), length(numbers), params FROM blocks ORDER BY lo").fetchall())
+        row = (await journal.batches_in(c.id, (BatchState.IN_FLIGHT,)))[1]
+        members = await journal.members(row)
+        await source.aclose()
+        await ledger.close()
+    lo, hi, kind, size, params = blocks[1]
+    assert (kind, size) == ("blob", 8 * (hi - lo + 1)) and (lo, hi) == (row.lo, row.hi)
+    assert [m for _i, m, _p in members] == [r.msisdn for r in second.recipients]
+    assert [json.loads(p) for _i, _m, p in members] == [r.params for r in second.recipients]
+    assert json.loads(params) == [r.params for r in second.recipients]
+
+
 async def test_lingering_outcomes_are_seen_by_the_next_call_and_written_on_close(tmp_path: Path) -> None:
     async with await Journal.open(tmp_path / "j.db") as journal:
         c = await staged(journal, tmp_path)
@@ -413,12 +468,12 @@ async def test_outcomes_are_written_one_statement_a_kind_each_batch_found_by_its
 
     async with await Journal.open(tmp_path / "j.db") as journal:
         c = await new_campaign(journal, tmp_path)
-        cut = [(seq, seq * 10 + 1, seq * 10 + 10, ",".join(str(46700000000 + seq * 10 + k) for k in range(10)), None)
-               for seq in range(4)]
+        cut = [(seq, seq * 10 + 1, seq * 10 + 10) for seq in range(4)]
+        keys = np.arange(46700000001, 46700000041, dtype=np.int64)
 
         def write(conn: Any) -> None:
             store.append_batches(conn, c.id, SimpleNamespace(read=40, invalid=0, excluded=0, duplicates=0,
-                                                             numbers=[0] * 40, line_done=40, rejects=[]), cut)
+                                                             numbers=keys, line_done=40, rejects=[]), 1, cut)
             store.settle_many(conn, [
                 (c.id, 0, S.ACCEPTED, "B0", "", "", 1, (10, 0, 0), (), 1.0),
                 (c.id, 1, S.FAILED, "", "400", "bad", 1, (0, 10, 0), (), 2.0),

@@ -207,20 +207,6 @@ def test_numbers_read_from_a_clean_block_are_one_string_until_asked() -> None:
     assert Numbers(["46700000001"]).clean_text is None  # made from strings: not checked, not spliced
 
 
-@pytest.mark.parametrize("size", [1, 2, 5, 23, 30])
-def test_runs_of_numbers_joined_or_listed_are_the_same(size: int) -> None:
-    from bulksend.core.numbers import clean_block
-    from bulksend.models import Numbers
-
-    numbers = [str(46700000000 + i) for i in range(23)]
-    text, keys, starts = clean_block(("\n".join(numbers) + "\n").encode()) or ("", None, None)
-    block = Numbers.joined(text, starts, None, keys)
-    for view in (block, block[3:17], block[22:]):
-        listed = list(view.numbers)
-        expected = [",".join(listed[i:i + size]) for i in range(0, len(listed), size)]
-        assert view.runs(size) == Numbers(listed).runs(size) == expected
-
-
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
 @pytest.mark.parametrize("kind", ["text", "csv"])
 @pytest.mark.parametrize("chars", [5, 1 << 18])

@@ -256,11 +256,13 @@ class Journal:
         self.post(store.append_rows, cid, first, taken, assign, self.clock())
         self._marks.seal()  # a batch marked from now on may be in this block: its mark comes after it
 
-    def write_batches(self, cid: int, taken: Taken, cut: Sequence[store.CutBatch]) -> asyncio.Future[None]:
-        """Write a block of the list as the batches cut from it, in flight, members
-        in their batch rows (``store.append_batches``); the future says it is on disk."""
+    def write_batches(self, cid: int, taken: Taken, first: int, cut: Sequence[store.CutBatch],
+                      params: str | None = None) -> asyncio.Future[None]:
+        """Write a block of the list (ids from ``first``) as the batches cut from it, in
+        flight, its members in one row (``store.append_batches``); the future says it is on disk."""
         self._check_open()
-        return self._worker.submit_async(store.append_batches, cid, taken, cut, self.clock(), write=True)
+        return self._worker.submit_async(store.append_batches, cid, taken, first, cut, params, self.clock(),
+                                         write=True)
 
     async def free_orphans(self, cid: int) -> int:
         return await self._call(store.free_orphans, cid, write=True)

@@ -38,7 +38,7 @@ from bulksend.errors import BulksendError
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
 from bulksend.journal.staging import BLOCK_BATCHES, Stager, Taken, send_block
-from bulksend.journal.store import Assignment, CutBatch
+from bulksend.journal.store import Assignment
 from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status, numbers_of
 
 if TYPE_CHECKING:
@@ -193,8 +193,8 @@ class JournalLedger:
         """Write a block and the batches ``cut`` from it (not awaited).
 
         When the provider can be asked about a batch (``early_marks``), the
-        batches go in flight in the block's own transaction, their members in
-        their rows: a batch is ready to go as soon as its block is on disk,
+        batches go in flight in the block's own transaction, the block's
+        members in one row: a batch is ready to go as soon as its block is on disk,
         with no record of its own before its request, and the journal writes
         one row a batch, not one a recipient. A batch that never left goes
         back when the run ends (``close``), or is found absent by the
@@ -209,17 +209,9 @@ class JournalLedger:
             for seq, first, last in cut:
                 self._spans[seq] = _Span(first, last, True)
             return
-        if static:  # a batch's members are a run of the block's numbers, cut from its text
-            runs = _as_numbers(fresh).runs(assign[2])
-            held: list[CutBatch] = [(seq, first, last, members, None)
-                                    for (seq, first, last), members in zip(cut, runs)]
-        else:
-            held = []
-            for seq, first, last in cut:
-                chunk = fresh[first - lo:last - lo + 1]
-                held.append((seq, first, last, ",".join(r.msisdn for r in chunk),
-                             orjson.dumps([r.params for r in chunk]).decode()))
-        written = self.journal.write_batches(cid, taken, held)
+        # The block's members go in as one row, its numbers the reader's int64 keys.
+        params = None if static else orjson.dumps([r.params for r in fresh]).decode()
+        written = self.journal.write_batches(cid, taken, lo, cut, params)
         spans = self._spans
         for seq, first, last in cut:
             spans[seq] = _Span(first, last, True, written)

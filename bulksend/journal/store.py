@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from bulksend.core.seen import SeenNumbers, as_keys
-
+from bulksend.core.seen import SeenNumbers
+from bulksend.journal.blocks import BlockReader, Member, keys_of, pack
 from bulksend.journal.records import (
     BATCHED,
     NEW,
@@ -125,9 +125,9 @@ def set_plan(conn: sqlite3.Connection, cid: int, plan: str, now: float) -> None:
 # -- staging ---------------------------------------------------------------
 def next_id(conn: sqlite3.Connection) -> int:
     """The next free recipient id: ids are the send order, in every campaign, and
-    a batch whose members are ``held`` has ids ``lo``..``hi`` without rows."""
+    a block of the list read while it was sent has ids ``lo``..``hi`` without rows."""
     (rows,) = conn.execute("SELECT ifnull(max(id), 0) FROM recipients").fetchone()
-    (held,) = conn.execute("SELECT ifnull(max(hi), 0) FROM held").fetchone()
+    (held,) = conn.execute("SELECT ifnull(max(hi), 0) FROM blocks").fetchone()
     return max(int(rows), int(held)) + 1
 
 
@@ -138,8 +138,9 @@ def seen_numbers(conn: sqlite3.Connection, cid: int) -> SeenNumbers:
     cursor = conn.execute("SELECT msisdn FROM recipients WHERE id >= ? AND +campaign = ?", (first, cid))
     while rows := cursor.fetchmany(1 << 16):
         seen.take(np.array(rows, dtype=np.int64).reshape(-1))
-    for (members,) in conn.execute("SELECT members FROM held WHERE hi >= ? AND +campaign = ?", (first, cid)):
-        seen.take(as_keys(members.split(",")))
+    # A block keeps the numbers of batches exploded since: seen twice, taken once.
+    for (numbers,) in conn.execute("SELECT numbers FROM blocks WHERE hi >= ? AND +campaign = ?", (first, cid)):
+        seen.take(keys_of(numbers))
     return seen
 
 
@@ -180,18 +181,23 @@ def _block_done(conn: sqlite3.Connection, cid: int, taken: Taken, now: float) ->
          now, cid))
 
 
-#: ``(seq, lo, hi, members, member_params)``: a batch cut from a block, its numbers comma-joined
-CutBatch = tuple[int, int, int, str, str | None]
+#: ``(seq, lo, hi)``: a batch cut from a block
+CutBatch = tuple[int, int, int]
 
 
-def append_batches(conn: sqlite3.Connection, cid: int, taken: Taken, cut: Sequence[CutBatch],
-                   now: float = 0.0) -> None:
-    """A block of the list as the batches cut from it, written in flight: one row
-    a batch, its members ``held`` in one more (no ``recipients`` rows; see ``explode``)."""
+def append_batches(conn: sqlite3.Connection, cid: int, taken: Taken, first: int, cut: Sequence[CutBatch],
+                   params: str | None = None, now: float = 0.0) -> None:
+    """A block of the list, ids from ``first``, as the batches cut from it, written
+    in flight: one row a batch and a small ``held`` one, and the block's members
+    in one ``blocks`` row (``params``: their template values as a JSON list).
+    No ``recipients`` rows; see ``explode``."""
     data = orjson.dumps(cut)
     try:
         conn.execute(_INSERT_CUT, (cid, now, data))
         conn.execute(_HOLD_CUT, (cid, data))
+        if len(taken.numbers):
+            conn.execute("INSERT INTO blocks (lo, campaign, hi, numbers, params) VALUES (?, ?, ?, ?, ?)",
+                         (first, cid, first + len(taken.numbers) - 1, pack(taken.numbers), params))
     except sqlite3.IntegrityError:
         raise InvariantError(f"one of batches {[c[0] for c in cut]} of campaign {cid} was already written") from None
     _block_done(conn, cid, taken, now)
@@ -204,25 +210,21 @@ _INSERT_CUT = (
     "INSERT INTO batches (campaign, seq, lo, hi, size, state, sent_at) "
     "SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, (j.value ->> 2) - (j.value ->> 1) + 1, "
     f"'{BatchState.IN_FLIGHT.value}', ?2 FROM json_each(?3) AS j")
-_HOLD_CUT = ("INSERT INTO held (hi, campaign, seq, members, member_params) "
-             "SELECT j.value ->> 2, ?1, j.value ->> 0, j.value ->> 3, j.value ->> 4 FROM json_each(?2) AS j")
+_HOLD_CUT = "INSERT INTO held (hi, campaign, seq) SELECT j.value ->> 2, ?1, j.value ->> 0 FROM json_each(?2) AS j"
 
 
 def explode(conn: sqlite3.Connection, cid: int, seq: int) -> None:
     """Give a batch's members rows of their own (ids ``lo``..``hi``, in the batch),
     when one of them needs a state of its own; the batch keeps only its row."""
-    row = conn.execute("SELECT b.lo, b.hi, h.members, h.member_params FROM batches AS b "
+    row = conn.execute("SELECT b.lo, b.hi FROM batches AS b "
                        "JOIN held AS h ON h.hi = b.hi AND h.campaign = b.campaign AND h.seq = b.seq "
                        "WHERE b.campaign = ? AND b.seq = ?", (cid, seq)).fetchone()
     if row is None:
         return
-    lo, hi, members, member_params = row
-    numbers = members.split(",")
-    params = orjson.loads(member_params) if member_params else [None] * len(numbers)
+    lo, hi = row
     conn.executemany(
         "INSERT INTO recipients (id, campaign, msisdn, params, seq, state) VALUES (?, ?, ?, ?, ?, ?)",
-        [(lo + i, cid, int(n), orjson.dumps(p).decode() if p else None, seq, BATCHED)
-         for i, (n, p) in enumerate(zip(numbers, params))])
+        [(rid, cid, int(n), p, seq, BATCHED) for rid, n, p in _held(BlockReader(conn), cid, seq, lo, hi)])
     conn.execute("DELETE FROM held WHERE hi = ?", (hi,))
 
 
@@ -441,12 +443,12 @@ def return_batch(conn: sqlite3.Connection, cid: int, seq: int, code: str, text: 
     return int(back)
 
 
-def _held(lo: int, members: str, member_params: str | None) -> list[tuple[int, str, str | None]]:
-    numbers = members.split(",")
-    if not member_params:
-        return [(lo + i, n, None) for i, n in enumerate(numbers)]
-    params = orjson.loads(member_params)
-    return [(lo + i, n, orjson.dumps(p).decode() if p else None) for i, (n, p) in enumerate(zip(numbers, params))]
+def _held(blocks: BlockReader, cid: int, seq: int, lo: int, hi: int) -> list[Member]:
+    """The members of a held batch, from its block."""
+    members = blocks.members(lo, hi)
+    if members is None:
+        raise InvariantError(f"batch {seq} of campaign {cid} is held, but no block holds its ids {lo}..{hi}")
+    return members
 
 
 def batches_in(conn: sqlite3.Connection, cid: int, states: Iterable[BatchState]) -> list[BatchRow]:
@@ -461,10 +463,9 @@ def batches_in(conn: sqlite3.Connection, cid: int, states: Iterable[BatchState])
 
 def members(conn: sqlite3.Connection, cid: int, seq: int, lo: int, hi: int) -> list[tuple[int, str, str | None]]:
     """A batch's members ``(id, msisdn, params)``, from its own row or from theirs."""
-    held = conn.execute("SELECT members, member_params FROM held WHERE hi = ? AND campaign = ? AND seq = ?",
-                        (hi, cid, seq)).fetchone()
+    held = conn.execute("SELECT 1 FROM held WHERE hi = ? AND campaign = ? AND seq = ?", (hi, cid, seq)).fetchone()
     if held is not None:
-        return _held(lo, held[0], held[1])
+        return _held(BlockReader(conn), cid, seq, lo, hi)
     return conn.execute(
         "SELECT id, CAST(msisdn AS TEXT), params FROM recipients WHERE id BETWEEN ? AND ? AND +campaign = ? "
         "AND seq = ? ORDER BY id", (lo, hi, cid, seq)).fetchall()
@@ -553,14 +554,15 @@ def report_page(conn: sqlite3.Connection, cid: int, after: int, limit: int) -> l
         "WHERE r.id > ? AND +r.campaign = ? ORDER BY r.id LIMIT ?", (after, cid, limit)).fetchall()
     upper = rows[-1][0] if len(rows) == limit else None
     held: list[tuple[Any, ...]] = []
-    for seq, lo, hi, members, member_params, state, pid, code, attempts, sent_at in conn.execute(
-            "SELECT b.seq, b.lo, b.hi, h.members, h.member_params, b.state, b.provider_id, b.code, b.attempts, "
+    blocks = BlockReader(conn)
+    for seq, lo, hi, state, pid, code, attempts, sent_at in conn.execute(
+            "SELECT b.seq, b.lo, b.hi, b.state, b.provider_id, b.code, b.attempts, "
             "b.sent_at FROM held AS h JOIN batches AS b ON b.campaign = h.campaign AND b.seq = h.seq "
             "WHERE h.hi > ? AND +h.campaign = ? ORDER BY h.hi", (after, cid)):
         if len(held) >= limit or (upper is not None and lo > upper):
             break
         held.extend((rid, int(n), BATCHED, seq, None, None, p, state, pid, code, attempts, sent_at)
-                    for rid, n, p in _held(lo, members, member_params) if rid > after)
+                    for rid, n, p in _held(blocks, cid, seq, lo, hi) if rid > after)
     if not held:
         return rows
     return sorted(rows + held, key=lambda r: int(r[0]))[:limit]
@@ -572,12 +574,13 @@ def find_by_provider_id(conn: sqlite3.Connection, provider_id: str, msisdn: str)
         number = int(msisdn)
     except ValueError:
         return None
-    for cid, seq, lo, hi, members in conn.execute(
-            "SELECT b.campaign, b.seq, b.lo, b.hi, h.members FROM batches AS b LEFT JOIN held AS h "
+    blocks = BlockReader(conn)
+    for cid, seq, lo, hi, held in conn.execute(
+            "SELECT b.campaign, b.seq, b.lo, b.hi, h.hi IS NOT NULL FROM batches AS b LEFT JOIN held AS h "
             "ON h.hi = b.hi AND h.campaign = b.campaign AND h.seq = b.seq WHERE b.provider_id = ?",
             (provider_id,)).fetchall():
-        if members is not None:
-            if f",{number}," in f",{members},":
+        if held:
+            if str(number) in (blocks.numbers(lo, hi) or ()):
                 (name,) = conn.execute("SELECT name FROM campaigns WHERE id = ?", (cid,)).fetchone()
                 return str(name), msisdn
             continue
