@@ -161,3 +161,24 @@ async def test_million_line_list_streams_with_bounded_read_ahead(sandbox, tmp_pa
     # queue (max(4, 2 x concurrency) = 8 batches) + in flight (4) + the block the producer holds
     assert run.stats.recipients_read < 1_000_000
     assert read_ahead <= (8 + 4 + 1) * 100 + SEND_BLOCK
+
+
+async def test_a_sink_counts_without_checking_each_number_but_still_refuses_a_bad_shape(sandbox) -> None:
+    import aiohttp
+    import orjson
+
+    async def post(url: str, payload: object) -> tuple[int, dict[str, object]]:
+        async with aiohttp.ClientSession() as s, s.post(
+                url, data=orjson.dumps(payload), headers={"Authorization": "Bearer t"}) as resp:
+            return resp.status, orjson.loads(await resp.read())
+
+    odd = {"to": ["46700000001", "0701234567", "not a number"], "body": "hi"}
+    async with sandbox(SandboxConfig(open_plans=True)) as full, sandbox(SandboxConfig(open_plans=True, sink=True)) as sink:
+        checked = await post(f"{full.url}/xms/v1/p/batches", odd)
+        counted = await post(f"{sink.url}/xms/v1/p/batches", odd)
+        shape = await post(f"{sink.url}/xms/v1/p/batches", {"to": [46700000001], "body": "hi"})
+        stats = sink.state.stats()["plans"]["p"]
+    assert checked[0] == 400 and checked[1]["code"] == "syntax_invalid_parameter_format"
+    assert counted[0] == 201 and counted[1]["to"] == odd["to"] and str(counted[1]["id"])
+    assert shape[0] == 400 and shape[1]["code"] == "syntax_invalid_parameter_format"
+    assert stats["recipients"] == 3 and stats["batches"] == 1

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bulksend.core.numbers import normalize_msisdn
 from bulksend.errors import RecipientError
+from bulksend.sandbox.delivery import REFUSED_TEXT, attach, callback_allowed, sender_of
 from bulksend.sandbox.faults import DroppedConnection, Fault, take_request
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState, iso_now
 
@@ -63,7 +64,7 @@ async def create_batch(request: web.Request) -> web.Response:
     except orjson.JSONDecodeError:
         plan.stats.bad_requests += 1
         return error(400, "syntax_invalid_json", "The JSON in the request is invalid")
-    checked = validate_batch(data)
+    checked = validate_batch(data, each_number=not plan.sink)
     if isinstance(checked, web.Response):
         plan.stats.bad_requests += 1
         return checked
@@ -86,8 +87,6 @@ async def create_batch(request: web.Request) -> web.Response:
 
 def _refuse_callback(data: dict[str, Any], state: SandboxState) -> web.Response | None:
     """The sandbox calls back to loopback only; a batch asking for more is refused (400)."""
-    from bulksend.sandbox.delivery import REFUSED_TEXT, callback_allowed
-
     url = data.get("callback_url")
     if url is None or data.get("delivery_report", "none") == "none":
         return None
@@ -98,8 +97,6 @@ def _refuse_callback(data: dict[str, Any], state: SandboxState) -> web.Response 
 
 
 def _schedule_delivery(app: web.Application, plan: PlanState, record: BatchRecord) -> None:
-    from bulksend.sandbox.delivery import attach, sender_of
-
     fates = attach(app[STATE], record)
     sender = sender_of(app)
     if sender is not None:
@@ -120,8 +117,13 @@ def _early_fault(fault: Fault, plan: PlanState, state: SandboxState) -> web.Resp
     return None
 
 
-def validate_batch(data: Any) -> list[str] | web.Response:
-    """The normalized ``to`` list, or the 400 Sinch would answer."""
+def validate_batch(data: Any, *, each_number: bool = True) -> list[str] | web.Response:
+    """The normalized ``to`` list, or the 400 Sinch would answer.
+
+    A sink (``each_number=False``) checks the request's shape but not each
+    number: it is there to count what a client sends as cheaply as it can,
+    and checking 200 numbers a request was a sixth of its time.
+    """
     if not isinstance(data, dict):
         return error(400, "syntax_invalid_json", "The request body must be a JSON object")
     to = data.get("to")
@@ -140,6 +142,8 @@ def validate_batch(data: Any) -> list[str] | web.Response:
     problem = _check_parameters(data.get("parameters")) or _check_sender(data.get("from"))
     if problem:
         return _bad_format(problem)
+    if not each_number:
+        return to if all(isinstance(n, str) for n in to) else _bad_format("to: every recipient must be a string")
     return _normalized(to)
 
 
@@ -266,7 +270,7 @@ async def dry_run(request: web.Request) -> web.Response:
         data = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         return error(400, "syntax_invalid_json", "The JSON in the request is invalid")
-    checked = validate_batch(data)
+    checked = validate_batch(data, each_number=not plan.sink)
     if isinstance(checked, web.Response):
         return checked
     limit = min(1000, int(request.query.get("number_of_recipients", "100")))
