@@ -95,7 +95,8 @@ async def test_faults_are_retried_and_nobody_gets_two(sandbox, tmp_path: Path) -
     numbers = write_numbers(tmp_path / "n.txt", 4000)
     faults = Faults(error_rate=0.1, rate_limit_rate=0.1, retry_after=0.01, drop_rate=0.05, accept_drop_rate=0.1)
     async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()}, faults=faults, seed=3)) as sb:
-        config = make_config({"a": plan_table(sb.url, max_batch=50)})
+        # A dropped batch the provider does not hold is sent again once the timeout has passed.
+        config = make_config({"a": plan_table(sb.url, max_batch=50, timeout=0.3)})
         async with Engine(config) as engine:
             summary = await engine.send(spec("f", "a", numbers))
         plan = sb.state.plans["p1"]
@@ -103,6 +104,25 @@ async def test_faults_are_retried_and_nobody_gets_two(sandbox, tmp_path: Path) -
     assert summary.retries > 0
     assert plan.stats.accept_drops > 0 and plan.stats.drops > 0 and plan.stats.lookups > 0
     assert len(plan.received) == 4000 and max(plan.received.values()) == 1
+
+
+async def test_a_late_accept_after_a_broken_connection_is_not_sent_twice(sandbox, tmp_path: Path) -> None:
+    # The provider drops the connection, then takes the batch 150 ms later. A
+    # lookup right after the drop finds nothing; bulksend must not believe it
+    # before the plan's timeout (0.5 s) has passed since the request left.
+    numbers = write_numbers(tmp_path / "n.txt", 1000)
+    faults = Faults(late_accept_rate=0.2, late_accept_ms=150)
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()}, faults=faults, seed=5)) as sb:
+        config = make_config({"a": plan_table(sb.url, max_batch=50, timeout=0.5)})
+        async with Engine(config) as engine:
+            summary = await engine.send(spec("late", "a", numbers))
+        await asyncio.gather(*sb.state.background)  # every late accept has landed
+        plan = sb.state.plans["p1"]
+    assert plan.stats.late_accepts > 0
+    assert summary.sent == 1000 and summary.failed == summary.unknown == 0
+    assert len(plan.received) == 1000 and max(plan.received.values()) == 1
+    # every late batch was looked up at least twice: too early, then after the timeout
+    assert plan.stats.lookups >= 2 * plan.stats.late_accepts
 
 
 async def test_400_is_not_retried(sandbox, tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ def register(sub: Any) -> None:
                         ("rate-limit-rate", "fraction answered 429"),
                         ("drop-rate", "fraction dropped before being taken"),
                         ("accept-drop-rate", "fraction taken, then dropped unanswered"),
+                        ("late-accept-rate", "fraction dropped at once, then taken late-accept-ms later"),
+                        ("late-accept-ms", "how late a late accept is taken (default 200)"),
                         ("latency-ms", "latency added to every answer"),
                         ("retry-after", "seconds sent in Retry-After")):
         p.add_argument(f"--{name}", type=float, help=help_)

@@ -15,13 +15,15 @@ A worker sends the batch once; if that fails in a retryable way it enters
 the tenacity loop, spending the batch's tokens again before every resend.
 An ambiguous failure (the request may have been accepted) is reconciled
 first: the provider is asked whether it holds the batch's
-``client_reference``; only if it does not is the batch sent again. A
+``client_reference``; only if it does not, and the plan's ``timeout`` has
+passed since the request left, is the batch sent again. A
 provider that cannot be asked leaves the batch ``unknown``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,7 +34,7 @@ from bulksend.engine.bucket import RecipientBucket
 from bulksend.engine.retry import Sleep, retrying
 from bulksend.engine.transport import perform
 from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError
-from bulksend.models import Batch, BatchResult, Outcome, Status
+from bulksend.models import Batch, BatchResult, HttpRequest, Outcome, Status
 from bulksend.providers.base import Provider
 
 if TYPE_CHECKING:
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 class _Attempts:
     count: int = 0
     ambiguous: bool = False
+    #: when the ambiguous request left (the loop's clock)
+    left_at: float = 0.0
 
 
 class BatchSender:
@@ -50,13 +54,15 @@ class BatchSender:
 
     def __init__(
         self, plan: PlanConfig, provider: Provider, session: aiohttp.ClientSession,
-        bucket: RecipientBucket, sleep: Sleep = asyncio.sleep,
+        bucket: RecipientBucket, sleep: Sleep = asyncio.sleep, clock: Callable[[], float] | None = None,
     ) -> None:
         self.plan = plan
         self.provider = provider
         self.session = session
         self.bucket = bucket
         self.sleep = sleep
+        #: the loop's clock unless a test gives another
+        self.clock = clock or asyncio.get_running_loop().time
         self.timeout = aiohttp.ClientTimeout(total=plan.timeout)
 
     async def deliver(self, batch: Batch, run: CampaignRun) -> tuple[BatchResult, int]:
@@ -92,7 +98,7 @@ class BatchSender:
 
     async def _attempt(self, batch: Batch, run: CampaignRun, state: _Attempts) -> BatchResult:
         if state.ambiguous:
-            found = await self._reconcile(batch, run)
+            found = await self._reconcile(batch, run, state)
             if found is not None:
                 return found
             state.ambiguous = False
@@ -101,28 +107,44 @@ class BatchSender:
         state.count += 1
         run.stats.requests += 1
         request = self.provider.send_request(batch, run.spec.message)
+        left_at = self.clock()
         try:
             response = await perform(self.session, request, self.timeout)
         except AmbiguousOutcome:
             state.ambiguous = True
+            state.left_at = left_at
             raise
         return self.provider.parse_send(batch, response)
 
-    async def _reconcile(self, batch: Batch, run: CampaignRun) -> BatchResult | None:
-        """Ask the provider whether it took the batch; None means send again."""
+    async def _reconcile(self, batch: Batch, run: CampaignRun, state: _Attempts) -> BatchResult | None:
+        """Ask the provider whether it took the batch; None means send again.
+
+        "Found" settles it at once. "Absent" is believed only once the plan's
+        ``timeout`` has passed since the request left: a connection can break
+        while the provider is still working on the request, and it may yet
+        take the batch. Until then bulksend waits and asks once more, as
+        ``resume`` does after a crash.
+        """
         lookup = self.provider.lookup_request(batch)
         if lookup is None:
             if run.spec.resend_unknown:
                 return None
             return BatchResult(Outcome(Status.UNKNOWN, code="ambiguous",
                                        text="the provider may have accepted it and cannot be asked"))
+        found = await self._look_up(batch, run, lookup)
+        early = state.left_at + self.plan.timeout - self.clock()
+        if found is None and early > 0:
+            await self.sleep(early)
+            found = await self._look_up(batch, run, lookup)
+        return BatchResult(found) if found is not None else None
+
+    async def _look_up(self, batch: Batch, run: CampaignRun, lookup: HttpRequest) -> Outcome | None:
         run.stats.lookups += 1
         try:
             response = await perform(self.session, lookup, self.timeout)
         except AmbiguousOutcome as exc:  # a lookup has no side effect: plain transient
             raise TransientError(str(exc)) from None
-        outcome = self.provider.parse_lookup(batch, response)
-        return BatchResult(outcome) if outcome is not None else None
+        return self.provider.parse_lookup(batch, response)
 
 
 def _gave_up(exc: TransientError | AmbiguousOutcome, status: Status) -> BatchResult:

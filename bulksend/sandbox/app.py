@@ -33,11 +33,20 @@ async def _stats(request: web.Request) -> web.Response:
     return xms.json_response(request.app[xms.STATE].stats(with_numbers))
 
 
+async def _stop_background(app: web.Application) -> None:
+    """Late accepts still waiting when the sandbox stops never happen."""
+    tasks = list(app[xms.STATE].background)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def build_app(config: SandboxConfig, clock: Callable[[], float] | None = None) -> web.Application:
     app = web.Application(middlewares=[drop_middleware], client_max_size=8 * 1024 * 1024)
     loop_clock = clock or (lambda: asyncio.get_running_loop().time())
     app[xms.STATE] = SandboxState(config, loop_clock)
     app.cleanup_ctx.append(delivery.sender_context)  # delivery callbacks live with the app
+    app.on_cleanup.append(_stop_background)
     app.router.add_get("/_sandbox/stats", _stats)
     for add_routes in ROUTE_MODULES:
         add_routes(app)

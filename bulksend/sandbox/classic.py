@@ -27,7 +27,7 @@ from aiohttp import web
 
 from bulksend.providers.signing import verify_basic_classic, verify_classic
 from bulksend.sandbox.delivery import attach
-from bulksend.sandbox.faults import DroppedConnection, Fault, take_request
+from bulksend.sandbox.faults import TAKEN_UNANSWERED, DroppedConnection, Fault, take_request
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
 from bulksend.sandbox.xms import STATE
 
@@ -91,7 +91,7 @@ async def send_sms(request: web.Request) -> web.Response:
         plan.stats.rate_limited += 1
         return error(429, 42900, "Too many requests", {"Retry-After": f"{max(wait, 0.001):.3f}"})
     message_id = _accept(state, plan, number, orjson.loads(body), now)
-    if fault is Fault.ACCEPT_DROP:
+    if fault in TAKEN_UNANSWERED:
         plan.stats.accept_drops += 1
         raise DroppedConnection()
     return _ok({"messageId": message_id})

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bulksend.providers._xml import UnsafeXml, parse_untrusted
 from bulksend.sandbox.delivery import CLICKATELL_STATUS, attach, sender_of
-from bulksend.sandbox.faults import DroppedConnection, Fault, take_request
+from bulksend.sandbox.faults import TAKEN_UNANSWERED, DroppedConnection, Fault, take_request
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
 from bulksend.sandbox.xms import STATE
 
@@ -170,7 +170,7 @@ def _answer(request: web.Request, state: SandboxState, plan: PlanState, data: di
             messages.append({"accepted": True, "to": number, "apiMessageId": ids[number]})
         else:
             messages.append({"accepted": False, "to": number, "error": {"code": err[0], "description": err[1]}})
-    if fault is Fault.ACCEPT_DROP and good:
+    if fault in TAKEN_UNANSWERED and good:
         plan.stats.accept_drops += 1
         raise DroppedConnection()
     status = 202 if len(good) == len(lines) else 207 if good else \

@@ -21,16 +21,21 @@ class Faults:
     retry_after: float = 1.0         # seconds, sent in Retry-After
     drop_rate: float = 0.0           # connection dropped before the batch is taken
     accept_drop_rate: float = 0.0    # batch taken, then the connection dropped
+    #: connection dropped at once, the batch taken ``late_accept_ms`` later (a
+    #: front end that gave up while the back end was still working); XMS only,
+    #: elsewhere it is an accept-drop
+    late_accept_rate: float = 0.0
+    late_accept_ms: float = 200.0
     latency_ms: float = 0.0          # added to every answer
     latency_jitter_ms: float = 0.0   # uniform extra 0..jitter
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "rate_limit_rate", "drop_rate", "accept_drop_rate"):
+        for name in ("error_rate", "rate_limit_rate", "drop_rate", "accept_drop_rate", "late_accept_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"sandbox.faults.{name} must be between 0 and 1, not {value!r}")
-        if self.latency_ms < 0 or self.latency_jitter_ms < 0 or self.retry_after < 0:
-            raise ConfigError("sandbox.faults: latencies and retry_after must be >= 0")
+        if min(self.latency_ms, self.latency_jitter_ms, self.retry_after, self.late_accept_ms) < 0:
+            raise ConfigError("sandbox.faults: latencies, late_accept_ms and retry_after must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)

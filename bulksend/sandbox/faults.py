@@ -22,11 +22,18 @@ class Fault(enum.Enum):
     RATE_LIMIT = "rate_limit"
     DROP = "drop"
     ACCEPT_DROP = "accept_drop"
+    LATE_ACCEPT = "late_accept"
+
+
+#: the request was taken but its client never hears (an API that cannot be
+#: asked has no use for the difference a late accept makes)
+TAKEN_UNANSWERED = frozenset({Fault.ACCEPT_DROP, Fault.LATE_ACCEPT})
 
 
 def draw(faults: Faults, rng: random.Random) -> Fault:
     """Pick at most one fault for a request, by the configured fractions."""
-    if not (faults.error_rate or faults.rate_limit_rate or faults.drop_rate or faults.accept_drop_rate):
+    if not (faults.error_rate or faults.rate_limit_rate or faults.drop_rate or faults.accept_drop_rate
+            or faults.late_accept_rate):
         return Fault.NONE
     roll = rng.random()
     for fault, share in (
@@ -34,6 +41,7 @@ def draw(faults: Faults, rng: random.Random) -> Fault:
         (Fault.RATE_LIMIT, faults.rate_limit_rate),
         (Fault.DROP, faults.drop_rate),
         (Fault.ACCEPT_DROP, faults.accept_drop_rate),
+        (Fault.LATE_ACCEPT, faults.late_accept_rate),
     ):
         if roll < share:
             return fault

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ class PlanStats:
     server_errors: int = 0
     drops: int = 0
     accept_drops: int = 0
+    late_accepts: int = 0
     bad_requests: int = 0
     unauthorized: int = 0
     lookups: int = 0
@@ -140,6 +142,8 @@ class SandboxState:
         self.rng = random.Random(config.seed)
         self.plans: dict[str, PlanState] = {}
         self.callbacks = CallbackStats()
+        #: work the sandbox finishes after it answered (late accepts); cancelled when it stops
+        self.background: set[asyncio.Task[None]] = set()
         self._next_id = 0
         for plan_id, plan in config.plans.items():
             self.plans[plan_id] = PlanState(plan_id, plan, config.faults, sink=config.sink, now=clock())

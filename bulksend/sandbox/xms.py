@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -77,6 +78,10 @@ async def create_batch(request: web.Request) -> web.Response:
         plan.stats.rate_limited += 1
         return error(429, "too_many_requests", "Too many outstanding requests",
                      {"Retry-After": f"{max(wait, 0.001):.3f}"})
+    if fault is Fault.LATE_ACCEPT:
+        plan.stats.late_accepts += 1
+        _accept_later(request.app, plan, data, checked)
+        raise DroppedConnection()
     record = _accept(state, plan, data, checked, now)
     _schedule_delivery(request.app, plan, record)
     if fault is Fault.ACCEPT_DROP:
@@ -94,6 +99,19 @@ def _refuse_callback(data: dict[str, Any], state: SandboxState) -> web.Response 
         return None
     state.callbacks.refused += 1
     return _violation(REFUSED_TEXT)
+
+
+def _accept_later(app: web.Application, plan: PlanState, data: dict[str, Any], to: list[str]) -> None:
+    """Take the batch ``late_accept_ms`` from now, though its client was already cut off."""
+    state = app[STATE]
+
+    async def later() -> None:
+        await asyncio.sleep(plan.faults.late_accept_ms / 1000.0)
+        _schedule_delivery(app, plan, _accept(state, plan, data, to, state.clock()))
+
+    task = asyncio.get_running_loop().create_task(later())
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
 
 
 def _schedule_delivery(app: web.Application, plan: PlanState, record: BatchRecord) -> None:
