@@ -121,8 +121,31 @@ async def test_a_late_accept_after_a_broken_connection_is_not_sent_twice(sandbox
     assert plan.stats.late_accepts > 0
     assert summary.sent == 1000 and summary.failed == summary.unknown == 0
     assert len(plan.received) == 1000 and max(plan.received.values()) == 1
-    # every late batch was looked up at least twice: too early, then after the timeout
-    assert plan.stats.lookups >= 2 * plan.stats.late_accepts
+    # late batches were looked up too early (absent), then again after the timeout
+    assert plan.stats.lookups > plan.stats.late_accepts
+
+
+async def test_absent_is_believed_only_after_the_timeout(sandbox, tmp_path: Path) -> None:
+    # Every first attempt is dropped before the provider takes it. The lookup
+    # right after says "absent"; bulksend waits out the rest of the plan's
+    # timeout (not the backoff) before it asks again and resends.
+    numbers = write_numbers(tmp_path / "n.txt", 100)
+    waits: list[float] = []
+
+    async def sleep(delay: float) -> None:  # recorded, not slept
+        waits.append(delay)
+
+    faults = Faults(drop_rate=1.0)
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan(faults=faults)}, seed=1)) as sb:
+        config = make_config({"a": plan_table(sb.url, max_batch=100, timeout=5.0,
+                                              retry={"initial": 0.01, "max": 0.02, "jitter": 0, "attempts": 2})})
+        async with Engine(config, sleep=sleep) as engine:
+            summary = await engine.send(spec("d", "a", numbers))
+        lookups = sb.state.plans["p1"].stats.lookups
+    assert summary.requests == 2 and summary.sent == 0  # both attempts dropped: nothing was taken
+    assert waits[0] == pytest.approx(0.01)  # the backoff
+    assert 4.0 < waits[1] <= 5.0  # the rest of the timeout, before "absent" is believed
+    assert lookups == 2
 
 
 async def test_400_is_not_retried(sandbox, tmp_path: Path) -> None:
