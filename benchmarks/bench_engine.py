@@ -130,8 +130,10 @@ def main() -> None:
                 print(f"\n{count:,} recipients, {batch} per batch, median of {args.rounds}")
                 print_table(rows)
                 ratio = float(rows[1]["rate"]) / float(rows[0]["rate"])
-                each = ", ".join(f"{float(b['rate']) / float(a['rate']):.2f}" for a, b in zip(base, bulk))
-                print(f"bulksend / baseline throughput: {ratio:.2f}x (rounds: {each})")
+                rounds = [float(b["rate"]) / float(a["rate"]) for a, b in zip(base, bulk)]
+                each = ", ".join(f"{r:.2f}" for r in rounds)
+                print(f"bulksend / baseline throughput: {ratio:.2f}x of the medians, "
+                      f"{statistics.median(rounds):.2f}x the median round (rounds: {each})")
     finally:
         proc.terminate()
         proc.wait(5)
