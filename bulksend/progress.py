@@ -22,12 +22,15 @@ def progress_line(stats: CampaignStats, width: int = 30, now: float | None = Non
     done = stats.settled
     rate = stats.sent / elapsed if elapsed > 0 else 0.0
     total = stats.total_hint
-    if total:
-        total = max(total, stats.recipients_read)
-        usable = max(1, total - stats.invalid - stats.duplicates - stats.excluded)
+    if total or stats.total is not None:
+        if stats.total is not None:  # the whole list was read
+            usable = max(1, stats.total)
+        else:  # lines counted ahead: a header, blank lines and comments make it a little high
+            total = max(total or 0, stats.recipients_read)
+            usable = max(1, total - stats.invalid - stats.duplicates - stats.excluded)
         frac = min(1.0, done / usable)
         bar = "#" * int(frac * width) + "." * (width - int(frac * width))
-        eta = format_duration((usable - done) / rate) if rate > 0 and done < usable else "--:--"
+        eta = "0:00" if done >= usable else format_duration((usable - done) / rate) if rate > 0 else "--:--"
         head = f"[{bar}] {done:,}/{usable:,}  {rate:,.0f}/s  ETA {eta}"
     else:
         head = f"{done:,} sent  {rate:,.0f}/s  elapsed {format_duration(elapsed)}"

@@ -421,13 +421,13 @@ def _text(value: object) -> str:
 
 
 def count_lines(path: str) -> int | None:
-    """Lines in a plain file (a cheap total for the progress bar), else None."""
-    if path == "-" or path.endswith(".gz"):
+    """Lines in a file, gzipped too (a cheap total for the progress bar); None for stdin."""
+    if path == "-":
         return None
     try:
-        with open(path, "rb") as f:
+        with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
             return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
-    except OSError:
+    except (OSError, EOFError):  # gzip's own errors are OSErrors too
         return None
 
 

@@ -67,9 +67,12 @@ def print_outcome(result: JournalSummary, as_json: bool) -> None:
 
 
 def note(quiet: bool) -> Any:
+    # On a terminal the progress line is cleared first; it is drawn again on its next tick.
+    clear = "\r\x1b[K" if sys.stderr.isatty() else ""
+
     def emit(text: str) -> None:
         if not quiet:
-            print(f"bulksend: {text}", file=sys.stderr, flush=True)
+            print(f"{clear}bulksend: {text}", file=sys.stderr, flush=True)
     return emit
 
 

@@ -65,9 +65,17 @@ class CampaignStats:
     requests: int = 0
     retries: int = 0
     lookups: int = 0
+    #: an estimate of the lines to read (and recipients already waiting), for progress only
     total_hint: int | None = None
+    #: recipients this run settles in all, once the whole list is read (see ``list_read``)
+    total: int | None = None
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+
+    def list_read(self, waiting: int = 0) -> None:
+        """The whole list is read: the total is known (plus ``waiting``, the
+        recipients the run had from before, such as a journal's)."""
+        self.total = waiting + self.recipients_read - self.invalid - self.duplicates - self.excluded
 
     @property
     def settled(self) -> int:
@@ -256,6 +264,7 @@ class CampaignRun:
                 return
         if carry:
             yield Batch(spec.name, seq, carry if static else tuple(carry))
+        self.stats.list_read()
 
     def _load_exclusions(self) -> set[str]:
         from bulksend.recipients import load_numbers

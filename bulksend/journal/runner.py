@@ -223,11 +223,17 @@ class JournaledRun:
         spec = CampaignSpec(c.name, c.target.plan, message, max_batch=c.max_batch,
                             results_path=self.options.results_path, resend_unknown=self.options.resend_unknown)
         ledger = JournalLedger(self.journal, c, stager=stager,
-                               on_staged=(lambda: self._staged(stager)) if stager is not None else None,
                                early_marks=can_look_up(engine.plan_runner(c.target.plan).provider))
         run = engine.submit(spec, ledger=ledger, batches=ledger.batches)
         run.stats.total_hint = counts.pending
-        if stager is not None:
+        if stager is None:
+            run.stats.list_read(counts.pending)
+        else:
+            async def staged() -> None:
+                run.stats.list_read(counts.pending)  # the progress bar's total is exact from here
+                await self._staged(stager)
+
+            ledger.on_staged = staged
             run.stats.started = self.staging_started  # the run reads the list as it sends
             run.meter = stager.meter
             lines = count_lines(c.source.path) if self.on_start is not None else None  # for progress only
