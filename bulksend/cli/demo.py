@@ -102,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
         return summary.exit_code
     print_summary(summary)
     twice = received["numbers_received_more_than_once"]
+    dropped = received["drops"] + received["accept_drops"] + received["late_accepts"]
     print(f"sandbox: {received['distinct_numbers']:,} distinct numbers received, "
           f"{twice:,} more than once; {received['rate_limited']:,} answered 429, "
-          f"{received['server_errors']:,} 5xx, {received['drops'] + received['accept_drops'] + received['late_accepts']:,} dropped")
+          f"{received['server_errors']:,} 5xx, {dropped:,} dropped")
     print(f"files: {args.workdir}/numbers.csv, results.csv, results.rejects.csv", file=sys.stdout)
     return summary.exit_code
