@@ -11,7 +11,10 @@
         ├── BatchRejected       400/403 and the like: that batch fails, not retried
         ├── CampaignRefused     401, no credit: the whole campaign stops, exit 3
         ├── TransientError      429, 5xx, timeouts, refused connections: retried
-        │   └── RateLimited     429, with the provider's Retry-After if it sent one
+        │   ├── RateLimited     429, with the provider's Retry-After if it sent one
+        │   └── Unreachable     no connection could be made: nothing was sent; a
+        │                       batch that never got through stops the campaign
+        │                       (resumable) instead of failing
         └── AmbiguousOutcome    the request may or may not have been accepted:
                                 reconciled with the provider before any resend,
                                 so that no recipient is messaged twice
@@ -82,6 +85,16 @@ class TransientError(ProviderError):
 
 class RateLimited(TransientError):
     """The provider said 429."""
+
+
+class Unreachable(TransientError):
+    """No connection to the provider could be made, so nothing was sent.
+
+    Retried like any transient error; a batch that never got through stops
+    its campaign (exit 75, resumable) rather than failing its recipients:
+    the provider is down or out of reach, and the rest of the list would
+    only fail the same way.
+    """
 
 
 class AmbiguousOutcome(ProviderError):

@@ -47,6 +47,15 @@ def sandbox() -> Callable[[SandboxConfig], contextlib.AbstractAsyncContextManage
     return start
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on (for a provider that is down)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def write_numbers(path: Path, count: int, start: int = 46_700_000_000, header: str | None = None) -> Path:
     with path.open("w", encoding="utf-8") as f:
         if header:

@@ -12,7 +12,7 @@ from bulksend.engine import CampaignSpec, Engine
 from bulksend.models import Message
 from bulksend.recipients import SEND_BLOCK, RecipientSource
 from bulksend.sandbox import Faults, SandboxConfig, SandboxPlan
-from tests.conftest import make_config, plan_table, write_numbers
+from tests.conftest import free_port, make_config, plan_table, write_numbers
 
 
 def spec(name: str, plan: str, path: Path, body: str = "Hello", **kw: object) -> CampaignSpec:
@@ -225,3 +225,42 @@ async def test_a_sink_counts_without_checking_each_number_but_still_refuses_a_ba
     assert counted[0] == 201 and counted[1]["to"] == odd["to"] and str(counted[1]["id"])
     assert shape[0] == 400 and shape[1]["code"] == "syntax_invalid_parameter_format"
     assert stats["recipients"] == 3 and stats["batches"] == 1
+
+
+async def test_an_unreachable_provider_stops_the_campaign_instead_of_failing_it(tmp_path: Path) -> None:
+    numbers = write_numbers(tmp_path / "n.txt", 5000)
+    url = f"http://127.0.0.1:{free_port()}"  # nobody listens there
+    config = make_config({"a": plan_table(url, retry={"initial": 0.001, "max": 0.002, "jitter": 0, "attempts": 3})})
+    async with Engine(config) as engine:
+        summary = await asyncio.wait_for(engine.send(spec("down", "a", numbers)), 10)
+    assert summary.exit_code == 75 and "cannot connect to 127.0.0.1" in summary.stopped_reason
+    assert summary.sent == summary.failed == summary.unknown == 0
+    assert summary.requests <= 4 * 3  # the batches in flight tried; the rest were never started
+    assert summary.not_sent == summary.batches * 100
+
+
+async def test_a_batch_whose_lookups_keep_failing_is_unknown_not_failed(tmp_path: Path) -> None:
+    # Every send is cut off after it left (it may have been taken), and every
+    # lookup answers 503: when the tries run out, nobody can say.
+    from aiohttp import web
+
+    from bulksend.serving import serve_app
+
+    async def create(request: web.Request) -> web.Response:
+        await request.read()
+        assert request.transport is not None
+        request.transport.abort()
+        raise asyncio.CancelledError
+
+    async def lookup(request: web.Request) -> web.Response:
+        return web.json_response({"code": "internal_error", "text": "down"}, status=503)
+
+    app = web.Application()
+    app.router.add_post("/xms/v1/p1/batches", create)
+    app.router.add_get("/xms/v1/p1/batches", lookup)
+    numbers = write_numbers(tmp_path / "n.txt", 100)
+    async with serve_app(app) as url:
+        config = make_config({"a": plan_table(url, retry={"initial": 0.001, "max": 0.002, "jitter": 0, "attempts": 3})})
+        async with Engine(config) as engine:
+            summary = await engine.send(spec("u", "a", numbers))
+    assert summary.unknown == 100 and summary.failed == 0 and summary.exit_code == 1

@@ -21,7 +21,7 @@ from bulksend.journal.service import target_of
 from bulksend.models import Batch, HttpRequest, Message
 from bulksend.providers import FACTORIES, SinchXms
 from bulksend.sandbox import SandboxConfig
-from tests.conftest import make_config, plan_table, write_numbers
+from tests.conftest import free_port, make_config, plan_table, write_numbers
 from tests.test_journal import stage_all
 
 PLAN_ID = "p1"
@@ -226,3 +226,23 @@ def _small_blocks(init: Any) -> Any:
         init(self, *args, **kw)
         self.block = 1000
     return small
+
+
+async def test_an_outage_pauses_the_campaign_and_resume_sends_the_rest_once(tmp_path: Path) -> None:
+    from bulksend.sandbox import running
+
+    numbers = write_numbers(tmp_path / "n.txt", 3000)
+    settings = JournalSettings(path=str(tmp_path / "j.db"))
+    port = free_port()  # the provider is down: nothing listens here yet
+    config = make_config({"a": plan_table(f"http://127.0.0.1:{port}", timeout=0.5,
+                                          retry={"initial": 0.001, "max": 0.002, "jitter": 0, "attempts": 3})})
+    spec = build_spec(plan="a", recipients=str(numbers), message="hello", campaign="c")
+    down = await send_journaled(config, spec, settings)
+    assert down.exit_code == EXIT_RESUMABLE and down.state == "paused" and "cannot connect" in down.reason
+    assert down.counts.failed == down.counts.unknown == down.counts.accepted == 0
+    assert down.counts.pending == 3000
+    async with running(SandboxConfig(open_plans=True), port=port) as sb:  # it is back, at the same address
+        out = await resume_campaign(config, "c", settings)
+        stats = received(sb)
+    assert out.exit_code == EXIT_OK and out.counts.accepted == 3000
+    assert stats["distinct_numbers"] == 3000 and stats["numbers_received_more_than_once"] == 0

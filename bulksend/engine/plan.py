@@ -13,6 +13,10 @@ way the bucket spaced them.
 
 A worker sends the batch once; if that fails in a retryable way it enters
 the tenacity loop, spending the batch's tokens again before every resend.
+A batch that runs out of tries fails, unless its fate is still ambiguous
+(then it is unknown) or the last try could not even connect: then nothing
+of it was taken, and the campaign stops (resumable) instead of failing the
+rest of the list one batch at a time.
 An ambiguous failure (the request may have been accepted) is reconciled
 first: the provider is asked whether it holds the batch's
 ``client_reference``; only if it does not, and the plan's ``timeout`` has
@@ -33,7 +37,7 @@ from bulksend.config import PlanConfig
 from bulksend.engine.bucket import RecipientBucket
 from bulksend.engine.retry import Sleep, retrying
 from bulksend.engine.transport import perform
-from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError
+from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError, Unreachable
 from bulksend.models import Batch, BatchResult, HttpRequest, Outcome, Status
 from bulksend.providers.base import Provider
 
@@ -75,6 +79,10 @@ class BatchSender:
             try:
                 return await self._retry(batch, run, state, first), state.count
             except TransientError as exc:
+                if state.ambiguous:  # its lookups failed too: it may still have been taken
+                    return _gave_up(exc, Status.UNKNOWN), state.count
+                if isinstance(exc, Unreachable):
+                    raise  # the provider is out of reach: the campaign stops (PlanRunner._work)
                 return _gave_up(exc, Status.FAILED), state.count
             except AmbiguousOutcome as exc:
                 return _gave_up(exc, Status.UNKNOWN), state.count
@@ -204,6 +212,11 @@ class PlanRunner:
         except CampaignRefused as exc:
             self._slots.release()
             run.refuse(exc)
+            run.skipped(batch)
+            return
+        except Unreachable as exc:  # every try failed to connect: nothing of it was sent
+            self._slots.release()
+            run.stop(f"{exc}; stopped sending, as the rest would fail the same way (resumable)")
             run.skipped(batch)
             return
         except BaseException as exc:

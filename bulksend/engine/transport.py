@@ -1,7 +1,7 @@
 """The only place bulksend talks HTTP to a provider.
 
 Failures are sorted by what they say about the request: a connection that
-could not be opened means nothing was sent (``TransientError``); a
+could not be opened means nothing was sent (``Unreachable``); a
 connection that broke or timed out after the request left may have been
 accepted (``AmbiguousOutcome``). Messages name the host only: request
 headers (and so tokens) never reach an exception.
@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bulksend.errors import AmbiguousOutcome, TransientError
+from bulksend.errors import AmbiguousOutcome, Unreachable
 from bulksend.models import HttpRequest, HttpResponse
 
 
@@ -29,7 +29,7 @@ async def perform(
             body = await resp.read()
             return HttpResponse(resp.status, resp.headers, body)
     except aiohttp.ClientConnectorError as exc:
-        raise TransientError(f"cannot connect to {_host(request)}: {exc.strerror or type(exc).__name__}") from None
+        raise Unreachable(f"cannot connect to {_host(request)}: {exc.strerror or type(exc).__name__}") from None
     except asyncio.TimeoutError:
         raise AmbiguousOutcome(f"no answer from {_host(request)} in time", code="timeout") from None
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:

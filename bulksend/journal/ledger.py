@@ -266,11 +266,11 @@ class JournalLedger:
                                  attempts, tally, rows, linger=self.early_marks)
 
     async def skipped(self, batch: Batch) -> None:
-        """Taken off the queue, or refused by the provider: it goes back to be sent."""
+        """Taken off the queue, refused by the provider or never got through: it goes back to be sent."""
         span = self._spans.pop(batch.seq, None)
         if batch.seq in self._in_flight or (span is not None and span.written is not None):
             self._in_flight.discard(batch.seq)
-            await self._return(batch.seq, span, "the provider refused the campaign; sent again on resume")
+            await self._return(batch.seq, span, "the run stopped before the provider took it; sent again on resume")
 
     async def close(self) -> None:
         """The run is over: batches written in flight with their block that never
