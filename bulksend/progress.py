@@ -21,13 +21,8 @@ def progress_line(stats: CampaignStats, width: int = 30, now: float | None = Non
     elapsed = (now if now is not None else time.monotonic()) - stats.started
     done = stats.settled
     rate = stats.sent / elapsed if elapsed > 0 else 0.0
-    total = stats.total_hint
-    if total or stats.total is not None:
-        if stats.total is not None:  # the whole list was read
-            usable = max(1, stats.total)
-        else:  # lines counted ahead: a header, blank lines and comments make it a little high
-            total = max(total or 0, stats.recipients_read)
-            usable = max(1, total - stats.invalid - stats.duplicates - stats.excluded)
+    usable = _expected(stats)
+    if usable is not None:
         frac = min(1.0, done / usable)
         bar = "#" * int(frac * width) + "." * (width - int(frac * width))
         eta = "0:00" if done >= usable else format_duration((usable - done) / rate) if rate > 0 else "--:--"
@@ -40,6 +35,18 @@ def progress_line(stats: CampaignStats, width: int = 30, now: float | None = Non
          ("invalid", stats.invalid)) if value
     )
     return head + tail
+
+
+def _expected(stats: CampaignStats) -> int | None:
+    """Recipients the run will settle: exact once the list is read, until then
+    from the lines counted ahead (a header, blank lines and comments make that a
+    little high); None when nothing was counted."""
+    if stats.total is not None:
+        return max(1, stats.total)
+    if not stats.total_hint:
+        return None
+    lines = max(stats.total_hint, stats.recipients_read)
+    return max(1, lines - stats.invalid - stats.duplicates - stats.excluded)
 
 
 async def show_progress(run: CampaignRun, stream: TextIO, tty: bool,

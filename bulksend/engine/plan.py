@@ -58,15 +58,15 @@ class BatchSender:
 
     def __init__(
         self, plan: PlanConfig, provider: Provider, session: aiohttp.ClientSession,
-        bucket: RecipientBucket, sleep: Sleep = asyncio.sleep, clock: Callable[[], float] | None = None,
+        bucket: RecipientBucket, sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.plan = plan
         self.provider = provider
         self.session = session
         self.bucket = bucket
         self.sleep = sleep
-        #: the loop's clock unless a test gives another
-        self.clock = clock or asyncio.get_running_loop().time
+        #: the loop's clock (an attribute, so a test can set another)
+        self.clock: Callable[[], float] = asyncio.get_running_loop().time
         self.timeout = aiohttp.ClientTimeout(total=plan.timeout)
 
     async def deliver(self, batch: Batch, run: CampaignRun) -> tuple[BatchResult, int]:

@@ -32,17 +32,17 @@ TAKEN_UNANSWERED = frozenset({Fault.ACCEPT_DROP, Fault.LATE_ACCEPT})
 
 def draw(faults: Faults, rng: random.Random) -> Fault:
     """Pick at most one fault for a request, by the configured fractions."""
-    if not (faults.error_rate or faults.rate_limit_rate or faults.drop_rate or faults.accept_drop_rate
-            or faults.late_accept_rate):
-        return Fault.NONE
-    roll = rng.random()
-    for fault, share in (
+    shares = (
         (Fault.SERVER_ERROR, faults.error_rate),
         (Fault.RATE_LIMIT, faults.rate_limit_rate),
         (Fault.DROP, faults.drop_rate),
         (Fault.ACCEPT_DROP, faults.accept_drop_rate),
         (Fault.LATE_ACCEPT, faults.late_accept_rate),
-    ):
+    )
+    if not any(share for _fault, share in shares):
+        return Fault.NONE
+    roll = rng.random()
+    for fault, share in shares:
         if roll < share:
             return fault
         roll -= share
