@@ -61,8 +61,8 @@ class PlanConfig:
     retry: RetryConfig = field(default_factory=RetryConfig)
     #: provider-specific keys (service_plan_id, token_env, format, ...)
     options: Mapping[str, Any] = field(default_factory=dict)
-    #: None: never pause on errors
-    auto_pause: AutoPauseConfig | None = None
+    #: on by default; None (``auto_pause = false``): never pause on errors
+    auto_pause: AutoPauseConfig | None = field(default_factory=AutoPauseConfig)
 
     @property
     def is_loopback(self) -> bool:
@@ -213,10 +213,14 @@ def _retry(table: Any, where: str, source: str) -> RetryConfig:
 
 
 def _auto_pause(table: Any, where: str, source: str) -> AutoPauseConfig | None:
-    if table is None:
+    """On unless the plan says ``auto_pause = false``: a campaign that fails
+    batch after batch should stop, not burn through a list of millions."""
+    if table is None or table is True:
+        return AutoPauseConfig()
+    if table is False:
         return None
     if not isinstance(table, dict):
-        raise ConfigError(f"{source}: {where} must be a table")
+        raise ConfigError(f"{source}: {where} must be a table, true or false, not {table!r}")
     _no_unknown(table, {"window", "max_error_rate"}, where + ".", source)
     d = AutoPauseConfig()
     rate = float(_get(table, "max_error_rate", (int, float), where, source, d.max_error_rate, minimum=0))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bulksend.config import load_config, parse_config, secret_from_env
+from bulksend.config import AutoPauseConfig, load_config, parse_config, secret_from_env
 from bulksend.errors import ConfigError
 from bulksend.providers import build_provider
 
@@ -41,12 +41,26 @@ def test_good_plan() -> None:
     ({"retry": {"attempts": 0}}, "plans.spring.retry.attempts must be at least 1"),
     ({"retry": {"tries": 3}}, "unknown key plans.spring.retry.tries"),
     ({"token": "abc"}, "unknown key plans.spring.token"),
+    ({"auto_pause": "yes"}, "plans.spring.auto_pause must be a table, true or false, not 'yes'"),
+    ({"auto_pause": {"max_error_rate": 1}}, "plans.spring.auto_pause.max_error_rate must be below 1"),
+    ({"auto_pause": {"windw": 5}}, "unknown key plans.spring.auto_pause.windw"),
 ])
 def test_bad_values_name_the_key(changes: dict[str, Any], message: str) -> None:
     if "base_url" in changes:
         changes["region"] = None
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_config(plan(**changes))
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, AutoPauseConfig(window=20, max_error_rate=0.5)),   # on unless switched off
+    (True, AutoPauseConfig()),
+    (False, None),
+    ({"window": 5}, AutoPauseConfig(window=5, max_error_rate=0.5)),
+    ({"max_error_rate": 0.2}, AutoPauseConfig(window=20, max_error_rate=0.2)),
+])
+def test_auto_pause_is_on_by_default(value: Any, expected: AutoPauseConfig | None) -> None:
+    assert parse_config(plan(auto_pause=value)).plan("spring").auto_pause == expected
 
 
 def test_unknown_top_level_key() -> None:

@@ -162,6 +162,26 @@ async def test_400_is_not_retried(sandbox, tmp_path: Path) -> None:
     assert "syntax_invalid_parameter_format" in summary.last_errors[-1]
 
 
+@pytest.mark.parametrize("auto_pause", [None, False])
+async def test_a_campaign_failing_batch_after_batch_pauses_by_default(sandbox, tmp_path: Path,
+                                                                     auto_pause: bool | None) -> None:
+    numbers = write_numbers(tmp_path / "n.txt", 5000)
+    overrides = {} if auto_pause is None else {"auto_pause": auto_pause}
+    async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()})) as sb:
+        config = make_config({"a": plan_table(sb.url, max_batch=10, burst=200, **overrides)})
+        async with Engine(config) as engine:
+            summary = await engine.send(CampaignSpec("bad", "a", Message("Hi", sender="ThisSenderIsFarTooLong"),
+                                                     RecipientSource(str(numbers))))
+        received = sb.state.plans["p1"].stats.batches
+    assert received == 0 and summary.sent == 0
+    if auto_pause is None:  # the default window: 20 batches, more than half of them failed
+        assert summary.exit_code == 75 and summary.stopped_reason.startswith(
+            "auto-paused: 20 of the last 20 batches failed or ended unknown (max_error_rate 0.5)")
+        assert 200 <= summary.failed <= 200 + 10 * 8  # the window, plus the batches already in flight
+    else:  # switched off: every batch is tried and fails
+        assert summary.exit_code == 1 and summary.failed == 5000 and summary.batches == 500
+
+
 async def test_401_stops_the_campaign(sandbox, tmp_path: Path) -> None:
     numbers = write_numbers(tmp_path / "n.txt", 5000)
     async with sandbox(SandboxConfig(plans={"p1": SandboxPlan(token="right")})) as sb:
