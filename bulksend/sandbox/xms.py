@@ -291,8 +291,12 @@ async def dry_run(request: web.Request) -> web.Response:
     checked = validate_batch(data, each_number=not plan.sink)
     if isinstance(checked, web.Response):
         return checked
-    limit = min(1000, int(request.query.get("number_of_recipients", "100")))
-    per = request.query.get("per_recipient", "false") == "true"
+    try:
+        limit = min(1000, int(request.query.get("number_of_recipients", "100")))
+    except ValueError:
+        return _bad_format("number_of_recipients must be an integer")
+    # "true" from curl, "True" from the official Python SDK (requests writes bools that way)
+    per = request.query.get("per_recipient", "false").lower() == "true"
     return json_response(dry_run_result(data, checked, limit, per))
 
 
