@@ -135,3 +135,23 @@ async def test_auto_pause_stops_a_failing_campaign_and_resume_goes_on(tmp_path: 
         s = stats(sb)
     assert retried.exit_code == EXIT_OK and retried.counts.accepted == 50_000  # ...until asked for
     assert s["distinct_numbers"] == 50_000 and s["numbers_received_more_than_once"] == 0
+
+
+def test_auto_pause_window_slides_over_the_last_batches(tmp_path: Path) -> None:
+    from bulksend.config import AutoPauseConfig
+    from bulksend.engine import CampaignRun, CampaignSpec, MemoryLedger
+    from bulksend.models import BatchResult, Message, Outcome, Status
+    from bulksend.recipients import RecipientSource
+
+    spec = CampaignSpec("w", "a", Message("hi"), RecipientSource(str(tmp_path / "n.txt")))
+    run = CampaignRun(spec, MemoryLedger(), 10, auto_pause=AutoPauseConfig(window=4, max_error_rate=0.5))
+    ok, bad = BatchResult(Outcome(Status.ACCEPTED)), BatchResult(Outcome(Status.FAILED, code="503"))
+    # Two bad in every four never pauses (0.5 is not over 0.5), however long it goes on.
+    for result in [bad, ok, bad, ok] * 5 + [ok, bad]:
+        run._watch(result)
+    assert not run.stopping
+    run._watch(bad)  # the last four: ok, ok, bad, bad
+    assert not run.stopping
+    run._watch(bad)  # ok, bad, bad, bad: three of four
+    assert run.stopping and run.auto_paused
+    assert run.stopped_reason.startswith("auto-paused: 3 of the last 4 batches failed or ended unknown")

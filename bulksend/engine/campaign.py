@@ -158,6 +158,7 @@ class CampaignRun:
         self.auto_pause = auto_pause
         self.auto_paused = False
         self._recent: deque[bool] = deque(maxlen=auto_pause.window if auto_pause else 1)
+        self._recent_bad = 0  # how many of _recent are True, kept as they come and go
         self._workers: set[asyncio.Task[None]] = set()
         self._outstanding = 0
         self._screened = 0
@@ -364,8 +365,12 @@ class CampaignRun:
         if policy is None or self.stopping:
             return
         recent = self._recent
-        recent.append(result.outcome.status is not Status.ACCEPTED)
-        bad = sum(recent)
+        if len(recent) == policy.window:
+            self._recent_bad -= recent[0]  # about to fall out of the window
+        failed = result.outcome.status is not Status.ACCEPTED
+        recent.append(failed)
+        self._recent_bad += failed
+        bad = self._recent_bad
         if len(recent) == policy.window and bad / policy.window > policy.max_error_rate:
             self.auto_paused = True
             last = self.errors[-1] if self.errors else ""
