@@ -148,6 +148,43 @@ async def test_absent_is_believed_only_after_the_timeout(sandbox, tmp_path: Path
     assert lookups == 2
 
 
+async def test_a_resent_batch_spends_its_tokens_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The provider counts every request it is sent, answered or not: a resend
+    # must wait for the bucket like a new batch, or retries would burst past the limit.
+    from aiohttp import web
+
+    from bulksend.engine.bucket import RecipientBucket
+    from bulksend.serving import serve_app
+
+    spent: list[int] = []
+    spend = RecipientBucket.spend
+
+    async def recording(self: RecipientBucket, recipients: int) -> None:
+        spent.append(recipients)
+        await spend(self, recipients)
+
+    monkeypatch.setattr(RecipientBucket, "spend", recording)
+    posts = 0
+
+    async def create(request: web.Request) -> web.Response:
+        nonlocal posts
+        posts += 1
+        data = await request.json()
+        if posts <= 2:
+            return web.json_response({"code": "internal_error", "text": "busy"}, status=503)
+        return web.json_response({"id": "01BATCH", **data}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/xms/v1/p1/batches", create)
+    numbers = write_numbers(tmp_path / "n.txt", 50)
+    async with serve_app(app) as url:
+        config = make_config({"a": plan_table(url, retry={"initial": 0.001, "max": 0.002, "jitter": 0})})
+        async with Engine(config) as engine:
+            summary = await engine.send(spec("t", "a", numbers))
+    assert (summary.sent, summary.requests, summary.retries) == (50, 3, 2)
+    assert spent == [50, 50, 50]  # the pacer's spend, then one for each resend
+
+
 async def test_400_is_not_retried(sandbox, tmp_path: Path) -> None:
     numbers = write_numbers(tmp_path / "n.txt", 300)
     async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()})) as sb:
