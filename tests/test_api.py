@@ -54,3 +54,20 @@ async def test_engine_with_two_plans_as_in_the_readme(sandbox, tmp_path: Path) -
         received = {pid: p.stats.recipients for pid, p in sb.state.plans.items()}
     assert [(s.campaign, s.sent) for s in summaries] == [("spring", 500), ("alert", 300)]
     assert received == {"p1": 500, "p2": 300}
+
+
+def test_synchronous_entry_points_run_on_uvloop_with_a_calmer_collector() -> None:
+    import gc
+
+    import uvloop
+
+    from bulksend.runtime import CAMPAIGN_GC_THRESHOLD, run
+
+    before = gc.get_threshold()
+
+    async def inside() -> tuple[object, tuple[int, int, int]]:
+        return asyncio.get_running_loop(), gc.get_threshold()
+
+    loop, threshold = run(inside())
+    assert isinstance(loop, uvloop.Loop)
+    assert threshold == CAMPAIGN_GC_THRESHOLD and gc.get_threshold() == before  # restored after the run
