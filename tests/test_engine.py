@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import time
 from pathlib import Path
 
@@ -231,12 +232,16 @@ async def test_401_stops_the_campaign(sandbox, tmp_path: Path) -> None:
     assert "refused" in summary.stopped_reason and "wrong" not in summary.stopped_reason
 
 
-async def test_stop_lets_in_flight_finish_and_reports_the_rest(sandbox, tmp_path: Path) -> None:
-    numbers = write_numbers(tmp_path / "n.txt", 5000)
+@pytest.mark.parametrize("body", ["Hello", "Hello ${name}"])  # numbers only, and recipients with values
+async def test_stop_lets_in_flight_finish_and_reports_the_rest(sandbox, tmp_path: Path, body: str) -> None:
+    numbers = tmp_path / "n.csv"
+    numbers.write_text("phone,name\n" + "".join(f"{46_700_000_000 + i},N{i}\n" for i in range(5000)) +
+                       "46700000007,again\nnot-a-number,x\n", encoding="utf-8")
+    results = tmp_path / "r.csv"
     async with sandbox(SandboxConfig(plans={"p1": SandboxPlan()})) as sb:
-        config = make_config({"a": plan_table(sb.url, rate=5000, burst=100)})
+        config = make_config({"a": plan_table(sb.url, rate=5000, burst=100, max_batch=30)})
         async with Engine(config) as engine:
-            run = engine.submit(spec("s", "a", numbers))
+            run = engine.submit(spec("s", "a", numbers, body, results_path=str(results)))
             await asyncio.sleep(0.2)
             run.stop()
             summary = await asyncio.wait_for(run.wait(), 5)
@@ -244,6 +249,13 @@ async def test_stop_lets_in_flight_finish_and_reports_the_rest(sandbox, tmp_path
     assert 0 < summary.sent < 5000
     assert summary.sent == received  # nothing in flight was lost
     assert summary.exit_code == 75
+    # Every recipient read is accounted for: those never cut into a batch are "not sent" too.
+    s = summary
+    assert s.recipients_read == s.invalid + s.duplicates + s.excluded + s.sent + s.failed + s.unknown + s.not_sent
+    with results.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len({r["msisdn"] for r in rows}) == s.sent + s.not_sent
+    assert sum(r["status"] == "not_sent" for r in rows) == s.not_sent > 0
 
 
 async def test_million_line_list_streams_with_bounded_read_ahead(sandbox, tmp_path: Path) -> None:
@@ -293,7 +305,7 @@ async def test_an_unreachable_provider_stops_the_campaign_instead_of_failing_it(
     assert summary.exit_code == 75 and "cannot connect to 127.0.0.1" in summary.stopped_reason
     assert summary.sent == summary.failed == summary.unknown == 0
     assert summary.requests <= 4 * 3  # the batches in flight tried; the rest were never started
-    assert summary.not_sent == summary.batches * 100
+    assert summary.not_sent == summary.recipients_read == 5000  # queued or never cut, none was sent
 
 
 async def test_a_batch_whose_lookups_keep_failing_is_unknown_not_failed(tmp_path: Path) -> None:

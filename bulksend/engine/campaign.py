@@ -12,7 +12,7 @@ import asyncio
 import csv
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -215,10 +215,14 @@ class CampaignRun:
     # -- the producer ----------------------------------------------------
     async def produce(self, queue_put: Any, batches: AsyncIterator[Batch] | None = None) -> None:
         """Feed the plan's queue from ``batches`` (default: the recipient list)."""
+        from_list = self.batches_from_list() if batches is None else None
+        source = from_list or batches
+        assert source is not None
         try:
-            source = batches if batches is not None else self.batches_from_list()
             async for batch in source:
                 if self.stopping:
+                    if from_list:  # cut, never queued (a journal keeps its own as pending)
+                        self._never_sent(numbers_of(batch.recipients))
                     break
                 self._outstanding += 1
                 self.stats.batches += 1
@@ -228,10 +232,12 @@ class CampaignRun:
         except Exception as exc:
             self.crash(exc)
         finally:
+            if from_list:  # a list read in part accounts for its rest now, not when collected
+                await from_list.aclose()
             self._produced = True
             self._check_done()
 
-    async def batches_from_list(self) -> AsyncIterator[Batch]:
+    async def batches_from_list(self) -> AsyncGenerator[Batch, None]:
         spec = self.spec
         if spec.recipients is None:
             raise InputError("no recipient list given")
@@ -239,33 +245,38 @@ class CampaignRun:
         excluded = self._load_exclusions()
         size = self.batch_size
         static = not keys  # then batches carry only numbers
+        # Not yet handed out, at every yield: carry, then fresh[start:].
         carry: Sequence[Any] = ()  # short of a batch at the end of the last block
-        seq = 0
-        for block in read_blocks(spec.recipients, wanted=keys, size=size * max(1, SEND_BLOCK // size)):
-            fresh: Sequence[Any] = await self.ledger.admit(self._screen(block, keys, excluded))
-            self.stats.duplicates += self._screened - len(fresh)
-            if static and not isinstance(fresh, Numbers):
-                fresh = Numbers(numbers_of(fresh))
-            start = 0
-            if carry:  # the batch that straddles two blocks
-                start = min(size - len(carry), len(fresh))
-                carry = _joined(carry, fresh[:start], static)
-                if len(carry) == size:
-                    yield Batch(spec.name, seq, carry)
-                    seq += 1
-                    carry = ()
-            while len(fresh) - start >= size:  # a clean block's batches are slices of its text
-                chunk = fresh[start:start + size]
-                yield Batch(spec.name, seq, chunk if static else tuple(chunk))
-                start += size
-                seq += 1
-            if start < len(fresh):
-                carry = fresh[start:]
-            if self.stopping:
-                return
-        if carry:
-            yield Batch(spec.name, seq, carry if static else tuple(carry))
-        self.stats.list_read()
+        fresh: Sequence[Any] = ()
+        start = seq = 0
+        try:
+            for block in read_blocks(spec.recipients, wanted=keys, size=size * max(1, SEND_BLOCK // size)):
+                fresh = await self.ledger.admit(self._screen(block, keys, excluded))
+                self.stats.duplicates += self._screened - len(fresh)
+                if static and not isinstance(fresh, Numbers):
+                    fresh = Numbers(numbers_of(fresh))
+                start = 0
+                if carry:  # the batch that straddles two blocks
+                    start = min(size - len(carry), len(fresh))
+                    carry = _joined(carry, fresh[:start], static)
+                    if len(carry) == size:
+                        batch, carry, seq = Batch(spec.name, seq, carry), (), seq + 1
+                        yield batch
+                while len(fresh) - start >= size:  # a clean block's batches are slices of its text
+                    chunk, start, seq = fresh[start:start + size], start + size, seq + 1
+                    yield Batch(spec.name, seq - 1, chunk if static else tuple(chunk))
+                if start < len(fresh):
+                    carry, start = fresh[start:], len(fresh)
+                if self.stopping:
+                    return
+            if carry:
+                batch, carry = Batch(spec.name, seq, carry if static else tuple(carry)), ()
+                yield batch
+            self.stats.list_read()
+        finally:  # stopped or failed part way: what was read and admitted was not sent
+            left = [*numbers_of(carry), *numbers_of(fresh[start:])]
+            if left:
+                self._never_sent(left)
 
     def _load_exclusions(self) -> set[str]:
         from bulksend.recipients import load_numbers
@@ -335,6 +346,11 @@ class CampaignRun:
         self.stats.not_sent += batch.size
         self._results.rows([(r.msisdn, "not_sent", "", "", 0) for r in batch.recipients])
         self._settle()
+
+    def _never_sent(self, numbers: Sequence[str]) -> None:
+        """Admitted from the list but never batched (the run stopped first)."""
+        self.stats.not_sent += len(numbers)
+        self._results.rows([(n, "not_sent", "", "", 0) for n in numbers])
 
     def skipped(self, batch: Batch) -> None:
         self.stats.not_sent += batch.size
