@@ -71,3 +71,18 @@ def test_synchronous_entry_points_run_on_uvloop_with_a_calmer_collector() -> Non
     loop, threshold = run(inside())
     assert isinstance(loop, uvloop.Loop)
     assert threshold == CAMPAIGN_GC_THRESHOLD and gc.get_threshold() == before  # restored after the run
+
+
+def test_public_names_load_on_first_use_and_match_all() -> None:
+    import subprocess
+    import sys
+
+    assert set(bulksend.__all__) == set(bulksend._HOME_OF) | {"__version__"}
+    for name in bulksend.__all__:
+        assert getattr(bulksend, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        bulksend.nope  # noqa: B018
+    # `import bulksend` (and a core-only command such as `bulksend count`) stays light.
+    code = "import sys, bulksend, bulksend.core.segments; print(sorted(m for m in ('aiohttp', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
