@@ -348,13 +348,12 @@ class CampaignRun:
         self._settle()
 
     def _never_sent(self, numbers: Sequence[str]) -> None:
-        """Admitted from the list but never batched (the run stopped first)."""
+        """Not sent: admitted but never batched (the run stopped first), or skipped."""
         self.stats.not_sent += len(numbers)
         self._results.rows([(n, "not_sent", "", "", 0) for n in numbers])
 
     def skipped(self, batch: Batch) -> None:
-        self.stats.not_sent += batch.size
-        self._results.rows([(r.msisdn, "not_sent", "", "", 0) for r in batch.recipients])
+        self._never_sent(numbers_of(batch.recipients))
         task = asyncio.ensure_future(self.ledger.skipped(batch))
         task.add_done_callback(lambda t: self._settle())
 
