@@ -108,7 +108,7 @@ async def send_campaign(
 
 def _stop_on_signals(run: CampaignRun, grace: float = 30.0) -> None:
     """First signal: no new batches, ``grace`` seconds for those in flight. Second: stop waiting."""
-    from bulksend.journal import StopSignals
+    from bulksend.campaigns import StopSignals
 
     signals = StopSignals(grace)
     signals.install()

@@ -12,7 +12,7 @@ import pytest
 import bulksend
 from bulksend import CampaignSpec, ConfigError, Engine, Message, RecipientSource, TemplateError
 from bulksend.sandbox import SandboxConfig, SandboxPlan
-from tests.conftest import make_config, plan_table, write_config, write_numbers
+from tests.helpers import make_config, plan_table, write_config, write_numbers
 
 
 def test_send_from_synchronous_code(sandbox_process, tmp_path: Path) -> None:

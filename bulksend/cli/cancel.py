@@ -7,7 +7,7 @@ from typing import Any
 
 from bulksend.cli.common import print_json
 from bulksend.cli.resume import add_journal, optional_config, settings_for
-from bulksend.journal.cancel import cancel_campaign
+from bulksend.campaigns.cancel import cancel_campaign
 from bulksend.runtime import run as run_loop
 
 

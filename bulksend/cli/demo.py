@@ -18,7 +18,7 @@ from typing import Any
 from bulksend.api import build_spec, send_campaign
 from bulksend.cli.common import print_json, print_summary
 from bulksend.cli.resume import add_journal
-from bulksend.journal import journal_settings, send_journaled
+from bulksend.campaigns import journal_settings, send_journaled
 from bulksend.cli.send import _progress
 from bulksend.config import parse_config
 from bulksend.engine import CampaignSummary

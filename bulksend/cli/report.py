@@ -10,7 +10,7 @@ from typing import Any
 from bulksend.cli.resume import add_journal, optional_config, settings_for
 from bulksend.errors import InputError
 from bulksend.journal import Journal
-from bulksend.journal.report import FORMATS, write_report
+from bulksend.campaigns.report import FORMATS, write_report
 from bulksend.runtime import run as run_loop
 
 

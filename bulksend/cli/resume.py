@@ -13,7 +13,7 @@ from typing import Any
 from bulksend.api import as_config
 from bulksend.cli.common import add_config, print_json, print_summary
 from bulksend.config import Config, load_config
-from bulksend.journal import JournalSettings, JournalSummary, RunOptions, journal_settings, resume_campaign
+from bulksend.campaigns import JournalSettings, JournalSummary, RunOptions, journal_settings, resume_campaign
 from bulksend.runtime import run as run_loop
 
 

@@ -14,7 +14,7 @@ from bulksend.cli.common import add_config, key_values, print_json, print_summar
 from bulksend.cli.resume import add_journal, add_run_options, note, print_outcome, settings_for, stop_timeout
 from bulksend.config import Config
 from bulksend.engine import CampaignRun, CampaignSpec
-from bulksend.journal import RunOptions, send_journaled
+from bulksend.campaigns import RunOptions, send_journaled
 from bulksend.models import DeliveryReport
 from bulksend.progress import show_progress
 from bulksend.runtime import run as run_loop

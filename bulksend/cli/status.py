@@ -10,7 +10,7 @@ from bulksend.delivery.api import summary as delivery_summary
 from bulksend.delivery.summary import format_delivery
 from bulksend.cli.resume import add_journal, optional_config, settings_for
 from bulksend.journal import Journal
-from bulksend.journal.status import campaign_view, list_views, render_list, render_one
+from bulksend.campaigns.status import campaign_view, list_views, render_list, render_one
 from bulksend.runtime import run as run_loop
 
 

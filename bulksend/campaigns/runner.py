@@ -1,0 +1,279 @@
+"""Sending a journaled campaign: stage, hold, reconcile, send, record.
+
+Theory of operation
+-------------------
+``service.send_journaled`` (a new campaign, or one whose name the journal
+knows) and ``service.resume_campaign`` (by name) meet in ``JournaledRun.go``,
+which takes a campaign through the same steps every time, skipping those
+already done:
+
+1. **Hold** until the start time, when the provider cannot schedule
+   (``supports_send_at`` is False): the campaign is ``scheduled`` and the
+   journal keeps its start time across restarts. A held campaign's list is
+   staged into the journal first (``Stager.step``), so it is checked and
+   counted before the wait.
+2. **Reconcile** the batches a previous run left in flight, before anything
+   else is sent (``reconcile``).
+3. **Send** what is left through the engine: ``JournalLedger`` is both the
+   batch source and the ledger. It sends what the journal holds, then reads
+   the rest of the list (staging it while the first batches go out), so
+   each batch is written in flight before its request leaves and its
+   outcome after the answer.
+5. **Record** how the run ended: ``done`` when nothing is left, else
+   ``paused`` with the reason (exit 75 when it stopped early).
+
+Ctrl-C or SIGTERM at any step stops it the same way: no new batches, the
+ones in flight get ``stop_timeout`` seconds, a second signal stops waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from bulksend.config import Config, PlanConfig
+from bulksend.core.estimate import BodyMeter, discount_duplicates
+from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
+from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_RESUMABLE
+from bulksend.errors import CampaignRefused, TransientError
+from bulksend.journal.journal import Journal
+from bulksend.campaigns.journal_ledger import JournalLedger
+from bulksend.campaigns.reconcile import ProviderCalls, Reconciled, reconcile
+from bulksend.journal.records import (
+    BatchState,
+    CampaignRecord,
+    CampaignState,
+    Counts,
+    iso_utc,
+)
+from bulksend.campaigns.schedule import wait_until
+from bulksend.campaigns.signals import StopSignals
+from bulksend.journal.staging import Stager, check_unchanged, write_rejects
+from bulksend.providers import body_limit
+from bulksend.providers.base import can_look_up
+from bulksend.recipients import count_lines
+
+OnStart = Callable[[CampaignRun], Any]
+OnEvent = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How to go on with a campaign (the flags of ``send`` and ``resume``)."""
+
+    #: a different provider, account or message may take over the campaign
+    allow_changes: bool = False
+    #: send again recipients whose fate the provider cannot tell (may duplicate)
+    resend_unknown: bool = False
+    #: send again recipients that failed (the provider did not take them)
+    retry_failed: bool = False
+    #: after a stop signal, seconds to wait for batches in flight
+    stop_timeout: float = 30.0
+    #: this run's per-batch results file (msisdn,status,batch_id,code,attempts)
+    results_path: str | None = None
+    #: a replacement list, for a campaign whose staging had not finished
+    recipients: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalSummary:
+    """How a journaled run ended, and where the whole campaign stands."""
+
+    campaign: str
+    journal: str
+    state: str
+    reason: str
+    exit_code: int
+    counts: Counts
+    summary: CampaignSummary | None = None
+    reconciled: dict[str, int] = field(default_factory=dict)
+    staging_s: float = 0.0
+    start_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        run = self.summary.to_dict() if self.summary else {}
+        return {**run, "campaign": self.campaign, "exit_code": self.exit_code, "journal": {
+            "path": self.journal, "state": self.state, "reason": self.reason,
+            "counts": self.counts.to_dict(), "reconciled": self.reconciled,
+            "staging_s": round(self.staging_s, 3), "start_at": self.start_at}}
+
+
+class JournaledRun:
+    """One go at one campaign (see the module docstring)."""
+
+    def __init__(self, config: Config, journal: Journal, campaign: CampaignRecord, options: RunOptions,
+                 env: Mapping[str, str] | None, signals: StopSignals, on_start: OnStart | None,
+                 on_event: OnEvent | None, clock: Callable[[], float]) -> None:
+        self.config = config
+        self.journal = journal
+        self.campaign = campaign
+        self.options = options
+        self.env = env
+        self.signals = signals
+        self.on_start = on_start
+        self.on_event = on_event or (lambda text: None)
+        self.clock = clock
+        self.meter: BodyMeter | None = None
+        self.staging_started = 0.0
+        self.reconciled = Reconciled()
+
+    async def go(self) -> JournalSummary:
+        plan = self.config.plan(self.campaign.target.plan)
+        if self.campaign.start_at is not None and self.clock() < self.campaign.start_at:
+            if not self.campaign.staged and not await self._stage(plan):
+                return await self._paused(self.signals.reason or "stopped while staging", EXIT_RESUMABLE)
+            if not await self._hold():
+                return await self._ended(CampaignState.SCHEDULED, self.signals.reason, EXIT_RESUMABLE)
+        async with Engine(self.config, env=self.env) as engine:
+            runner = engine.plan_runner(plan.name)
+            await self.journal.set_state(self.campaign.id, CampaignState.RUNNING)
+            calls = ProviderCalls(runner.provider, runner.sender.session, runner.plan, engine.sleep)
+            if not await self._settle_down(runner.plan):
+                return await self._paused(self.signals.reason, EXIT_RESUMABLE)
+            try:
+                self.reconciled = await reconcile(self.journal, self.campaign, calls, self.options.resend_unknown)
+            except TransientError as exc:
+                return await self._paused(f"cannot reconcile with the provider: {exc}", EXIT_RESUMABLE)
+            except CampaignRefused as exc:
+                return await self._paused(str(exc), EXIT_REFUSED)
+            if self.reconciled.batches or self.reconciled.returned:
+                self.on_event(self._reconciled_text())
+            if self.options.retry_failed:
+                again = await self.journal.return_failed(self.campaign.id)
+                self.on_event(f"{again:,} failed recipients will be sent again")
+            if self.signals.requested.is_set():
+                return await self._paused(self.signals.reason, EXIT_RESUMABLE)
+            counts = await self.journal.counts(self.campaign.id)
+            if counts.pending == 0 and self.campaign.staged:
+                self.on_event(f"nothing left to send in campaign {self.campaign.name}")
+                return await self._ended(CampaignState.DONE, "", _exit_for(counts))
+            stager = None if self.campaign.staged else await self._stager(plan)
+            return await self._send(engine, counts, stager)
+
+    # -- the steps ---------------------------------------------------------------
+    async def _stager(self, plan: PlanConfig) -> Stager:
+        """What reads the part of the list the journal does not hold yet."""
+        campaign = self.campaign
+        if campaign.line_done or campaign.read:
+            if not check_unchanged(campaign.source, self.options.allow_changes):
+                await self.journal.restart_list(campaign.id)
+                campaign = self.campaign = await self.journal.refresh(campaign)
+        self.meter = BodyMeter(campaign.message.max_parts or plan.max_parts, body_limit(plan.provider))
+        self.staging_started = time.monotonic()
+        self.on_event(f"reading {campaign.source.path} into the journal {self.journal.path}")
+        return Stager(campaign, self.meter)
+
+    async def _stage(self, plan: PlanConfig) -> bool:
+        """Stage the whole list without sending (a campaign held until its start)."""
+        stager = await self._stager(plan)
+        while not stager.done:
+            if self.signals.requested.is_set():
+                return False
+            await self.journal.call(stager.step, write=True)
+        await self._staged(stager)
+        return True
+
+    async def _staged(self, stager: Stager) -> None:
+        """The whole list is in the journal: record it, write the rejects file."""
+        campaign, meter = self.campaign, stager.meter
+        parts = discount_duplicates(meter.tally.to_dict(), stager.duplicates) if meter.tally.recipients else {}
+        if parts and campaign.line_done:
+            parts["partial"] = True  # counted over the part of the list this run read
+        staging_s = time.monotonic() - self.staging_started
+        _dups, total = await self.journal.finish_staging(campaign.id, parts, staging_s)
+        if campaign.source.rejects_path:
+            await self.journal.call(write_rejects, campaign.id, campaign.source.rejects_path,
+                                    campaign.source.path)
+        c = self.campaign = await self.journal.refresh(campaign)
+        self.on_event(f"read the whole list in {staging_s:.1f}s: {total:,} recipients (read {c.read:,}, "
+                      f"invalid {c.invalid:,}, duplicates {c.duplicates:,}, excluded {c.excluded:,})")
+
+    async def _hold(self) -> bool:
+        start = self.campaign.start_at
+        assert start is not None
+        await self.journal.set_state(self.campaign.id, CampaignState.SCHEDULED, f"held until {iso_utc(start)}")
+        self.on_event(f"campaign {self.campaign.name} is held until {iso_utc(start)} (the provider cannot "
+                      "schedule); Ctrl-C leaves it scheduled, 'bulksend resume' waits again")
+        return await wait_until(start, self.signals.requested, self.clock)
+
+    async def _settle_down(self, plan: PlanConfig) -> bool:
+        """Give requests a dead run sent the time to land before asking about them.
+
+        A provider asked about a batch it is still processing would say it
+        does not have it, and the batch would be sent twice. A request is
+        given up on after ``plan.timeout``; so the provider is asked only
+        that long after the previous run was last seen writing a batch.
+        """
+        if not await self.journal.batches_in(self.campaign.id, (BatchState.IN_FLIGHT,)):
+            return True
+        last = await self.journal.last_activity(self.campaign.id) or 0.0
+        until = last + plan.timeout
+        if until > self.clock():
+            self.on_event(f"waiting {until - self.clock():.1f}s (the plan's timeout) before asking the provider "
+                          "about batches the last run left in flight")
+        return await wait_until(until, self.signals.requested, self.clock)
+
+    async def _send(self, engine: Engine, counts: Counts, stager: Stager | None) -> JournalSummary:
+        c = self.campaign
+        message = c.message
+        if c.start_at is not None:  # bulksend held it; the provider must not see send_at
+            message = replace(message, send_at=None)
+        spec = CampaignSpec(c.name, c.target.plan, message, max_batch=c.max_batch,
+                            results_path=self.options.results_path, resend_unknown=self.options.resend_unknown)
+        ledger = JournalLedger(self.journal, c, stager=stager,
+                               early_marks=can_look_up(engine.plan_runner(c.target.plan).provider))
+        run = engine.submit(spec, ledger=ledger, batches=ledger.batches)
+        run.stats.total_hint = counts.pending
+        if stager is None:
+            run.stats.list_read(counts.pending)
+        else:
+            async def staged() -> None:
+                run.stats.list_read(counts.pending)  # the progress bar's total is exact from here
+                await self._staged(stager)
+
+            ledger.on_staged = staged
+            run.stats.started = self.staging_started  # the run reads the list as it sends
+            run.meter = stager.meter
+            lines = count_lines(c.source.path) if self.on_start is not None else None  # for progress only
+            if lines is not None:
+                run.stats.total_hint += max(0, lines - c.line_done)
+        self.signals.attach(run)
+        if self.on_start is not None:
+            self.on_start(run)
+        summary = await run.wait()
+        await ledger.close()
+        after = await self.journal.counts(c.id)
+        # Done only when the whole list was read and nothing went wrong: a run that
+        # crashed part-way has nothing pending in the journal for the lines it never read.
+        whole = stager is None or stager.done
+        if whole and run.crashed is None and after.pending == 0 and after.in_flight == 0:
+            # Done: the exit code tells about the whole campaign, earlier runs included.
+            code = _exit_for(after) if summary.exit_code in (EXIT_OK, EXIT_FAILED) else summary.exit_code
+            return await self._ended(CampaignState.DONE, "", code, summary)
+        reason = summary.stopped_reason or "stopped before the end"
+        return await self._ended(CampaignState.PAUSED, reason, summary.exit_code, summary)
+
+    # -- endings -------------------------------------------------------------------
+    async def _paused(self, reason: str, code: int) -> JournalSummary:
+        return await self._ended(CampaignState.PAUSED, reason, code)
+
+    async def _ended(self, state: CampaignState, reason: str, code: int,
+                     summary: CampaignSummary | None = None) -> JournalSummary:
+        await self.journal.set_state(self.campaign.id, state, reason)
+        counts = await self.journal.counts(self.campaign.id)
+        c = await self.journal.refresh(self.campaign)
+        return JournalSummary(
+            campaign=c.name, journal=str(self.journal.path), state=state.value, reason=reason, exit_code=code,
+            counts=counts, summary=summary, reconciled=asdict(self.reconciled), staging_s=c.staging_s,
+            start_at=iso_utc(c.start_at) if c.start_at is not None else (c.message.send_at or ""))
+
+    def _reconciled_text(self) -> str:
+        r = self.reconciled
+        return (f"reconciled {r.batches} batches left in flight: {r.found:,} recipients accepted by the "
+                f"provider, {r.returned:,} to send again, {r.unknown:,} unknown")
+
+
+def _exit_for(counts: Counts) -> int:
+    return EXIT_FAILED if counts.failed or counts.unknown else EXIT_OK

@@ -1,0 +1,170 @@
+"""The journal's public entry points: send a campaign, go on with one.
+
+``send_journaled`` creates the campaign (or finds the one of that name) and
+``resume_campaign`` finds it by name; both check that it may go on as asked
+(``_may_go_on``) and hand it to ``runner._Run``, which takes it through
+staging, holding, reconciling and sending.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bulksend.config import Config, PlanConfig
+from bulksend.engine import CampaignSpec
+from bulksend.errors import InputError
+from bulksend.journal.journal import Journal
+from bulksend.journal.records import CampaignRecord, CampaignState, ListSource, Target, message_hash
+from bulksend.campaigns.runner import JournalSummary, OnEvent, OnStart, RunOptions, JournaledRun
+from bulksend.campaigns.schedule import normalized, start_time
+from bulksend.journal.settings import JournalSettings
+from bulksend.campaigns.signals import StopSignals
+from bulksend.journal.staging import fingerprint
+from bulksend.models import Message
+from bulksend.providers import build_provider
+
+
+def target_of(plan: PlanConfig) -> Target:
+    account = plan.options.get("service_plan_id")
+    return Target(plan.name, plan.provider, account if isinstance(account, str) else "", plan.base_url)
+
+
+def _source(spec: CampaignSpec) -> ListSource:
+    if spec.recipients is None:
+        raise InputError("no recipient list given")
+    r = spec.recipients
+    path = r.path if r.path == "-" else str(Path(r.path).resolve())
+    size, mtime = fingerprint(path)
+    return ListSource(path, r.format, r.column, tuple(str(Path(e.path).resolve()) for e in spec.exclude),
+                      size, mtime, spec.rejects_path)
+
+
+async def send_journaled(
+    config: Config, spec: CampaignSpec, settings: JournalSettings, *, options: RunOptions = RunOptions(),
+    env: Mapping[str, str] | None = None, on_start: OnStart | None = None, on_event: OnEvent | None = None,
+    handle_signals: bool = False, clock: Callable[[], float] = time.time, fresh: bool = False,
+) -> JournalSummary:
+    """Send ``spec`` with the journal; a name the journal knows goes on where it stopped.
+
+    With ``fresh`` (a name bulksend made up, not the user's) a name already
+    in the journal gets a ``-2``, ``-3``... suffix instead: a new campaign.
+    """
+    plan = config.plan(spec.plan)
+    message = normalized(spec.message)
+    spec = replace(spec, message=message)
+    if options.results_path is None and spec.results_path:
+        options = replace(options, results_path=spec.results_path)
+    provider = build_provider(plan, env)  # fails early on a missing token or bad plan
+    async with await _open(settings, clock) as journal:
+        if fresh:
+            spec = replace(spec, name=await _unused_name(journal, spec.name))
+        campaign = await journal.campaign(spec.name)
+        if campaign is None:
+            from bulksend.preflight import preflight
+
+            preflight(spec, plan)
+            held = message.send_at is not None and not provider.supports_send_at
+            campaign = await journal.create(spec.name, target_of(plan), message, _source(spec), spec.max_batch,
+                                            start_time(message) if held else None)
+        else:
+            campaign = await _may_go_on(journal, campaign, plan, options, message=message,
+                                        max_batch=spec.max_batch, supports_send_at=provider.supports_send_at)
+        return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+
+
+async def resume_campaign(
+    config: Config, name: str, settings: JournalSettings, *, options: RunOptions = RunOptions(),
+    plan: str | None = None, env: Mapping[str, str] | None = None, on_start: OnStart | None = None,
+    on_event: OnEvent | None = None, handle_signals: bool = False, clock: Callable[[], float] = time.time,
+) -> JournalSummary:
+    """Go on with campaign ``name`` where it stopped, with what the journal holds."""
+    async with await _open(settings, clock) as journal:
+        campaign = await journal.campaign(name)
+        if campaign is None:
+            known = ", ".join(c.name for c in await journal.campaigns()) or "none"
+            raise InputError(f"no campaign named {name!r} in journal {journal.path} (campaigns: {known})")
+        chosen = config.plan(plan or campaign.target.plan)
+        provider = build_provider(chosen, env)
+        campaign = await _may_go_on(journal, campaign, chosen, options, message=None, max_batch=None,
+                                    supports_send_at=provider.supports_send_at)
+        return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+
+
+async def _unused_name(journal: Journal, name: str) -> str:
+    candidate, n = name, 1
+    while await journal.campaign(candidate) is not None:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
+
+
+async def _open(settings: JournalSettings, clock: Callable[[], float]) -> Journal:
+    return await Journal.open(settings.path, synchronous=settings.synchronous,
+                              busy_timeout=settings.busy_timeout, clock=clock)
+
+
+async def _go(config: Config, journal: Journal, campaign: CampaignRecord, options: RunOptions,
+              env: Mapping[str, str] | None, on_start: OnStart | None, on_event: OnEvent | None,
+              handle_signals: bool, clock: Callable[[], float]) -> JournalSummary:
+    signals = StopSignals(options.stop_timeout)
+    if handle_signals:
+        signals.install()
+    try:
+        return await JournaledRun(config, journal, campaign, options, env, signals, on_start, on_event, clock).go()
+    finally:
+        signals.remove()
+
+
+async def _may_go_on(journal: Journal, campaign: CampaignRecord, plan: PlanConfig, options: RunOptions, *,
+                     message: Message | None, max_batch: int | None, supports_send_at: bool) -> CampaignRecord:
+    """Refuse to go on with a campaign that would change under the operator's feet.
+
+    The rate, burst, concurrency and plan name may change; a different
+    provider, account or endpoint, or a different message, needs
+    ``allow_changes``.
+    """
+    if campaign.state is CampaignState.CANCELLED:
+        raise InputError(f"campaign {campaign.name!r} was cancelled ({campaign.reason or 'by the operator'}); "
+                         "it cannot be sent further")
+    target = target_of(plan)
+    changes = []
+    moved = campaign.target.differs(target)
+    if moved:
+        changes.append(f"a different provider ({moved})")
+    if message is not None and message_hash(message) != campaign.message_hash:
+        changes.append("a different message (body, sender or options)")
+    if changes and not options.allow_changes:
+        raise InputError(f"campaign {campaign.name!r} in journal {journal.path} was started with "
+                         f"{' and '.join(c.replace('a different', 'another') for c in changes)} than now: "
+                         f"{'; '.join(changes)}. Resume it as it was, or pass --allow-changes to send the rest "
+                         "with the new settings")
+    if changes or max_batch is not None:
+        new_message = message or campaign.message
+        held = new_message.send_at is not None and not supports_send_at
+        await journal.update_spec(campaign.id, target, new_message, max_batch or campaign.max_batch,
+                                  start_time(new_message) if held else None)
+    elif plan.name != campaign.target.plan:
+        await journal.set_plan(campaign.id, plan.name)
+    if options.recipients is not None and not campaign.staged:
+        await _replace_list(journal, campaign, options.recipients)
+    return await journal.refresh(campaign)
+
+
+async def _replace_list(journal: Journal, campaign: CampaignRecord, path: str) -> None:
+    """A new file for a list not yet fully staged: staging starts over from it."""
+    from bulksend.journal import store
+
+    src = campaign.source
+    resolved = path if path == "-" else str(Path(path).resolve())
+    size, mtime = fingerprint(resolved)
+    source = ListSource(resolved, src.format, src.column, src.exclude, size, mtime, src.rejects_path)
+
+    def swap(conn: Any) -> None:
+        store.reset_staging(conn, campaign.id, journal.clock())
+        conn.execute("UPDATE campaigns SET source = ? WHERE id = ?", (source.to_json(), campaign.id))
+
+    await journal.call(swap, write=True)
