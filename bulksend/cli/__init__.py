@@ -16,7 +16,7 @@ from bulksend.errors import BulksendError, CampaignRefused
 
 #: subcommand modules, in the order ``--help`` lists them
 COMMANDS = ("demo", "send", "resume", "status", "report", "cancel", "sandbox", "count", "loadtest",
-            "listen", "track")
+            "listen", "track", "worker")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -133,7 +133,7 @@ class Broker:
 
     async def outcomes(self, campaign: str, after: str, block_ms: int | None, count: int = 256
                        ) -> list[tuple[str, dict[str, str]]]:
-        got = await self.redis.xread({self.keys.outcomes(campaign): after}, count=count, block=block_ms)
+        got: Any = await self.redis.xread({self.keys.outcomes(campaign): after}, count=count, block=block_ms)
         if not got:
             return []
         return [(_str(i), {_str(k): _str(v) for k, v in f.items()}) for i, f in got[0][1]]
@@ -143,7 +143,7 @@ class Broker:
         seqs: set[int] = set()
         start = "-"
         while True:
-            rows = await self.redis.xrange(self.keys.stream(plan), min=start, count=1000)
+            rows: Any = await self.redis.xrange(self.keys.stream(plan), min=start, count=1000)
             for entry_id, fields in rows:
                 f = {_str(k): _str(v) for k, v in fields.items()}
                 if f.get("c") == campaign:

@@ -18,7 +18,7 @@ from bulksend.models import Batch, BatchResult, DeliveryReport, Message, Numbers
 GROUP = "workers"
 PREFIX = "bulksend:"
 
-Fields = Mapping[bytes | str, bytes | str]
+Fields = Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +55,8 @@ def _text(value: bytes | str) -> str:
 def _get(fields: Fields, key: str) -> str:
     value = fields.get(key)
     if value is None:
-        value = fields.get(key.encode())
-    if value is None:
         raise ValueError(f"broker entry without {key!r}")
-    return _text(value)
+    return value
 
 
 # -- batches ----------------------------------------------------------------------
@@ -74,7 +72,7 @@ def encode_batch(batch: Batch) -> dict[str, str]:
 
 def decode_batch(fields: Fields) -> Batch:
     campaign, seq = _get(fields, "c"), int(_get(fields, "s"))
-    if "r" in fields or b"r" in fields:
+    if "r" in fields:
         return Batch(campaign, seq, Numbers(_get(fields, "r").split(",")))
     rows = orjson.loads(_get(fields, "j"))
     return Batch(campaign, seq, tuple(Recipient(m, p, 0) for m, p in rows))
@@ -149,8 +147,7 @@ def encode_report(report: Report) -> dict[str, str]:
 
 def decode_report(fields: Fields) -> Report:
     def opt(key: str, default: str = "") -> str:
-        value = fields.get(key, fields.get(key.encode()))
-        return default if value is None else _text(value)
+        return fields.get(key, default)
 
     result = None
     if opt("st"):

@@ -1,0 +1,57 @@
+"""``bulksend worker``: send batches of any campaign for these plans, taken from Redis."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Any
+
+from bulksend.api import as_config
+from bulksend.cli.common import add_config
+from bulksend.runtime import run as run_loop
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "worker", help="send campaigns' batches taken from Redis (scale-out)",
+        description="A long-running worker: takes batches of any campaign for its plans from Redis and "
+                    "sends them, sharing each plan's rate and order with every other worker. SIGTERM "
+                    "drains: no new batches; held ones finish or are handed back.")
+    add_config(p)
+    p.add_argument("--broker", required=True, metavar="URL", help="redis://HOST:PORT/DB")
+    p.add_argument("--plans", metavar="A,B", help="the plans to work (default: every plan of the config)")
+    p.add_argument("--metrics-port", type=int, metavar="N", help="serve Prometheus metrics on 127.0.0.1:N")
+    p.add_argument("--lease", type=float, default=10.0, metavar="SECONDS",
+                   help="a batch held this long without a renewal is taken over by another worker (default 10)")
+    p.add_argument("--max-deliveries", type=int, default=5, metavar="N",
+                   help="a batch delivered more often goes to the dead-letter stream, reported unknown")
+    p.add_argument("--drain", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM, seconds held batches get to finish (default 30)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bulksend.scaleout.worker import WorkerOptions, run_worker
+
+    config = as_config(args.config)
+    plans = [p.strip() for p in args.plans.split(",") if p.strip()] if args.plans else None
+    options = WorkerOptions(lease=args.lease, max_deliveries=args.max_deliveries, drain=args.drain)
+
+    async def main() -> int:
+        stop, ready = asyncio.Event(), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        work = asyncio.create_task(run_worker(config, args.broker, plans, options, stop=stop,
+                                              metrics_port=args.metrics_port, ready=ready))
+        await asyncio.wait([work, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if ready.is_set():
+            print(f"bulksend worker {options.consumer} ready", file=sys.stderr, flush=True)
+        stats = await work
+        print(f"bulksend worker: stopped; {stats.finished} batches finished, {stats.reclaimed} taken over, "
+              f"{stats.handed_back} handed back", file=sys.stderr, flush=True)
+        return 0
+
+    return run_loop(main())
