@@ -77,6 +77,8 @@ def note(quiet: bool) -> Any:
 
 
 def register(sub: Any) -> None:
+    from bulksend.cli.worker import add_broker
+
     p: argparse.ArgumentParser = sub.add_parser(
         "resume", help="go on with a campaign where it stopped",
         description="Go on with a journaled campaign: batches left in flight are reconciled with the "
@@ -93,6 +95,7 @@ def register(sub: Any) -> None:
                    help="the list again, if it was not fully read into the journal and has moved")
     p.add_argument("--results", metavar="FILE", help="write this run's msisdn,status,batch_id,code,attempts rows")
     add_run_options(p)
+    add_broker(p)
     p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
@@ -100,12 +103,15 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bulksend.cli.send import _progress
+    from bulksend.cli.worker import broker_resume
 
     config = as_config(args.config)
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
                          retry_failed=args.retry_failed, stop_timeout=stop_timeout(args, settings),
                          results_path=args.results, recipients=args.recipients)
+    if args.broker:
+        return broker_resume(args, config, options, _progress)
     result = run_loop(resume_campaign(
         config, args.campaign, settings, options=options, plan=args.plan, handle_signals=True,
         on_start=None if args.no_progress else _progress, on_event=note(args.no_progress and args.json)))

@@ -11,6 +11,7 @@ from bulksend.api import as_config, build_spec, dry_run, send_campaign
 from bulksend.core.smart_encoding import smart_encode
 from bulksend.preflight import render_estimate
 from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
+from bulksend.cli.worker import add_broker, broker_run
 from bulksend.cli.resume import add_journal, add_run_options, note, print_outcome, settings_for, stop_timeout
 from bulksend.config import Config
 from bulksend.engine import CampaignRun, CampaignSpec
@@ -56,6 +57,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-journal", action="store_true",
                    help="keep no journal (nothing survives a crash; the campaign cannot be resumed)")
     add_run_options(p)
+    add_broker(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
@@ -77,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         est = dry_run(config, spec)
         print_json(est.to_dict()) if args.json else print(render_estimate(est, plan))
         return 0
+    if args.broker:
+        return broker_run(args, config, spec, _progress)
     if not args.no_journal:
         return _send_journaled(args, config, spec)
     summary = run_loop(send_campaign(config, spec, handle_signals=True,

@@ -55,3 +55,48 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     return run_loop(main())
+
+
+# -- the hooks of ``send --broker`` and ``resume --broker`` ----------------------------
+def add_broker(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--broker", metavar="URL",
+                   help="send through 'bulksend worker' processes via Redis (redis://HOST:PORT/DB); "
+                        "the journal stays here")
+    p.add_argument("--detach", action="store_true",
+                   help="with --broker: return once every batch is handed to the workers; "
+                        "'bulksend resume NAME --broker URL' collects the outcomes")
+
+
+def broker_run(args: argparse.Namespace, config: Any, spec: Any, on_start: Any) -> int:
+    """``send --broker``: the campaign journaled here, sent by the workers."""
+    from bulksend.campaigns import RunOptions
+    from bulksend.cli.resume import note, print_outcome, settings_for, stop_timeout
+    from bulksend.errors import InputError
+    from bulksend.scaleout.campaign import send_via_broker
+
+    if getattr(args, "no_journal", False):
+        raise InputError("--broker needs the journal (the submitter keeps it); drop --no-journal")
+    settings = settings_for(args, config)
+    options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
+                         stop_timeout=stop_timeout(args, settings), results_path=spec.results_path)
+    result = run_loop(send_via_broker(
+        config, spec, settings, args.broker, options=options, handle_signals=True, fresh=args.campaign is None,
+        detach=args.detach, on_start=None if args.no_progress else on_start,
+        on_event=note(args.no_progress and args.json)))
+    print_outcome(result, args.json)
+    code: int = result.exit_code
+    return code
+
+
+def broker_resume(args: argparse.Namespace, config: Any, options: Any, on_start: Any) -> int:
+    """``resume --broker``: batches the workers hold are waited for, not sent again."""
+    from bulksend.cli.resume import note, print_outcome, settings_for
+    from bulksend.scaleout.campaign import resume_via_broker
+
+    result = run_loop(resume_via_broker(
+        config, args.campaign, settings_for(args, config), args.broker, options=options, plan=args.plan,
+        handle_signals=True, detach=args.detach, on_start=None if args.no_progress else on_start,
+        on_event=note(args.no_progress and args.json)))
+    print_outcome(result, args.json)
+    code: int = result.exit_code
+    return code

@@ -9,17 +9,45 @@ back to its submitter. Every call that must be atomic is one Lua script
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bulksend.scaleout import scripts
 from bulksend.scaleout.codec import GROUP, CampaignMeta, Keys, Report, as_dict, decode_meta, encode_meta
 from bulksend.scaleout.codec import encode_report, field_list
 from bulksend.scaleout.gcra import Pace
+
+
+T = TypeVar("T")
+
+
+async def through_outages(call: Callable[[], Awaitable[T]], give_up_after: float = 60.0,
+                          on_retry: Callable[[Exception], None] | None = None) -> T:
+    """``call()``, again while Redis cannot be reached (a restart), for ``give_up_after`` seconds.
+
+    Every script here may be run twice safely: SUBMIT and FINISH check
+    before they write, so a reply lost to a broken connection costs nothing.
+    """
+    deadline = time.monotonic() + give_up_after
+    pause = 0.05
+    while True:
+        try:
+            return await call()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            if on_retry is not None:
+                on_retry(exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 @dataclass(frozen=True, slots=True)

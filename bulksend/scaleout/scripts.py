@@ -60,10 +60,13 @@ return {entry[1], fields, book(KEYS[2], cost, tonumber(ARGV[3]), tonumber(ARGV[4
 
 #: KEYS: plan stream, campaign meta hash. ARGV: seq, then the entry's field/value pairs.
 #: XADD and the high-water mark in one step; returns the stream's length (flow control).
+#: A seq at or below the mark was added already (a retry after a lost reply): not again.
 SUBMIT = """
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
 local hwm = tonumber(redis.call('HGET', KEYS[2], 'hwm') or '-1')
-if tonumber(ARGV[1]) > hwm then redis.call('HSET', KEYS[2], 'hwm', ARGV[1]) end
+if tonumber(ARGV[1]) > hwm then
+  redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+  redis.call('HSET', KEYS[2], 'hwm', ARGV[1])
+end
 return redis.call('XLEN', KEYS[1])
 """
 

@@ -45,7 +45,7 @@ from bulksend.engine.plan import BatchSender, PlanRunner
 from bulksend.engine.retry import Sleep
 from bulksend.errors import CampaignRefused, Unreachable
 from bulksend.models import Batch, BatchResult, Outcome, Status
-from bulksend.scaleout.broker import Broker, Taken
+from bulksend.scaleout.broker import Broker, Taken, through_outages
 from bulksend.scaleout.codec import REFUSED, RESULT, SKIPPED, STOP, CampaignMeta, Report, decode_batch
 from bulksend.scaleout.gcra import MICROS, Pace
 
@@ -195,7 +195,7 @@ class PlanWorker:
                 if taken.wait_us > 0:
                     await self.sleep(taken.wait_us / MICROS)
                 report = await self._deliver(batch, meta, reclaimed=taken.wait_us == -2)
-            await self.broker.finish(self.plan.name, batch.campaign, taken.id, report)
+            await through_outages(lambda: self.broker.finish(self.plan.name, batch.campaign, taken.id, report))
             self.stats.finished += 1
         except asyncio.CancelledError:
             raise

@@ -101,4 +101,5 @@ async def test_submit_raises_the_high_water_mark_with_each_xadd(broker: Broker) 
     for seq in (0, 1, 2):
         assert await broker.submit("p", "c1", seq, encode_batch(_batch(seq, 1))) == seq + 1
     assert await broker.redis.hget(broker.keys.campaign("c1"), "hwm") == b"2"
+    assert await broker.submit("p", "c1", 1, encode_batch(_batch(1, 1))) == 3  # a retry adds nothing
     assert await broker.pending_of("p", "c1") == {0, 1, 2}
