@@ -184,7 +184,8 @@ class PlanWorker:
 
     # -- one entry -------------------------------------------------------------------
     async def _handle(self, taken: Taken) -> None:
-        renewing = asyncio.create_task(self._renew(taken.id))
+        lost = asyncio.Event()
+        renewing = asyncio.create_task(self._renew(taken.id, lost))
         try:
             batch = decode_batch(taken.fields)
             meta = await self._campaign(batch.campaign)
@@ -194,6 +195,9 @@ class PlanWorker:
             else:
                 if taken.wait_us > 0:
                     await self.sleep(taken.wait_us / MICROS)
+                if lost.is_set():  # taken over while it waited (Redis was away too long): not ours to send
+                    self.stats.handed_back += 1
+                    return
                 report = await self._deliver(batch, meta, reclaimed=taken.wait_us == -2)
             await through_outages(lambda: self.broker.finish(self.plan.name, batch.campaign, taken.id, report))
             self.stats.finished += 1
@@ -205,12 +209,13 @@ class PlanWorker:
             renewing.cancel()
             self._slots.release()
 
-    async def _renew(self, entry_id: str) -> None:
+    async def _renew(self, entry_id: str, lost: asyncio.Event) -> None:
         while True:
             await asyncio.sleep(self.options.renew_every)
             try:
                 if not await self.broker.renew(self.plan.name, self.options.consumer, entry_id):
-                    return  # taken over: this worker was thought dead; its outcome may still be first
+                    lost.set()  # taken over: this worker was thought dead; its outcome may still be first
+                    return
             except Exception as exc:
                 _log(f"plan {self.plan.name}: cannot renew the lease of {entry_id}: {exc}")
 
