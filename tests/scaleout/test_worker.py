@@ -101,3 +101,24 @@ async def test_a_dead_workers_batches_are_reconciled_before_any_resend(
         assert reports[1].result.outcome.status is Status.ACCEPTED and reports[1].requests == 1
         plan = sb.state.stats()["plans"]["p1"]
         assert plan["distinct_numbers"] == 8 and plan["numbers_received_more_than_once"] == 0
+
+
+async def test_sigterm_drains_held_batches_finish_the_rest_stay_queued(
+        redis_server: RedisServer, sandbox: Any) -> None:
+    async with sandbox(SandboxConfig(open_plans=True)) as sb:
+        config = make_config({"a": plan_table(sb.url, rate=50, burst=10, max_batch=10, concurrency=2)})
+        broker = Broker.connect(redis_server.url, Keys())
+        await _submit(broker, "c4", batches=20, size=10)
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_worker(config, redis_server.url, ["a"], stop=stop))
+        await asyncio.sleep(0.5)
+        stop.set()
+        stats = await worker
+        left = await broker.backlog("a")
+        pending = await broker.redis.xpending(broker.keys.stream("a"), "workers")
+        reports = await _outcomes(broker, "c4", stats.finished)
+        await broker.close()
+        assert 0 < stats.finished < 20 and stats.handed_back == 0
+        assert left == 20 - stats.finished and pending["pending"] == 0  # nothing held by the stopped worker
+        assert sorted(r.seq for r in reports) == list(range(stats.finished))
+        assert sb.state.stats()["plans"]["p1"]["distinct_numbers"] == 10 * stats.finished
