@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -68,8 +69,8 @@ class Broker:
         self.keys = keys
         self._scripts = {name: redis.register_script(getattr(scripts, name))
                          for name in ("BOOK", "TAKE", "SUBMIT", "FINISH", "RENEW", "RECLAIM")}
-        #: round trips made, for the benchmark's "calls a batch"
-        self.calls = 0
+        #: round trips made by script, for the metrics ("calls a batch")
+        self.calls: Counter[str] = Counter()
 
     @classmethod
     def connect(cls, url: str, keys: Keys = Keys()) -> Broker:
@@ -79,7 +80,7 @@ class Broker:
         await self.redis.aclose()
 
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        self.calls += 1
+        self.calls[name] += 1
         return await self._scripts[name](keys=list(keys), args=list(args))
 
     # -- set-up --------------------------------------------------------------------

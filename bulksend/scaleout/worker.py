@@ -33,6 +33,7 @@ import socket
 import sys
 import time
 import uuid
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -112,6 +113,8 @@ class PlanWorker:
         self._slots = asyncio.Semaphore(self.plan.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._meta: dict[str, tuple[float, CampaignMeta | None]] = {}
+        #: the last booked waits (µs) by batch size, for the metrics
+        self.waits: dict[int, deque[int]] = defaultdict(lambda: deque(maxlen=10_000))
 
     # -- the loops -------------------------------------------------------------------
     async def run(self) -> None:
@@ -193,6 +196,7 @@ class PlanWorker:
                 report = Report(batch.seq, SKIPPED, reason="the campaign stopped")
                 self.stats.skipped += 1
             else:
+                self.waits[batch.size].append(max(0, taken.wait_us))
                 if taken.wait_us > 0:
                     await self.sleep(taken.wait_us / MICROS)
                 if lost.is_set():  # taken over while it waited (Redis was away too long): not ours to send
@@ -309,10 +313,17 @@ async def run_worker(config: Config, broker_url: str, plans: Sequence[str] | Non
 
 async def _serve_metrics(workers: list[PlanWorker], broker: Broker, port: int) -> web.AppRunner:
     async def metrics(_request: web.Request) -> web.Response:
-        lines = [f"bulksend_worker_redis_calls_total {broker.calls}"]
+        lines = [f'bulksend_worker_redis_calls_total{{script="{name}"}} {n}' for name, n in broker.calls.items()]
         for w in workers:
+            plan = w.plan.name
             for k in w.stats.__slots__:  # type: ignore[attr-defined]
-                lines.append(f'bulksend_worker_{k}_total{{plan="{w.plan.name}"}} {getattr(w.stats, k)}')
+                lines.append(f'bulksend_worker_{k}_total{{plan="{plan}"}} {getattr(w.stats, k)}')
+            for size, waits in sorted(w.waits.items()):
+                ordered = sorted(waits)
+                for q in (0.5, 0.99):
+                    at = ordered[min(len(ordered) - 1, int(q * len(ordered)))] / MICROS
+                    lines.append(f'bulksend_worker_booked_wait_seconds{{plan="{plan}",size="{size}",'
+                                 f'quantile="{q}"}} {at:.6f}')
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
     app = web.Application()
