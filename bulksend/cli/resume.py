@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
                          retry_failed=args.retry_failed, stop_timeout=stop_timeout(args, settings),
                          results_path=args.results, recipients=args.recipients)
-    if args.broker:
+    if args.broker or args.detach:
         return broker_resume(args, config, options, _progress)
     result = run_loop(resume_campaign(
         config, args.campaign, settings, options=options, plan=args.plan, handle_signals=True,

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         est = dry_run(config, spec)
         print_json(est.to_dict()) if args.json else print(render_estimate(est, plan))
         return 0
-    if args.broker:
+    if args.broker or args.detach:
         return broker_run(args, config, spec, _progress)
     if not args.no_journal:
         return _send_journaled(args, config, spec)

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
               f"{stats.handed_back} handed back", file=sys.stderr, flush=True)
         return 0
 
-    return run_loop(main())
+    code: int = _reporting_redis_errors(args.broker, lambda: run_loop(main()))
+    return code
 
 
 # -- the hooks of ``send --broker`` and ``resume --broker`` ----------------------------
@@ -74,15 +75,18 @@ def broker_run(args: argparse.Namespace, config: Any, spec: Any, on_start: Any) 
     from bulksend.errors import InputError
     from bulksend.scaleout.campaign import send_via_broker
 
+    _need_broker(args)
     if getattr(args, "no_journal", False):
         raise InputError("--broker needs the journal (the submitter keeps it); drop --no-journal")
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
                          stop_timeout=stop_timeout(args, settings), results_path=spec.results_path)
-    result = run_loop(send_via_broker(
+    result = _reporting_redis_errors(args.broker, lambda: run_loop(send_via_broker(
         config, spec, settings, args.broker, options=options, handle_signals=True, fresh=args.campaign is None,
         detach=args.detach, on_start=None if args.no_progress else on_start,
-        on_event=note(args.no_progress and args.json)))
+        on_event=note(args.no_progress and args.json))))
+    if isinstance(result, int):
+        return result
     print_outcome(result, args.json)
     code: int = result.exit_code
     return code
@@ -93,10 +97,31 @@ def broker_resume(args: argparse.Namespace, config: Any, options: Any, on_start:
     from bulksend.cli.resume import note, print_outcome, settings_for
     from bulksend.scaleout.campaign import resume_via_broker
 
-    result = run_loop(resume_via_broker(
+    _need_broker(args)
+    result = _reporting_redis_errors(args.broker, lambda: run_loop(resume_via_broker(
         config, args.campaign, settings_for(args, config), args.broker, options=options, plan=args.plan,
         handle_signals=True, detach=args.detach, on_start=None if args.no_progress else on_start,
-        on_event=note(args.no_progress and args.json)))
+        on_event=note(args.no_progress and args.json))))
+    if isinstance(result, int):
+        return result
     print_outcome(result, args.json)
     code: int = result.exit_code
     return code
+
+
+def _need_broker(args: argparse.Namespace) -> None:
+    from bulksend.errors import InputError
+
+    if not args.broker:
+        raise InputError("--detach needs --broker (a local send cannot go on without this process)")
+
+
+def _reporting_redis_errors(url: str, call: Any) -> Any:
+    """``call()``, or exit 1 with one line when Redis cannot be reached (the journal keeps the campaign)."""
+    from redis.exceptions import RedisError
+
+    try:
+        return call()
+    except RedisError as exc:
+        print(f"bulksend: Redis at {url.split('@')[-1]}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1

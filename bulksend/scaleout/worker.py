@@ -118,7 +118,7 @@ class PlanWorker:
 
     # -- the loops -------------------------------------------------------------------
     async def run(self) -> None:
-        await self.broker.ensure_group(self.plan.name)
+        await through_outages(lambda: self.broker.ensure_group(self.plan.name), give_up_after=30)
         reclaimer = asyncio.create_task(self._reclaim_loop())
         try:
             await self._take_loop()
