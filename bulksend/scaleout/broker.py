@@ -126,6 +126,23 @@ class Broker:
         return [Taken(_str(e[0]), as_dict(e[1]), -2, int(e[2])) for e in got]
 
     # -- campaigns -----------------------------------------------------------------
+    async def claim(self, name: str, epoch: str | None) -> None:
+        """Make the name this campaign's (``epoch``; None: a campaign not created yet).
+
+        Another campaign of the same name (another journal's) is cleared
+        away when nothing of it is left in its plan's stream, and refused
+        otherwise: its outcomes would be taken for this one's.
+        """
+        found = await self.campaign(name)
+        if found is None or (epoch is not None and found[0].epoch == epoch):
+            return
+        if await self.pending_of(found[0].plan, name):
+            from bulksend.errors import InputError
+
+            raise InputError(f"another campaign named {name!r} (from another journal) still has batches in "
+                             "Redis; campaign names must be unique per broker: choose another --campaign")
+        await self.drop_campaign(name)
+
     async def open_campaign(self, meta: CampaignMeta) -> int:
         """Record the campaign (or find it again): its high-water mark, -1 when new."""
         key = self.keys.campaign(meta.name)

@@ -71,6 +71,8 @@ class BrokerRun(JournaledRun):
             runner = engine.plan_runner(plan.name)
             await self.journal.set_state(self.campaign.id, CampaignState.RUNNING)
             calls = ProviderCalls(runner.provider, runner.sender.session, runner.plan, engine.sleep)
+            engine.epoch = self.epoch
+            await through_outages(lambda: self.broker.claim(self.campaign.name, self.epoch))
             engine.held = await self._sort_in_flight()
             engine.on_held_skipped = self._return_held
             if not await self._settle_down_unheld(runner.plan, set(engine.held)):
@@ -98,6 +100,10 @@ class BrokerRun(JournaledRun):
             result = await self._send(engine, counts, stager)
         return await self._after(result)
 
+    @property
+    def epoch(self) -> str:
+        return f"{self.campaign.id}@{self.campaign.created_at:.6f}"
+
     async def _after(self, result: JournalSummary) -> JournalSummary:
         name = self.campaign.name
         if result.state == CampaignState.DONE.value:
@@ -118,7 +124,7 @@ class BrokerRun(JournaledRun):
         if not rows:
             return {}
         known = await through_outages(lambda: self.broker.campaign(c.name))
-        if known is None:  # Redis has no record of it (lost, or never added): reconcile them all
+        if known is None or known[0].epoch != self.epoch:  # Redis lost it, or never had it: reconcile them all
             return {}
         meta, hwm = known
         in_stream = await through_outages(lambda: self.broker.pending_of(meta.plan, c.name))
@@ -173,6 +179,7 @@ async def send_via_broker(
             from bulksend.preflight import preflight
 
             preflight(spec, plan)
+            await _claim_new(broker, keys, spec.name)
             held = message.send_at is not None and not provider.supports_send_at
             campaign = await journal.create(spec.name, target_of(plan), message, _source(spec), spec.max_batch,
                                             start_time(message) if held else None)
@@ -203,6 +210,15 @@ async def resume_via_broker(
                                     supports_send_at=provider.supports_send_at)
         return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock,
                          broker, window, detach, keys)
+
+
+async def _claim_new(url: str, keys: Keys, name: str) -> None:
+    """Before a new campaign is created: refuse a name another journal's campaign still uses."""
+    broker = Broker.connect(url, keys)
+    try:
+        await through_outages(lambda: broker.claim(name, None))
+    finally:
+        await broker.close()
 
 
 async def _go(config: Config, journal: Journal, campaign: CampaignRecord, options: RunOptions,

@@ -87,6 +87,8 @@ class CampaignMeta:
     plan: str
     message: Message
     resend_unknown: bool = False
+    #: which campaign of this name (the journal's id and creation time): one name, one campaign
+    epoch: str = ""
 
 
 def encode_meta(meta: CampaignMeta) -> dict[str, str]:
@@ -95,14 +97,15 @@ def encode_meta(meta: CampaignMeta) -> dict[str, str]:
                "delivery_report": m.delivery_report.value, "send_at": m.send_at, "expire_at": m.expire_at,
                "callback_url": m.callback_url, "max_parts": m.max_parts}
     return {"name": meta.name, "plan": meta.plan, "message": orjson.dumps(message).decode(),
-            "resend_unknown": "1" if meta.resend_unknown else "0"}
+            "resend_unknown": "1" if meta.resend_unknown else "0", "epoch": meta.epoch}
 
 
 def decode_meta(fields: Fields) -> CampaignMeta:
     m = orjson.loads(_get(fields, "message"))
     message = Message(m["body"], m["sender"], m["defaults"] or {}, DeliveryReport(m["delivery_report"]),
                       m["send_at"], m["expire_at"], m["callback_url"], m["max_parts"])
-    return CampaignMeta(_get(fields, "name"), _get(fields, "plan"), message, _get(fields, "resend_unknown") == "1")
+    return CampaignMeta(_get(fields, "name"), _get(fields, "plan"), message, _get(fields, "resend_unknown") == "1",
+                        fields.get("epoch", ""))
 
 
 # -- outcomes ---------------------------------------------------------------------

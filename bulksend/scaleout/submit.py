@@ -58,6 +58,8 @@ class BrokerEngine(Engine):
         self.detach = detach
         #: batches already in Redis (a resume): waited for, never added again
         self.held: dict[int, Batch] = {}
+        #: which campaign of its name this is (see ``CampaignMeta.epoch``)
+        self.epoch = ""
         #: called for a held batch its workers handed back unsent (it goes back to pending)
         self.on_held_skipped: Callable[[Batch], Any] | None = None
 
@@ -82,8 +84,13 @@ class _Feed:
     async def go(self, batches: BatchSource | None) -> None:
         run = self.run
         spec = run.spec
-        meta = CampaignMeta(spec.name, self.plan, spec.message, spec.resend_unknown)
-        await through_outages(lambda: self.broker.open_campaign(meta))
+        meta = CampaignMeta(spec.name, self.plan, spec.message, spec.resend_unknown, self.engine.epoch)
+        try:
+            await through_outages(lambda: self.broker.open_campaign(meta))
+        except Exception as exc:  # the run must still end: crashed, with nothing produced
+            run.crash(exc)
+            await run.produce(self._put, _nothing())
+            return
         reader = asyncio.create_task(self._read(), name=f"outcomes:{self.name}")
         try:
             await run.produce(self._put, self._with_held(batches(run) if batches else None))
@@ -142,18 +149,22 @@ class _Feed:
     async def _read(self) -> None:
         after, told = "0", False  # from the start: outcomes published while no submitter ran come first
         while True:
-            if self.run.stopping and not told:
-                await through_outages(lambda: self.broker.stop_campaign(self.name))
-                told = True
             try:
+                if self.run.stopping and not told:
+                    await self.broker.stop_campaign(self.name)
+                    told = True
                 rows = await self.broker.outcomes(self.name, after, block_ms=200)
-            except Exception as exc:
+            except Exception as exc:  # Redis away (restarting): the run waits, as the workers do
                 _note_outage(exc)
                 await asyncio.sleep(0.5)
                 continue
             for entry_id, fields in rows:
                 after = entry_id
-                report = decode_report(fields)
+                try:
+                    report = decode_report(fields)
+                except (KeyError, ValueError) as exc:
+                    self.run.errors.append(f"an outcome that cannot be read ({entry_id}): {exc}")
+                    continue
                 future = self.waiting.pop(report.seq, None)
                 if future is not None and not future.done():
                     future.set_result(report)
@@ -187,6 +198,11 @@ class _Feed:
         if held and self.engine.on_held_skipped is not None:
             await self.engine.on_held_skipped(batch)
         run.skipped(batch)
+
+
+async def _nothing() -> AsyncIterator[Batch]:
+    return
+    yield  # an async generator that yields nothing
 
 
 def _note_outage(exc: Exception) -> None:

@@ -27,3 +27,10 @@ async def broker(redis_server: RedisServer) -> AsyncIterator[Broker]:
     b = Broker.connect(redis_server.url, Keys("test:"))
     yield b
     await b.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every scale-out test is bounded: 60 s at most, whatever happens to Redis or a worker."""
+    for item in items:
+        if "tests/scaleout/" in item.nodeid:
+            item.add_marker(pytest.mark.timeout(60))

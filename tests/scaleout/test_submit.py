@@ -59,3 +59,29 @@ async def test_detach_returns_once_submitted_and_resume_collects(
         async with await Journal.open(settings.path) as journal:
             c = await journal.campaign("c2")
             assert c is not None and (await journal.counts(c.id)).accepted == 100
+
+
+async def test_a_name_another_journal_still_has_in_redis_is_refused(
+        tmp_path: Path, redis_server: RedisServer, sandbox: Any) -> None:
+    import pytest
+
+    from bulksend.errors import InputError
+
+    async with sandbox(SandboxConfig(open_plans=True)) as sb:
+        config = make_config({"a": plan_table(sb.url, max_batch=10)})
+        spec = build_spec(plan="a", recipients=str(write_numbers(tmp_path / "l.txt", 30)), message="hi",
+                          campaign="same")
+        first = journal_settings(config, str(tmp_path / "one.db"))
+        await send_via_broker(config, spec, first, redis_server.url, detach=True)  # no worker: all queued
+        second = journal_settings(config, str(tmp_path / "two.db"))
+        with pytest.raises(InputError, match="another campaign named 'same'"):
+            await send_via_broker(config, spec, second, redis_server.url)
+        async with await Journal.open(second.path) as journal:
+            assert await journal.campaign("same") is None  # refused before anything was written
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_worker(config, redis_server.url, ["a"], stop=stop))
+        done = await resume_via_broker(config, "same", first, redis_server.url)  # its own journal goes on
+        stop.set()
+        await worker
+        assert done.exit_code == 0 and done.counts.accepted == 30
+        assert sb.state.stats()["plans"]["p1"]["numbers_received_more_than_once"] == 0
