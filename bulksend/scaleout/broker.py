@@ -184,6 +184,10 @@ class Broker:
             return []
         return [(_str(i), {_str(k): _str(v) for k, v in f.items()}) for i, f in got[0][1]]
 
+    async def forget_outcomes(self, campaign: str, before: str) -> None:
+        """Trim outcomes older than entry id ``before`` (the journal has them by now)."""
+        await self.redis.xtrim(self.keys.outcomes(campaign), minid=before, approximate=False)
+
     async def pending_of(self, plan: str, campaign: str) -> set[int]:
         """Seqs of ``campaign`` still in the plan's stream (waiting or being sent)."""
         seqs: set[int] = set()

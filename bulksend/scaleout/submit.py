@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -43,6 +45,9 @@ from bulksend.scaleout.codec import encode_batch
 
 #: batches the plan's stream may hold before a submitter waits
 WINDOW = 256
+#: seconds an outcome is kept after it was read: by then the journal has written it
+#: (were it lost anyway, the batch is in flight in the journal and resume asks the provider)
+KEEP_OUTCOMES = 30.0
 
 BatchSource = Callable[[CampaignRun], AsyncIterator[Batch]]
 
@@ -148,8 +153,14 @@ class _Feed:
     # -- outcomes --------------------------------------------------------------------
     async def _read(self) -> None:
         after, told = "0", False  # from the start: outcomes published while no submitter ran come first
+        read: deque[tuple[float, str]] = deque()  # (when, up to which id) outcomes were read
         while True:
             try:
+                now = time.monotonic()
+                if read and read[0][0] < now - KEEP_OUTCOMES:
+                    while len(read) > 1 and read[1][0] < now - KEEP_OUTCOMES:
+                        read.popleft()
+                    await self.broker.forget_outcomes(self.name, read.popleft()[1])
                 if self.run.stopping and not told:
                     await self.broker.stop_campaign(self.name)
                     told = True
@@ -158,6 +169,8 @@ class _Feed:
                 _note_outage(exc)
                 await asyncio.sleep(0.5)
                 continue
+            if rows:
+                read.append((time.monotonic(), rows[-1][0]))
             for entry_id, fields in rows:
                 after = entry_id
                 try:

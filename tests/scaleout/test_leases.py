@@ -55,3 +55,9 @@ async def test_an_entry_delivered_too_often_goes_to_dead_letters_reported_unknow
     report = decode_report(fields)
     assert report.seq == 0 and report.result is not None
     assert report.result.outcome.status is Status.UNKNOWN and report.result.outcome.code == "dead_letter"
+
+
+async def test_forgetting_outcomes_trims_only_those_before_the_mark(broker: Broker) -> None:
+    ids = [await broker.redis.xadd(broker.keys.outcomes("c1"), {"k": RESULT, "s": str(n)}) for n in range(3)]
+    await broker.forget_outcomes("c1", ids[1].decode())
+    assert [int(f["s"]) for _i, f in await broker.outcomes("c1", "0", None)] == [1, 2]
