@@ -22,10 +22,18 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bulksend.scaleout import scripts
-from bulksend.scaleout.codec import GROUP, CampaignMeta, Keys, Report, as_dict, decode_meta, encode_meta
-from bulksend.scaleout.codec import encode_report, field_list
+from bulksend.scaleout.codec import (
+    GROUP,
+    CampaignMeta,
+    Keys,
+    Report,
+    as_dict,
+    decode_meta,
+    encode_meta,
+    encode_report,
+    field_list,
+)
 from bulksend.scaleout.gcra import Pace
-
 
 T = TypeVar("T")
 

@@ -16,14 +16,26 @@ from typing import Any
 
 from bulksend.campaigns.journal_ledger import recipients_of
 from bulksend.campaigns.reconcile import ProviderCalls, reconcile
-from bulksend.campaigns.runner import JournaledRun, JournalSummary, OnEvent, OnStart, RunOptions
+from bulksend.campaigns.runner import (
+    JournaledRun,
+    JournalSummary,
+    OnEvent,
+    OnStart,
+    RunOptions,
+)
 from bulksend.campaigns.schedule import normalized, start_time
-from bulksend.campaigns.service import _may_go_on, _open, _source, _unused_name, target_of
+from bulksend.campaigns.service import (
+    _may_go_on,
+    _open,
+    _source,
+    _unused_name,
+    target_of,
+)
 from bulksend.campaigns.signals import StopSignals
 from bulksend.config import Config
 from bulksend.engine import CampaignSpec
-from bulksend.errors import CampaignRefused, TransientError
 from bulksend.engine.campaign import EXIT_OK, EXIT_RESUMABLE
+from bulksend.errors import CampaignRefused, TransientError
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import BatchRow, BatchState, CampaignRecord, CampaignState
 from bulksend.journal.settings import JournalSettings

@@ -13,7 +13,16 @@ from typing import Any
 
 import orjson
 
-from bulksend.models import Batch, BatchResult, DeliveryReport, Message, Numbers, Outcome, Recipient, Status
+from bulksend.models import (
+    Batch,
+    BatchResult,
+    DeliveryReport,
+    Message,
+    Numbers,
+    Outcome,
+    Recipient,
+    Status,
+)
 
 GROUP = "workers"
 PREFIX = "bulksend:"

@@ -40,8 +40,16 @@ from bulksend.engine.plan import PlanRunner
 from bulksend.errors import CampaignRefused
 from bulksend.models import Batch
 from bulksend.scaleout.broker import Broker, through_outages
-from bulksend.scaleout.codec import REFUSED, RESULT, SKIPPED, STOP, CampaignMeta, Report, decode_report
-from bulksend.scaleout.codec import encode_batch
+from bulksend.scaleout.codec import (
+    REFUSED,
+    RESULT,
+    SKIPPED,
+    STOP,
+    CampaignMeta,
+    Report,
+    decode_report,
+    encode_batch,
+)
 
 #: batches the plan's stream may hold before a submitter waits
 WINDOW = 256

@@ -47,7 +47,15 @@ from bulksend.engine.retry import Sleep
 from bulksend.errors import CampaignRefused, Unreachable
 from bulksend.models import Batch, BatchResult, Outcome, Status
 from bulksend.scaleout.broker import Broker, Taken, through_outages
-from bulksend.scaleout.codec import REFUSED, RESULT, SKIPPED, STOP, CampaignMeta, Report, decode_batch
+from bulksend.scaleout.codec import (
+    REFUSED,
+    RESULT,
+    SKIPPED,
+    STOP,
+    CampaignMeta,
+    Report,
+    decode_batch,
+)
 from bulksend.scaleout.gcra import MICROS, Pace
 
 META_TTL = 5.0  # seconds a campaign's message is cached (a resume may change it)
@@ -168,7 +176,7 @@ class PlanWorker:
     async def _pause(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self.draining.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _spawn(self, taken: Taken) -> None:

@@ -8,7 +8,6 @@ restart keeps everything.
 
 from __future__ import annotations
 
-
 import shutil
 import socket
 import subprocess

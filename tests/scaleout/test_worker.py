@@ -8,7 +8,14 @@ from typing import Any
 from bulksend.models import Batch, Message, Numbers, Status
 from bulksend.sandbox import SandboxConfig
 from bulksend.scaleout.broker import Broker
-from bulksend.scaleout.codec import RESULT, SKIPPED, CampaignMeta, Keys, decode_report, encode_batch
+from bulksend.scaleout.codec import (
+    RESULT,
+    SKIPPED,
+    CampaignMeta,
+    Keys,
+    decode_report,
+    encode_batch,
+)
 from bulksend.scaleout.worker import WorkerOptions, run_worker
 from tests.helpers import make_config, plan_table
 from tests.scaleout.redis_server import RedisServer
