@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulksend.errors import InputError
+from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.journal.lock import held_by
 from bulksend.journal.records import CampaignRecord, CampaignState, Counts, iso_utc
@@ -55,7 +56,7 @@ class CampaignView:
 
 async def list_views(journal: Journal) -> list[CampaignView]:
     holder = held_by(journal.path)
-    return [CampaignView(c, await journal.counts(c.id), holder) for c in await journal.campaigns()]
+    return [CampaignView(c, await journal.read(store.counts, c.id), holder) for c in await journal.campaigns()]
 
 
 async def campaign_view(journal: Journal, name: str) -> CampaignView:
@@ -63,10 +64,10 @@ async def campaign_view(journal: Journal, name: str) -> CampaignView:
     if c is None:
         known = ", ".join(x.name for x in await journal.campaigns()) or "none"
         raise InputError(f"no campaign named {name!r} in journal {journal.path} (campaigns: {known})")
-    counts = await journal.counts(c.id)
-    rate = await journal.recent_rate(c.id)
+    counts = await journal.read(store.counts, c.id)
+    rate = await journal.read(store.recent_rate, c.id)
     eta = counts.pending / rate if rate > 0 and counts.pending else None
-    return CampaignView(c, counts, held_by(journal.path), rate, eta, tuple(await journal.last_errors(c.id)))
+    return CampaignView(c, counts, held_by(journal.path), rate, eta, tuple(await journal.read(store.last_errors, c.id)))
 
 
 def _progress(v: CampaignView) -> str:

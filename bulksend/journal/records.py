@@ -11,11 +11,13 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import orjson
 
-from bulksend.models import DeliveryReport, Message
+from bulksend.core.seen import Keys
+from bulksend.models import DeliveryReport, Message, Recipient
 
 # recipients.state
 NEW = 0          # staged; in no live batch: it will be sent
@@ -25,6 +27,27 @@ R_FAILED = 3
 R_UNKNOWN = 4
 
 RECIPIENT_STATUS = {R_ACCEPTED: "accepted", R_FAILED: "failed", R_UNKNOWN: "unknown"}
+
+
+class StagedBlock(Protocol):
+    """What one screened block of the list adds to a campaign, as the store writes it.
+
+    Whoever reads the list (the screener) builds it; the journal only needs
+    these fields, so it never imports the code that reads lists.
+    """
+
+    #: the new recipients, in list order, and their numbers as int64 keys
+    recipients: Sequence[Recipient]
+    numbers: Keys
+    #: ``(campaign, line, value, reason)`` of each bad line
+    rejects: list[tuple[int, int, str, str]]
+    #: lines read, invalid, excluded, repeated
+    read: int
+    invalid: int
+    excluded: int
+    duplicates: int
+    #: the last list line this block covers
+    line_done: int
 
 
 class CampaignState(str, enum.Enum):
