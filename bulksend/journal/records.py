@@ -12,12 +12,14 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from bulksend.core.seen import Keys
 from bulksend.models import DeliveryReport, Message, Recipient
+
+if TYPE_CHECKING:  # numpy is only needed by whoever builds a block
+    from bulksend.core.seen import Keys
 
 # recipients.state
 NEW = 0          # staged; in no live batch: it will be sent
