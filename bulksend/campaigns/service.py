@@ -1,9 +1,9 @@
-"""The journal's public entry points: send a campaign, go on with one.
+"""The journaled campaign's entry points: send a campaign, go on with one.
 
 ``send_journaled`` creates the campaign (or finds the one of that name) and
 ``resume_campaign`` finds it by name; both check that it may go on as asked
-(``_may_go_on``) and hand it to ``runner._Run``, which takes it through
-staging, holding, reconciling and sending.
+(``_may_go_on``) and hand it to ``runner.JournaledRun``, which takes it
+through staging, holding, reconciling and sending.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Values the journal hands out: campaigns, counts, report rows.
+"""Values the journal hands out and takes: campaigns, counts, batch rows, staged blocks.
 
 Pure: no SQL and no I/O here, only the shapes and how a ``Message`` and a
 list's description are written to and read from the journal (as JSON, and

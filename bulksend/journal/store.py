@@ -1,9 +1,16 @@
-"""The journal's SQL: plain functions over one ``sqlite3.Connection``.
+"""The journal's SQL, all of it: plain functions over one ``sqlite3.Connection``.
 
 No threads and no asyncio here; ``Journal`` runs these on its worker
-thread, inside the transaction it opened. Queries that walk a campaign's
-recipients use the rowid (``id``) and say ``+campaign`` so that SQLite never
-trades the rowid range for a scan of some other index.
+thread, inside the transaction it opened::
+
+    n = await journal.read(store.counts, cid)
+    await journal.write(store.set_state, cid, state, reason, journal.clock())
+
+A function that stamps a time takes it as ``now`` (the journal's clock,
+injected), never reading one itself. A new query is one function here;
+nothing else changes. Queries that walk a campaign's recipients use the
+rowid (``id``) and say ``+campaign`` so that SQLite never trades the rowid
+range for a scan of some other index.
 """
 
 from __future__ import annotations
