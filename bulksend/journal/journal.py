@@ -277,7 +277,7 @@ class Journal:
     def post_settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
                     attempts: int, tally: tuple[int, int, int],
                     per_recipient: Sequence[tuple[str, str, str, int]] = (), linger: bool = False) -> None:
-        """``settle`` without waiting for the disk (see ``post``).
+        """``store.settle`` without waiting for the disk (see ``post``).
 
         With ``linger`` (for a provider that can be asked about a batch),
         outcomes are gathered on the event loop for up to ``SETTLE_LINGER``
