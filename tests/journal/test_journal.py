@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from bulksend.core.estimate import BodyMeter
-from bulksend.journal import BatchState, Journal, JournalLedger, JournalLookup
+from bulksend.journal import BatchState, CampaignState, Journal, JournalError, JournalLedger, JournalLookup
 from bulksend.journal.records import CampaignRecord, ListSource, Target, message_hash
 from bulksend.journal.staging import Stager, write_rejects
 from bulksend.journal import store
@@ -476,3 +476,38 @@ async def test_outcomes_are_written_one_statement_a_kind_each_batch_found_by_its
     assert rows == [(0, "accepted", "B0", "", 1, 10, 0, 1.0), (1, "failed", None, "400", 1, 0, 10, 2.0),
                     (2, "accepted", "B2", "", 3, 10, 0, 3.0), (3, "in_flight", None, "", 0, 0, 0, None)]
     assert any("SEARCH batches USING PRIMARY KEY (campaign=? AND seq=?)" in str(step) for step in plan)
+
+
+async def test_read_and_write_run_any_store_function_once_and_refuse_a_closed_journal(tmp_path: Path) -> None:
+    ticks = iter([100.0, 200.0, 300.0])
+    journal = await Journal.open(tmp_path / "j.db", clock=lambda: next(ticks))
+    async with journal:
+        c = await new_campaign(journal, tmp_path)  # stamped 100
+        # a keyword argument reaches the store function too
+        await journal.write(store.set_state, c.id, CampaignState.PAUSED, reason="held", now=journal.clock())
+        again = await journal.read(store.get_campaign, c.id)
+        assert (again.state, again.reason, again.created_at, again.updated_at) == (
+            CampaignState.PAUSED, "held", 100.0, 200.0)
+        with pytest.raises(InvariantError):  # a failing write is rolled back and raised to its caller
+            await journal.write(store.settle, c.id, 7, BatchState.ACCEPTED, "B", "", "", 1, (1, 0, 0),
+                                now=journal.clock())
+        assert (await journal.read(store.counts, c.id)).accepted == 0
+    with pytest.raises(JournalError, match="is closed"):
+        await journal.read(store.counts, c.id)
+    with pytest.raises(JournalError, match="is closed"):
+        await journal.write(store.set_plan, c.id, "other", 0.0)
+
+
+async def test_replace_list_forgets_what_was_staged_and_reads_the_new_file(tmp_path: Path) -> None:
+    async with await Journal.open(tmp_path / "j.db") as journal:
+        c = await new_campaign(journal, tmp_path)
+        await stage_all(journal, c)
+        staged = await journal.read(store.get_campaign, c.id)
+        assert staged.read == 35 and await journal.read(store.rejects_of, c.id)
+        moved = ListSource(str(tmp_path / "moved.csv"), size=10, mtime_ns=20)
+        await journal.write(store.replace_list, c.id, moved, journal.clock())
+        after = await journal.read(store.get_campaign, c.id)
+        assert after.source == moved
+        assert (after.staged, after.line_done, after.read, after.total) == (False, 0, 0, 0)
+        assert await journal.read(store.page_new, c.id, 0, 100) == []
+        assert await journal.read(store.rejects_of, c.id) == []
