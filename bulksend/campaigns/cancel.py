@@ -18,6 +18,7 @@ from typing import Any
 from bulksend.config import Config
 from bulksend.engine import Engine
 from bulksend.errors import ConfigError, InputError
+from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.campaigns.reconcile import ProviderCalls, cancel_accepted, reconcile
 from bulksend.journal.records import CampaignState, Counts
@@ -68,6 +69,7 @@ async def cancel_campaign(settings: JournalSettings, name: str, config: Config |
                 failures = list(done.failures or ())
         elif scheduled_there:
             notes.append(f"send_at {c.message.send_at} has passed: what was accepted is already out")
-        await journal.set_state(c.id, CampaignState.CANCELLED, "cancelled by the operator")
-        return CancelSummary(c.name, was, batches, recipients, await journal.counts(c.id), tuple(failures),
-                             tuple(notes))
+        await journal.write(store.set_state, c.id, CampaignState.CANCELLED, "cancelled by the operator",
+                            journal.clock())
+        counts = await journal.read(store.counts, c.id)
+        return CancelSummary(c.name, was, batches, recipients, counts, tuple(failures), tuple(notes))

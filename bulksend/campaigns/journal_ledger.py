@@ -35,6 +35,7 @@ import orjson
 
 from bulksend.core.templates import placeholders
 from bulksend.errors import BulksendError
+from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
 from bulksend.journal.staging import BLOCK_BATCHES, Stager, Taken, send_block
@@ -93,8 +94,8 @@ class JournalLedger:
     # -- the batch source ----------------------------------------------------
     async def batches(self, run: CampaignRun) -> AsyncIterator[Batch]:
         """Every recipient in no live batch, then the rest of the list, as new batches."""
-        await self.journal.free_orphans(self.campaign.id)
-        seq = await self.journal.next_seq(self.campaign.id)
+        await self.journal.write(store.free_orphans, self.campaign.id)
+        seq = await self.journal.read(store.next_seq, self.campaign.id)
         paged = self._static(run, seq) if not placeholders(self.campaign.message.body) else self._paged(run, seq)
         async for batch in paged:
             seq = batch.seq + 1
@@ -107,7 +108,7 @@ class JournalLedger:
         cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
         after = self.campaign.first_id - 1
         while not run.stopping:
-            rows = await self.journal.page_new(cid, after, max(size * self.page_batches, PAGE_MIN))
+            rows = await self.journal.read(store.page_new, cid, after, max(size * self.page_batches, PAGE_MIN))
             if not rows:
                 return
             after = rows[-1][0]
@@ -123,7 +124,7 @@ class JournalLedger:
         after = self.campaign.first_id - 1
         count = min(64, max(self.page_batches, PAGE_MIN // size))  # batches per journal call
         while not run.stopping:
-            page = await self.journal.page_numbers(cid, after, size, count)
+            page = await self.journal.read(store.page_numbers, cid, after, size, count)
             if not page:
                 return
             for lo, hi, numbers in page:
@@ -151,8 +152,8 @@ class JournalLedger:
         cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
         if stager.seen is None:
             stager.block = send_block(size, stager.block)
-            stager.open(await self.journal.seen_numbers(cid))
-        lo = await self.journal.next_id()
+            stager.open(await self.journal.read(store.seen_numbers, cid))
+        lo = await self.journal.read(store.next_id)
         stats = run.stats
         static = not stager.keys  # then batches carry only numbers
         # Two blocks ahead; one when a block is BLOCK_BATCHES requests (small
@@ -283,7 +284,7 @@ class JournalLedger:
     async def _return(self, seq: int, span: _Span | None, text: str) -> None:
         if span is not None and span.written is not None:
             await asyncio.shield(span.written)  # the batch row must be on disk to be returned
-        await self.journal.return_batch(self.campaign.id, seq, "not_taken", text)
+        await self.journal.write(store.return_batch, self.campaign.id, seq, "not_taken", text, self.journal.clock())
 
 
 def _as_numbers(recipients: Sequence[Recipient]) -> Numbers:

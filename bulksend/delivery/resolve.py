@@ -6,8 +6,8 @@ provider's own id (XMS batch id + number, Clickatell ``apiMessageId``,
 Classic ``messageId``). ``Resolver`` tries, in order:
 
 1. the delivery store's own record of accepted recipients (``DeliveryLedger``);
-2. the journal, through ``Journal.find_by_provider_id`` (the SQLite journal
-   of issue 4), when one is bound (``JournalLookup``);
+2. the campaign journal, through ``Journal.find_by_provider_id``, when one
+   is bound (``JournalLookup``);
 3. for a client reference: the campaign it names, if the number was sent in it.
 
 A report that none of them knows is *unknown*: nothing is stored.

@@ -1,6 +1,6 @@
 """Callback bodies in, events out: no I/O, no verification (see ``verify``).
 
-What each provider POSTs (providers.md §1–3):
+What each provider POSTs (the sandbox sends the same, ``sandbox.delivery``):
 
 - Sinch XMS: ``recipient_delivery_report_sms`` (one recipient, per_recipient
   and per_recipient_final), ``delivery_report_sms`` (a batch: ``full`` lists
