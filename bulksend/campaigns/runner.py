@@ -40,7 +40,7 @@ from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_RE
 from bulksend.errors import CampaignRefused, TransientError
 from bulksend.journal.journal import Journal
 from bulksend.campaigns.journal_ledger import JournalLedger
-from bulksend.campaigns.reconcile import ProviderCalls, Reconciled, reconcile
+from bulksend.campaigns.reconcile import Reconciled, reconcile
 from bulksend.journal.records import (
     BatchState,
     CampaignRecord,
@@ -129,7 +129,7 @@ class JournaledRun:
         async with Engine(self.config, env=self.env) as engine:
             runner = engine.plan_runner(plan.name)
             await self.journal.set_state(self.campaign.id, CampaignState.RUNNING)
-            calls = ProviderCalls(runner.provider, runner.sender.session, runner.plan, engine.sleep)
+            calls = runner.calls
             if not await self._settle_down(runner.plan):
                 return await self._paused(self.signals.reason, EXIT_RESUMABLE)
             try:
