@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from bulksend.config import AutoPauseConfig, load_config, parse_config, secret_from_env
+from bulksend.config import AutoPauseConfig, secret_from_env
+from bulksend.providers import load_config, parse_config
 from bulksend.errors import ConfigError
 from bulksend.providers import build_provider
 

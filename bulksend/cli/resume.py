@@ -12,7 +12,8 @@ from typing import Any
 
 from bulksend.api import as_config
 from bulksend.cli.common import add_config, print_json, print_summary
-from bulksend.config import Config, load_config
+from bulksend.config import Config
+from bulksend.providers import load_config
 from bulksend.campaigns import JournalSettings, JournalSummary, RunOptions, journal_settings, resume_campaign
 from bulksend.runtime import run as run_loop
 
