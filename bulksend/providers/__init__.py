@@ -14,7 +14,7 @@ from bulksend.providers.registry import PROVIDERS, load_config, parse_config
 from bulksend.providers.xms import SinchXms
 
 __all__ = ["BODY_LIMITS", "FACTORIES", "PROVIDERS", "Clickatell", "Provider", "ProviderSpec", "SinchClassic",
-           "SinchXms", "body_limit", "build_provider", "load_config", "parse_config"]
+           "SinchXms", "account_of", "body_limit", "build_provider", "load_config", "parse_config"]
 
 #: provider name -> factory(plan, environment) -> Provider
 FACTORIES: dict[str, Callable[[PlanConfig, Mapping[str, str]], Provider]] = {
@@ -23,6 +23,12 @@ FACTORIES: dict[str, Callable[[PlanConfig, Mapping[str, str]], Provider]] = {
 #: the longest body (in characters) each provider accepts, where it documents one
 BODY_LIMITS: dict[str, int] = {
     name: spec.body_limit for name, spec in PROVIDERS.items() if spec.body_limit is not None}
+
+
+def account_of(plan: PlanConfig) -> str:
+    """The plan's non-secret account id (the XMS ``service_plan_id``), or "" if its provider has none."""
+    spec = PROVIDERS.get(plan.provider)
+    return spec.account_of(plan) if spec is not None else ""
 
 
 def body_limit(provider: str) -> int | None:

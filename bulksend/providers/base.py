@@ -95,6 +95,12 @@ class ProviderSpec:
     callback_check: Callable[[PlanConfig, Mapping[str, str]], CallbackCheck | None]
     #: the longest body (characters) the provider accepts, where it documents one
     body_limit: int | None = None
+    #: the plan key naming its (non-secret) account, kept with a journaled campaign
+    account_key: str | None = None
+
+    def account_of(self, plan: PlanConfig) -> str:
+        value = plan.options.get(self.account_key) if self.account_key else None
+        return value if isinstance(value, str) else ""
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:

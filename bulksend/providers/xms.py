@@ -290,4 +290,4 @@ def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | 
 
 
 SPEC = ProviderSpec("sinch_xms", KEYS, build, base_url, lambda body, ctype, query: parse_callback(body),
-                    callback_check, body_limit=MAX_BODY_CHARS)
+                    callback_check, body_limit=MAX_BODY_CHARS, account_key="service_plan_id")
