@@ -183,3 +183,25 @@ async def test_a_handler_may_hold_a_request_in_flight() -> None:
     assert not pending.done() and len(transport.requests) == 1
     gate.set()
     assert (await pending).status == 200
+
+
+async def test_a_lookup_is_retried_like_any_transient_call() -> None:
+    # What resume's reconcile does for a batch left in flight: the lookup's
+    # first answer is a 503, the second finds the batch.
+    from bulksend.engine.calls import ProviderCalls
+    from bulksend.models import Batch, Numbers
+    from bulksend.providers import build_provider
+
+    xms = FakeXms()
+    xms.accept(HttpRequest("POST", BATCHES, {}, orjson.dumps({"to": ["46700000001"], "client_reference": "c:4"})))
+    answers = iter([HttpResponse(503, {}, b'{"code": "busy", "text": ""}')])
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        return next(answers, None) or xms.list(request)
+
+    waits, sleep = recorder()
+    plan = make_config({"a": plan_table(URL, retry={"initial": 0.5, "max": 1, "jitter": 0})}).plan("a")
+    calls = ProviderCalls(build_provider(plan, {}), MockTransport(handler), plan, sleep)
+    found = await calls.lookup(Batch("c", 4, Numbers(["46700000001"])))
+    assert found is not None and found.provider_id == "B1"
+    assert xms.lookups == 1 and waits == [0.5]
