@@ -38,10 +38,10 @@ def body_limit(provider: str) -> int | None:
 
 def build_provider(plan: PlanConfig, env: Mapping[str, str] | None = None) -> Provider:
     """The codec for ``plan``, with its secrets read from ``env``."""
-    spec = PROVIDERS.get(plan.provider)
-    if spec is None:
+    factory = FACTORIES.get(plan.provider)  # the registry's factories (a test may swap one)
+    if factory is None:
         raise ConfigError(f"plans.{plan.name}.provider: {plan.provider!r} is not supported yet")
-    provider = spec.build(plan, os.environ if env is None else env)
+    provider = factory(plan, os.environ if env is None else env)
     if plan.max_batch > provider.max_batch:
         raise ConfigError(
             f"plans.{plan.name}.max_batch: {plan.max_batch} is above what {plan.provider} "
