@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from bulksend.config import AutoPauseConfig, secret_from_env
-from bulksend.providers import load_config, parse_config
 from bulksend.errors import ConfigError
-from bulksend.providers import build_provider
+from bulksend.providers import build_provider, load_config, parse_config
 
 GOOD = {"provider": "sinch_xms", "service_plan_id": "p", "region": "eu", "token_env": "TOK",
         "rate": 30, "burst": 200, "max_batch": 200}

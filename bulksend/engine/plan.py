@@ -38,7 +38,12 @@ from bulksend.engine.bucket import RecipientBucket
 from bulksend.engine.calls import ProviderCalls
 from bulksend.engine.retry import Sleep, retrying
 from bulksend.engine.transport import Transport
-from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError, Unreachable
+from bulksend.errors import (
+    AmbiguousOutcome,
+    CampaignRefused,
+    TransientError,
+    Unreachable,
+)
 from bulksend.models import Batch, BatchResult, HttpRequest, Outcome, Status
 from bulksend.providers.base import Provider
 

@@ -20,7 +20,15 @@ from typing import Any, Protocol
 import orjson
 
 from bulksend.config import PlanConfig
-from bulksend.models import Batch, BatchResult, HttpRequest, HttpResponse, Message, Numbers, Outcome
+from bulksend.models import (
+    Batch,
+    BatchResult,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    Numbers,
+    Outcome,
+)
 from bulksend.providers.callbacks import CallbackParser, PolledStatus, StatusPoll
 
 

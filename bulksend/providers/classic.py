@@ -35,7 +35,15 @@ import orjson
 from bulksend.config import PlanConfig, secret_from_env
 from bulksend.core.templates import render
 from bulksend.errors import CampaignRefused, ConfigError, RateLimited, TransientError
-from bulksend.models import Batch, BatchResult, HttpRequest, HttpResponse, Message, Outcome, Status
+from bulksend.models import (
+    Batch,
+    BatchResult,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    Outcome,
+    Status,
+)
 from bulksend.providers.base import CallbackCheck, ProviderSpec, parse_retry_after
 from bulksend.providers.callbacks import (
     DeliveryStatus,
@@ -48,7 +56,13 @@ from bulksend.providers.callbacks import (
     number,
     timestamp,
 )
-from bulksend.providers.signing import basic_classic, decode_secret, iso_timestamp, sign_classic, verify_classic
+from bulksend.providers.signing import (
+    basic_classic,
+    decode_secret,
+    iso_timestamp,
+    sign_classic,
+    verify_classic,
+)
 
 AUTH_SCHEMES = ("basic", "signed")
 RECIPIENT_CODES = frozenset({40001, 40002, 40003})

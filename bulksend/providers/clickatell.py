@@ -47,8 +47,22 @@ import orjson
 
 from bulksend.config import PlanConfig, secret_from_env
 from bulksend.core.templates import placeholders, render
-from bulksend.errors import BatchRejected, CampaignRefused, ConfigError, RateLimited, TransientError
-from bulksend.models import Batch, BatchResult, HttpRequest, HttpResponse, Message, Outcome, Status
+from bulksend.errors import (
+    BatchRejected,
+    CampaignRefused,
+    ConfigError,
+    RateLimited,
+    TransientError,
+)
+from bulksend.models import (
+    Batch,
+    BatchResult,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    Outcome,
+    Status,
+)
 from bulksend.providers._xml import UnsafeXml, parse_untrusted, text_of
 from bulksend.providers.base import CallbackCheck, ProviderSpec, parse_retry_after
 from bulksend.providers.callbacks import PolledStatus, StatusPoll

@@ -26,7 +26,12 @@ from bulksend.models import (
     Outcome,
     Status,
 )
-from bulksend.providers.base import CallbackCheck, ProviderSpec, json_error, parse_retry_after
+from bulksend.providers.base import (
+    CallbackCheck,
+    ProviderSpec,
+    json_error,
+    parse_retry_after,
+)
 from bulksend.providers.callbacks import Malformed, PolledStatus, StatusPoll
 from bulksend.providers.signing import verify_webhook_hmac
 from bulksend.providers.xms_reports import parse_callback, parse_report

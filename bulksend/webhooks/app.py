@@ -37,14 +37,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from bulksend.serving import serve_app
-
 from bulksend.config import Config
+from bulksend.delivery.api import journal_lookup
 from bulksend.delivery.model import Inbound, Report
 from bulksend.delivery.optout import opt_out_keyword
 from bulksend.delivery.resolve import Resolver
-from bulksend.delivery.api import journal_lookup
 from bulksend.delivery.store import DeliveryStore, SqliteDeliveryStore
+from bulksend.serving import serve_app
 from bulksend.webhooks.parse import Malformed, Parsed, StatusEvent, parse_callback
 from bulksend.webhooks.verify import PlanHook, hooks_for
 

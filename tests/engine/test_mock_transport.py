@@ -167,7 +167,7 @@ async def test_unreachable_stops_the_campaign_with_nothing_sent(tmp_path: Path) 
         summary = await engine.send(spec(numbers))
     assert summary.sent == summary.failed == summary.unknown == 0
     assert summary.not_sent == 100 and "resumable" in summary.stopped_reason
-    assert len(transport.requests) == 2
+    assert len(transport.requests) == 2 and waits == [pytest.approx(0.01)]  # one backoff, then it stops
 
 
 async def test_a_handler_may_hold_a_request_in_flight() -> None:
