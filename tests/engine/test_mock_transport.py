@@ -205,3 +205,17 @@ async def test_a_lookup_is_retried_like_any_transient_call() -> None:
     found = await calls.lookup(Batch("c", 4, Numbers(["46700000001"])))
     assert found is not None and found.provider_id == "B1"
     assert xms.lookups == 1 and waits == [0.5]
+
+
+async def test_without_a_transport_the_engine_owns_one_session_with_one_user_agent() -> None:
+    from bulksend.engine.transport import USER_AGENT, HttpTransport
+
+    engine = Engine(make_config({"a": plan_table(URL)}))
+    with pytest.raises(RuntimeError, match="async with"):
+        engine.transport  # noqa: B018 - only inside ``async with``
+    async with engine:
+        transport = engine.transport
+        assert isinstance(transport, HttpTransport)
+        assert transport.session.headers["User-Agent"] == USER_AGENT
+        assert engine.calls("a").transport is transport  # lookups and polls share it
+    assert transport.session.closed
