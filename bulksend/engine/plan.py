@@ -22,6 +22,10 @@ first: the provider is asked whether it holds the batch's
 ``client_reference``; only if it does not, and the plan's ``timeout`` has
 passed since the request left, is the batch sent again. A
 provider that cannot be asked leaves the batch ``unknown``.
+
+Every request leaves through the engine's ``Transport`` (``transport.py``):
+sends here, lookups through ``ProviderCalls`` (``calls.py``), so a test can
+put a ``MockTransport`` in place of the network.
 """
 
 from __future__ import annotations

@@ -19,19 +19,11 @@ from typing import Any
 
 from bulksend import config as _config
 from bulksend.config import Config
-from bulksend.errors import ConfigError
 from bulksend.providers import classic, clickatell, xms
 from bulksend.providers.base import ProviderSpec
 
 #: provider name -> what bulksend knows about it
 PROVIDERS: Mapping[str, ProviderSpec] = {spec.name: spec for spec in (xms.SPEC, clickatell.SPEC, classic.SPEC)}
-
-
-def spec_of(provider: str, where: str = "") -> ProviderSpec:
-    try:
-        return PROVIDERS[provider]
-    except KeyError:
-        raise ConfigError(f"{where or 'provider'}: {provider!r} is not supported yet") from None
 
 
 def load_config(path: str | Path) -> Config:
