@@ -21,7 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bulksend.config import Config, load_config
+from bulksend.config import Config
+from bulksend.providers import load_config
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
 from bulksend.preflight import Estimate, estimate, preflight

@@ -20,7 +20,7 @@ from bulksend.engine import Engine
 from bulksend.errors import ConfigError, InputError
 from bulksend.journal import store
 from bulksend.journal.journal import Journal
-from bulksend.campaigns.reconcile import ProviderCalls, cancel_accepted, reconcile
+from bulksend.campaigns.reconcile import cancel_accepted, reconcile
 from bulksend.journal.records import CampaignState, Counts
 from bulksend.campaigns.schedule import start_time
 from bulksend.journal.settings import JournalSettings
@@ -62,7 +62,7 @@ async def cancel_campaign(settings: JournalSettings, name: str, config: Config |
                                   f"{c.message.send_at}; give --config so they can be cancelled there")
             async with Engine(config, env=env) as engine:
                 runner = engine.plan_runner(c.target.plan)
-                calls = ProviderCalls(runner.provider, runner.sender.session, runner.plan, engine.sleep)
+                calls = runner.calls
                 await reconcile(journal, c, calls, resend_unknown=False)
                 done = await cancel_accepted(journal, c, calls)
                 batches, recipients = done.batches, done.recipients

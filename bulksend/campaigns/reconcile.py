@@ -17,63 +17,16 @@ dropped connection is retried like any transient error.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
-import aiohttp
-
-from bulksend.config import PlanConfig
-from bulksend.engine.retry import Sleep, retrying
-from bulksend.engine.transport import perform
-from bulksend.errors import AmbiguousOutcome, TransientError
 from bulksend.journal import store
-from bulksend.journal.journal import Journal
 from bulksend.campaigns.journal_ledger import recipients_of
+from bulksend.engine.calls import ProviderCalls
+from bulksend.journal.journal import Journal
 from bulksend.journal.records import BatchRow, BatchState, CampaignRecord
-from bulksend.models import Batch, HttpRequest, HttpResponse, Outcome
-from bulksend.providers.base import Provider
+from bulksend.models import Batch
 
-
-class ProviderCalls:
-    """Performs requests a codec built, with the plan's retry policy."""
-
-    def __init__(self, provider: Provider, session: aiohttp.ClientSession, plan: PlanConfig,
-                 sleep: Sleep = asyncio.sleep) -> None:
-        self.provider = provider
-        self.session = session
-        self.plan = plan
-        self.sleep = sleep
-        self.timeout = aiohttp.ClientTimeout(total=plan.timeout)
-
-    async def once(self, request: HttpRequest) -> HttpResponse:
-        try:
-            return await perform(self.session, request, self.timeout)
-        except AmbiguousOutcome as exc:  # no side effect worth fearing: plain transient
-            raise TransientError(str(exc)) from None
-
-    async def lookup(self, batch: Batch) -> Outcome | None:
-        """The provider's outcome for ``batch``, or None if it does not have it."""
-        request = self.provider.lookup_request(batch)
-        assert request is not None
-        async for attempt in retrying(self.plan.retry, sleep=self.sleep):
-            with attempt:
-                return self.provider.parse_lookup(batch, await self.once(request))
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
-
-    async def cancel(self, provider_id: str) -> tuple[bool, str]:
-        """``(done, why-not)`` for cancelling one accepted batch at the provider."""
-        request = self.provider.cancel_request(provider_id)
-        if request is None:
-            return False, f"{self.provider.name} cannot cancel a batch"
-        async for attempt in retrying(self.plan.retry, sleep=self.sleep):
-            with attempt:
-                response = await self.once(request)
-                if response.status >= 500 or response.status == 429:
-                    raise TransientError(f"cancel answered {response.status}", status=response.status)
-                if 200 <= response.status < 300:
-                    return True, ""
-                return False, f"cancel answered {response.status}"
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+__all__ = ["Cancelled", "ProviderCalls", "Reconciled", "cancel_accepted", "reconcile"]
 
 
 @dataclass(slots=True)

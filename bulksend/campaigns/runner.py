@@ -41,7 +41,7 @@ from bulksend.errors import CampaignRefused, TransientError
 from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.campaigns.journal_ledger import JournalLedger
-from bulksend.campaigns.reconcile import ProviderCalls, Reconciled, reconcile
+from bulksend.campaigns.reconcile import Reconciled, reconcile
 from bulksend.journal.records import (
     BatchState,
     CampaignRecord,
@@ -130,7 +130,7 @@ class JournaledRun:
         async with Engine(self.config, env=self.env) as engine:
             runner = engine.plan_runner(plan.name)
             await self.journal.write(store.set_state, self.campaign.id, CampaignState.RUNNING, "", self.journal.clock())
-            calls = ProviderCalls(runner.provider, runner.sender.session, runner.plan, engine.sleep)
+            calls = runner.calls
             if not await self._settle_down(runner.plan):
                 return await self._paused(self.signals.reason, EXIT_RESUMABLE)
             try:

@@ -25,12 +25,11 @@ from bulksend.journal.settings import JournalSettings
 from bulksend.campaigns.signals import StopSignals
 from bulksend.journal.staging import fingerprint
 from bulksend.models import Message
-from bulksend.providers import build_provider
+from bulksend.providers import account_of, build_provider
 
 
 def target_of(plan: PlanConfig) -> Target:
-    account = plan.options.get("service_plan_id")
-    return Target(plan.name, plan.provider, account if isinstance(account, str) else "", plan.base_url)
+    return Target(plan.name, plan.provider, account_of(plan), plan.base_url)
 
 
 def _source(spec: CampaignSpec) -> ListSource:

@@ -20,7 +20,7 @@ from bulksend.cli.common import print_json, print_summary
 from bulksend.cli.render import demo_journal_text, demo_sandbox_text
 from bulksend.cli.runs import add_journal, progress
 from bulksend.campaigns import journal_settings, send_journaled
-from bulksend.config import parse_config
+from bulksend.providers import parse_config
 from bulksend.engine import CampaignSummary
 from bulksend.runtime import run as run_loop
 from bulksend.sandbox import Faults, SandboxConfig, SandboxPlan, running

@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from bulksend.cli.common import print_json
 from bulksend.cli.render import outcome_text
-from bulksend.config import Config, load_config
+from bulksend.config import Config
+from bulksend.providers import load_config
 from bulksend.campaigns import JournalSettings, JournalSummary, journal_settings
 from bulksend.engine import CampaignRun
 from bulksend.progress import show_progress

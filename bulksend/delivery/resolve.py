@@ -15,11 +15,13 @@ A report that none of them knows is *unknown*: nothing is stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from bulksend.delivery.model import Sent
 from bulksend.delivery.store import DeliveryStore
+from bulksend.providers.callbacks import Ref
+
+__all__ = ["ProviderIdLookup", "Ref", "Resolver", "campaign_of"]
 
 
 class ProviderIdLookup(Protocol):
@@ -28,15 +30,6 @@ class ProviderIdLookup(Protocol):
     async def find_by_provider_id(self, provider_id: str, msisdn: str) -> tuple[str, str] | None: ...
 
     async def accepted_at(self, provider_id: str, msisdn: str) -> float | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """How a report names its message."""
-
-    provider_id: str = ""
-    msisdn: str = ""
-    client_reference: str = ""
 
 
 def campaign_of(client_reference: str) -> str | None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,14 +37,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from bulksend.serving import serve_app
-
 from bulksend.config import Config
+from bulksend.delivery.api import journal_lookup
 from bulksend.delivery.model import Inbound, Report
 from bulksend.delivery.optout import opt_out_keyword
 from bulksend.delivery.resolve import Resolver
-from bulksend.delivery.store import DeliveryStore
-from bulksend.webhooks.parse import Malformed, Parsed, StatusEvent, parse_classic, parse_clickatell, parse_xms
+from bulksend.delivery.store import DeliveryStore, SqliteDeliveryStore
+from bulksend.serving import serve_app
+from bulksend.webhooks.parse import Malformed, Parsed, StatusEvent, parse_callback
 from bulksend.webhooks.verify import PlanHook, hooks_for
 
 log = logging.getLogger("bulksend.listen")
@@ -113,11 +114,7 @@ async def handle(request: web.Request) -> web.Response:
 
 
 def _parse(hook: PlanHook, body: bytes, request: web.Request) -> Parsed:
-    if hook.provider == "sinch_xms":
-        return parse_xms(body)
-    if hook.provider == "sinch_classic":
-        return parse_classic(body)
-    return parse_clickatell(body, request.content_type, request.query)
+    return parse_callback(hook.provider, body, request.content_type, request.query)
 
 
 async def _store(listener: Listener, hook: PlanHook, parsed: Parsed) -> web.Response:
@@ -219,3 +216,19 @@ def inbound_path(value: str | None) -> str | None:
         return None
     Path(value).parent.mkdir(parents=True, exist_ok=True)
     return value
+
+
+async def serve_listener(
+    config: Config, db: str | Path, *, port: int, host: str = "127.0.0.1", env: Mapping[str, str] | None = None,
+    inbound_file: str | None = None, max_body: int = MAX_BODY, resolve_wait: float = 2.0,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run the webhook receiver until cancelled (``bulksend listen``)."""
+    async with SqliteDeliveryStore(db) as store:
+        app = build_listener(config, store, env=os.environ if env is None else env,
+                             resolver=Resolver(store, journal_lookup(str(db))), inbound_file=inbound_file,
+                             max_body=max_body, resolve_wait=resolve_wait)
+        async with listening(app, port, host) as running:
+            if ready is not None:
+                ready(running.url)
+            await asyncio.Event().wait()
