@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         TransientError,
     )
     from bulksend.models import Batch, BatchResult, DeliveryReport, Message, Outcome, Recipient, Status
-    from bulksend.recipients import RecipientSource
+    from bulksend.lists.sources import RecipientSource
 
 __version__ = "0.1.0"
 
@@ -43,7 +43,7 @@ _HOMES = {
                         "InputError", "ProviderError", "RateLimited", "RecipientError", "TemplateError",
                         "TransientError"),
     "bulksend.models": ("Batch", "BatchResult", "DeliveryReport", "Message", "Outcome", "Recipient", "Status"),
-    "bulksend.recipients": ("RecipientSource",),
+    "bulksend.lists.sources": ("RecipientSource",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 

@@ -18,6 +18,10 @@ It is also the campaign's batch source (``batches``), in two parts:
 
 Batches are numbered above every seq the journal ever recorded.
 
+Which recipients the campaign takes is the intake's business (the
+``Stager`` screens with ``bulksend.lists.screen``), so this ledger has no
+``admit``: nothing reads the list but its own batch source.
+
 The engine calls, per batch: ``before_send`` (the batch is written in
 flight, durably, before the request leaves), then ``after_send`` (the
 outcome, per recipient if the provider answered per recipient), or
@@ -34,12 +38,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import orjson
 
 from bulksend.core.templates import placeholders
-from bulksend.errors import BulksendError
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
 from bulksend.journal.staging import BLOCK_BATCHES, Stager, Taken, send_block
 from bulksend.journal.store import Assignment
-from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status, numbers_of
+from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status
 
 if TYPE_CHECKING:
     from bulksend.engine.campaign import CampaignRun
@@ -153,7 +156,6 @@ class JournalLedger:
             stager.block = send_block(size, stager.block)
             stager.open(await self.journal.seen_numbers(cid))
         lo = await self.journal.next_id()
-        stats = run.stats
         static = not stager.keys  # then batches carry only numbers
         # Two blocks ahead; one when a block is BLOCK_BATCHES requests (small
         # batches), which take long enough to send on their own.
@@ -163,11 +165,8 @@ class JournalLedger:
             taken = stager.take()
             if taken is None:
                 break
-            stats.recipients_read += taken.read
-            stats.invalid += taken.invalid
-            stats.excluded += taken.excluded
-            stats.duplicates += taken.duplicates
-            fresh: Sequence[Any] = _as_numbers(taken.recipients) if static else taken.recipients
+            run.count_list(taken.counts)
+            fresh: Sequence[Any] = taken.recipients  # ``Numbers`` when the body is static
             cut = [(seq + k, lo + start, lo + min(start + size, len(fresh)) - 1)
                    for k, start in enumerate(range(0, len(fresh), size))]
             self._write(lo, taken, (seq, lo, size), cut, fresh, static)
@@ -217,16 +216,6 @@ class JournalLedger:
             spans[seq] = _Span(first, last, True, written)
 
     # -- the Ledger protocol ---------------------------------------------------
-    async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
-        """Not used: the journal stages and deduplicates the whole list itself.
-
-        A journaled campaign is submitted with ``batches=ledger.batches``;
-        reading the list again through ``admit`` would number batches from 0
-        and could reuse a seq after a crash, so it is refused.
-        """
-        raise BulksendError("a JournalLedger takes its batches from the journal: "
-                            "submit with batches=ledger.batches (see bulksend.journal)")
-
     async def before_send(self, batch: Batch) -> None:
         span = self._spans[batch.seq]
         if span.written is not None:  # in flight with its block: wait for that to be on disk
@@ -285,6 +274,3 @@ class JournalLedger:
             await asyncio.shield(span.written)  # the batch row must be on disk to be returned
         await self.journal.return_batch(self.campaign.id, seq, "not_taken", text)
 
-
-def _as_numbers(recipients: Sequence[Recipient]) -> Numbers:
-    return recipients if isinstance(recipients, Numbers) else Numbers(numbers_of(recipients))
