@@ -33,14 +33,15 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 
 from bulksend.core.templates import placeholders
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
-from bulksend.journal.staging import BLOCK_BATCHES, Stager, Taken, send_block
+from bulksend.journal.staging import Stager, Taken
+from bulksend.lists.batches import BLOCK_BATCHES, cut, send_block
 from bulksend.journal.store import Assignment
 from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status
 
@@ -156,7 +157,6 @@ class JournalLedger:
             stager.block = send_block(size, stager.block)
             stager.open(await self.journal.seen_numbers(cid))
         lo = await self.journal.next_id()
-        static = not stager.keys  # then batches carry only numbers
         # Two blocks ahead; one when a block is BLOCK_BATCHES requests (small
         # batches), which take long enough to send on their own.
         depth = 1 if send_block(size, stager.block) // size >= BLOCK_BATCHES else 2
@@ -166,18 +166,16 @@ class JournalLedger:
             if taken is None:
                 break
             run.count_list(taken.counts)
-            fresh: Sequence[Any] = taken.recipients  # ``Numbers`` when the body is static
-            cut = [(seq + k, lo + start, lo + min(start + size, len(fresh)) - 1)
-                   for k, start in enumerate(range(0, len(fresh), size))]
-            self._write(lo, taken, (seq, lo, size), cut, fresh, static)
-            block = [Batch(name, s, chunk if static else tuple(chunk))
-                     for (s, _lo, _hi), chunk in zip(cut, (fresh[i:i + size] for i in range(0, len(fresh), size)))]
+            fresh = taken.recipients  # ``Numbers`` when the body is static
+            block = cut(name, seq, fresh, size)
+            spans = [(b.seq, lo + k * size, lo + k * size + b.size - 1) for k, b in enumerate(block)]
+            self._write(lo, taken, (seq, lo, size), spans, fresh)
             ahead.append(block)
             if len(ahead) > depth:
                 for batch in ahead.popleft():
                     yield batch
-            if cut:
-                seq = cut[-1][0] + 1
+            if block:
+                seq = block[-1].seq + 1
             else:
                 await asyncio.sleep(0)  # a block of nothing but repeats: let the senders run
             lo += len(fresh)
@@ -188,7 +186,7 @@ class JournalLedger:
             await self.on_staged()
 
     def _write(self, lo: int, taken: Taken, assign: Assignment, cut: list[tuple[int, int, int]],
-               fresh: Sequence[Any], static: bool) -> None:
+               fresh: Sequence[Recipient]) -> None:
         """Write a block and the batches ``cut`` from it (not awaited).
 
         When the provider can be asked about a batch (``early_marks``), the
@@ -209,7 +207,7 @@ class JournalLedger:
                 self._spans[seq] = _Span(first, last, True)
             return
         # The block's members go in as one row, its numbers the reader's int64 keys.
-        params = None if static else orjson.dumps([r.params for r in fresh]).decode()
+        params = None if isinstance(fresh, Numbers) else orjson.dumps([r.params for r in fresh]).decode()
         written = self.journal.write_batches(cid, taken, lo, cut, params)
         spans = self._spans
         for seq, first, last in cut:

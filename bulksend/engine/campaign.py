@@ -1,10 +1,9 @@
 """A campaign at run time: its producer, its counters, its results.
 
 The producer streams the recipient list through the one intake
-(``bulksend.lists.screen``: invalid lines, opt-outs, template values,
-repeats, parts) and chunking, and
-puts full batches on the plan's queue; the queue is bounded, so memory stays
-flat however long the list is. Outcomes come back through ``after_send``.
+(``bulksend.lists``: invalid lines, opt-outs, template values, repeats,
+parts, then each block cut into batches) and puts the batches on the plan's
+queue; the queue is bounded, so memory stays flat however long the list is. Outcomes come back through ``after_send``.
 """
 
 from __future__ import annotations
@@ -24,8 +23,9 @@ from bulksend.engine.ledger import Ledger
 from bulksend.errors import BulksendError, CampaignRefused, InputError
 from bulksend.lists.rejects import RejectsFile
 from bulksend.lists.screen import ListCounts, Screener
-from bulksend.lists.sources import SEND_BLOCK, RecipientSource
-from bulksend.models import Batch, BatchResult, Message, Numbers, Status, numbers_of
+from bulksend.lists.batches import cut, send_block
+from bulksend.lists.sources import RecipientSource
+from bulksend.models import Batch, BatchResult, Message, Recipient, Status, numbers_of
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -239,43 +239,28 @@ class CampaignRun:
             self._check_done()
 
     async def batches_from_list(self) -> AsyncGenerator[Batch, None]:
-        """The list through the one intake (``Screener``), cut into batches
-        that may straddle its blocks."""
+        """The list through the one intake (``Screener``), each block cut into batches."""
         spec = self.spec
         if spec.recipients is None:
             raise InputError("no recipient list given")
         screener = Screener(spec.recipients, spec.message.body, spec.message.defaults, self.meter,
                             exclude=spec.exclude)
         size = self.batch_size
-        static = not screener.keys  # then batches carry only numbers
-        # Not yet handed out, at every yield: carry, then fresh[start:].
-        carry: Sequence[Any] = ()  # short of a batch at the end of the last block
-        fresh: Sequence[Any] = ()
-        start = seq = 0
+        fresh: Sequence[Recipient] = ()
+        handed = seq = 0  # fresh[:handed] is handed out
         try:
-            for screened in screener.blocks(size * max(1, SEND_BLOCK // size)):
+            for screened in screener.blocks(send_block(size)):
                 self.count_list(screened.counts)
                 self._rejects.write(screened.rejects)
-                fresh, start = screened.recipients, 0
-                if carry:  # the batch that straddles two blocks
-                    start = min(size - len(carry), len(fresh))
-                    carry = _joined(carry, fresh[:start], static)
-                    if len(carry) == size:
-                        batch, carry, seq = Batch(spec.name, seq, carry), (), seq + 1
-                        yield batch
-                while len(fresh) - start >= size:  # a clean block's batches are slices of its text
-                    chunk, start, seq = fresh[start:start + size], start + size, seq + 1
-                    yield Batch(spec.name, seq - 1, chunk if static else tuple(chunk))
-                if start < len(fresh):
-                    carry, start = fresh[start:], len(fresh)
+                fresh, handed = screened.recipients, 0
+                for batch in cut(spec.name, seq, fresh, size):
+                    handed, seq = handed + batch.size, seq + 1
+                    yield batch
                 if self.stopping:
                     return
-            if carry:
-                batch, carry = Batch(spec.name, seq, carry if static else tuple(carry)), ()
-                yield batch
             self.list_read()
         finally:  # stopped or failed part way: what was read and admitted was not sent
-            left = [*numbers_of(carry), *numbers_of(fresh[start:])]
+            left = numbers_of(fresh[handed:])
             if left:
                 self._never_sent(left)
 
@@ -423,9 +408,3 @@ class CampaignRun:
             return EXIT_FAILED
         return EXIT_OK
 
-
-def _joined(first: Sequence[Any], then: Sequence[Any], static: bool) -> Sequence[Any]:
-    """Two runs of recipients as one (numbers only when ``static``)."""
-    if static:
-        return Numbers([*numbers_of(first), *numbers_of(then)])
-    return [*first, *then]

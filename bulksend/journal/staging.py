@@ -32,18 +32,15 @@ from bulksend.journal import store
 from bulksend.journal.records import CampaignRecord, ListSource
 from bulksend.lists.rejects import RejectsFile
 from bulksend.lists.screen import ListCounts, Screened, Screener
-from bulksend.lists.sources import SEND_BLOCK, RecipientSource
+from bulksend.lists.sources import RecipientSource
 from bulksend.models import Recipient
 
 CHUNK = 20_000
 READ_BLOCK = 2_048
-# While the list is sent, a block (``SEND_BLOCK`` lines) is one transaction; a
+# While the list is sent, a block (``send_block`` lines) is one transaction; a
 # commit rewrites the same few pages (the campaign row, the tables' last leaves)
 # however little it adds: 2,048-line blocks cost the journal and the loop's
 # thread a third more than 16,384-line ones at 200 a batch.
-#: batches a block holds at most: they are in flight from their block's
-#: commit, so this bounds how many a crash leaves to look up
-BLOCK_BATCHES = 2_048
 
 Reject = tuple[int, int, str, str]  # (campaign, line, value, reason)
 
@@ -185,10 +182,3 @@ def write_rejects(conn: sqlite3.Connection, cid: int, path: str, display: str) -
     finally:
         out.close()
     return out.rows
-
-
-def send_block(batch_size: int, block: int | None = None) -> int:
-    """Lines a block holds while the list is sent: whole batches, about
-    ``block`` lines (default ``SEND_BLOCK``), at most ``BLOCK_BATCHES`` batches."""
-    whole = (block or SEND_BLOCK) // batch_size
-    return batch_size * max(1, min(BLOCK_BATCHES, whole))
