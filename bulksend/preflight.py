@@ -12,17 +12,31 @@ the estimate counts exactly what a send would.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bulksend.config import PlanConfig
 from bulksend.core.estimate import BodyMeter
 from bulksend.core.templates import check_template, placeholders
-from bulksend.engine.campaign import CampaignSpec
 from bulksend.errors import InputError
 from bulksend.lists.rejects import RejectsFile
 from bulksend.lists.screen import Screener
-from bulksend.lists.sources import peek_columns
+from bulksend.lists.sources import RecipientSource, peek_columns
+from bulksend.models import Message
 from bulksend.providers import body_limit
+
+
+class CampaignSpec(Protocol):
+    """What preflight reads of a campaign (``bulksend.engine.CampaignSpec`` has it);
+    preflight sits below the engine, so it names only the fields."""
+
+    @property
+    def message(self) -> Message: ...
+
+    @property
+    def recipients(self) -> RecipientSource | None: ...
+
+    @property
+    def exclude(self) -> tuple[RecipientSource, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)

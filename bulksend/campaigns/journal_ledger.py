@@ -39,10 +39,17 @@ import orjson
 
 from bulksend.core.templates import placeholders
 from bulksend.journal.journal import Journal
-from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
-from bulksend.journal.staging import Stager, Taken
-from bulksend.lists.batches import BLOCK_BATCHES, cut, send_block
+from bulksend.journal.records import (
+    R_ACCEPTED,
+    R_FAILED,
+    R_UNKNOWN,
+    BatchState,
+    CampaignRecord,
+)
+from bulksend.journal.staged import Taken
+from bulksend.journal.staging import Stager
 from bulksend.journal.store import Assignment
+from bulksend.lists.batches import BLOCK_BATCHES, cut, send_block
 from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status
 
 if TYPE_CHECKING:

@@ -20,20 +20,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 from bulksend.core.estimate import BodyMeter
-from bulksend.core.seen import Keys, SeenNumbers
+from bulksend.core.seen import SeenNumbers
 from bulksend.core.templates import placeholders
 from bulksend.errors import InputError, RecipientError
 from bulksend.journal import store
 from bulksend.journal.records import CampaignRecord, ListSource
+from bulksend.journal.staged import Taken
 from bulksend.lists.rejects import RejectsFile
 from bulksend.lists.screen import ListCounts, Screened, Screener
 from bulksend.lists.sources import RecipientSource
-from bulksend.models import Recipient
+
+__all__ = ["Stager", "Taken", "check_unchanged", "fingerprint", "write_rejects"]
 
 CHUNK = 20_000
 READ_BLOCK = 2_048
@@ -42,7 +43,6 @@ READ_BLOCK = 2_048
 # however little it adds: 2,048-line blocks cost the journal and the loop's
 # thread a third more than 16,384-line ones at 200 a batch.
 
-Reject = tuple[int, int, str, str]  # (campaign, line, value, reason)
 
 
 def fingerprint(path: str) -> tuple[int, int]:
@@ -73,34 +73,6 @@ def check_unchanged(source: ListSource, allow_changes: bool) -> bool:
         raise InputError(f"{source.path} changed since bulksend began reading it; pass --allow-changes to "
                          "read it again from the start (numbers the campaign already has are skipped)")
     return False
-
-
-@dataclass(slots=True)
-class Taken:
-    """What one block of the list adds to the campaign, as the journal stores it."""
-
-    #: the new recipients, in list order, and their numbers as int64 keys
-    recipients: Sequence[Recipient]
-    numbers: Keys
-    rejects: list[Reject]
-    #: lines read, invalid, excluded, repeated
-    read: int
-    invalid: int
-    excluded: int
-    duplicates: int
-    #: the last list line this block covers
-    line_done: int
-
-    @classmethod
-    def of(cls, cid: int, screened: Screened) -> Taken:
-        c = screened.counts
-        rejects = [(cid, r.line, r.value, r.reason) for r in screened.rejects]
-        return cls(screened.recipients, screened.numbers, rejects, c.read, c.invalid, c.excluded,
-                   c.duplicates, screened.line_done)
-
-    @property
-    def counts(self) -> ListCounts:
-        return ListCounts(self.read, self.invalid, self.excluded, self.duplicates)
 
 
 class Stager:

@@ -37,7 +37,7 @@ from bulksend.journal.records import (
 from bulksend.models import Message, Numbers
 
 if TYPE_CHECKING:
-    from bulksend.journal.staging import Taken
+    from bulksend.journal.staged import Taken
 
 
 class InvariantError(Exception):

@@ -17,10 +17,10 @@ import io
 import re
 import sys
 from collections.abc import Generator, Iterator, Sequence
-from itertools import chain, islice
-from operator import itemgetter
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import IO
 
