@@ -147,10 +147,11 @@ class Screener:
                       ) -> tuple[Screened, list[SegmentInfo] | None]:
         """The careful path: line by line, for a block with anything to take out."""
         skip = self.skip_to
-        out = Screened((), keys_of(()), [], ListCounts(), skip)
+        # Recipients come in line order (bad lines need not: a reader may report some late).
+        last = max(max((e.line for e in errors), default=0), recipients[-1].line if recipients else 0)
+        out = Screened((), keys_of(()), [], ListCounts(), max(skip, last))
         counts, rejects = out.counts, out.rejects
         for err in errors:
-            out.line_done = max(out.line_done, err.line)
             if err.line > skip:
                 counts.read += 1
                 rejects.append(err)
@@ -159,7 +160,6 @@ class Screener:
         kept: list[Recipient] = []
         for r in recipients:
             line = r.line
-            out.line_done = max(out.line_done, line)
             if line <= skip:
                 continue
             counts.read += 1
