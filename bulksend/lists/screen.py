@@ -113,7 +113,7 @@ class Screener:
 
     def blocks(self, size: int = BLOCK) -> Iterator[Screened]:
         """The whole list, screened, ``size`` lines a block."""
-        self.open()
+        self.open()  # a missing exclude list is reported before anything is read
         for block in read_blocks(self.source, wanted=self.keys, size=size):
             yield self.screen(block)
 
@@ -126,6 +126,7 @@ class Screener:
 
     def screen(self, block: Block) -> Screened:
         """One block: counted, its bad lines rejected, opt-outs and repeats dropped, metered."""
+        self.open()
         recipients, errors = block
         skip = self.skip_to
         if not (errors or self.keys or self._excluded) and recipients and recipients[0].line > skip:
