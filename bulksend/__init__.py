@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     )
     from bulksend.models import Batch, BatchResult, DeliveryReport, Message, Outcome, Recipient, Status
     from bulksend.providers import load_config, parse_config
-    from bulksend.recipients import RecipientSource
+    from bulksend.lists.sources import RecipientSource
 
 __version__ = "0.1.0"
 
@@ -46,7 +46,7 @@ _HOMES = {
                         "InputError", "ProviderError", "RateLimited", "RecipientError", "TemplateError",
                         "TransientError"),
     "bulksend.models": ("Batch", "BatchResult", "DeliveryReport", "Message", "Outcome", "Recipient", "Status"),
-    "bulksend.recipients": ("RecipientSource",),
+    "bulksend.lists.sources": ("RecipientSource",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 

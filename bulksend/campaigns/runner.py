@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bulksend.config import Config, PlanConfig
-from bulksend.core.estimate import BodyMeter, discount_duplicates
+from bulksend.core.estimate import BodyMeter
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_RESUMABLE
 from bulksend.errors import CampaignRefused, TransientError
@@ -54,7 +54,7 @@ from bulksend.campaigns.signals import StopSignals
 from bulksend.journal.staging import Stager, check_unchanged, write_rejects
 from bulksend.providers import body_limit
 from bulksend.providers.base import can_look_up
-from bulksend.recipients import count_lines
+from bulksend.lists.sources import count_lines
 
 OnStart = Callable[[CampaignRun], Any]
 OnEvent = Callable[[str], None]
@@ -179,7 +179,7 @@ class JournaledRun:
     async def _staged(self, stager: Stager) -> None:
         """The whole list is in the journal: record it, write the rejects file."""
         campaign, meter = self.campaign, stager.meter
-        parts = discount_duplicates(meter.tally.to_dict(), stager.duplicates) if meter.tally.recipients else {}
+        parts = meter.tally.to_dict() if meter.tally.recipients else {}  # repeats were never metered
         if parts and campaign.line_done:
             parts["partial"] = True  # counted over the part of the list this run read
         staging_s = time.monotonic() - self.staging_started
@@ -228,20 +228,19 @@ class JournaledRun:
         ledger = JournalLedger(self.journal, c, stager=stager,
                                early_marks=can_look_up(engine.plan_runner(c.target.plan).provider))
         run = engine.submit(spec, ledger=ledger, batches=ledger.batches)
-        run.stats.total_hint = counts.pending
         if stager is None:
-            run.stats.list_read(counts.pending)
+            run.expect(counts.pending)
+            run.list_read(counts.pending)
         else:
             async def staged() -> None:
-                run.stats.list_read(counts.pending)  # the progress bar's total is exact from here
+                run.list_read(counts.pending)  # the progress bar's total is exact from here
                 await self._staged(stager)
 
             ledger.on_staged = staged
-            run.stats.started = self.staging_started  # the run reads the list as it sends
-            run.meter = stager.meter
+            run.meter_with(stager.meter)
             lines = count_lines(c.source.path) if self.on_start is not None else None  # for progress only
-            if lines is not None:
-                run.stats.total_hint += max(0, lines - c.line_done)
+            # The run reads the list as it sends: it started when the reading did.
+            run.expect(counts.pending + max(0, (lines or 0) - c.line_done), started=self.staging_started)
         self.signals.attach(run)
         if self.on_start is not None:
             self.on_start(run)

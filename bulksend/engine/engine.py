@@ -103,7 +103,7 @@ class Engine:
         """Start a campaign; it is queued behind earlier ones on its plan.
 
         ``batches`` replaces reading the recipient list (the journal uses it
-        to resume); ``ledger`` replaces the in-memory deduplication.
+        to resume); ``ledger`` records what each batch became (default: nothing).
         """
         runner = self.plan_runner(spec.plan)
         limit = runner.provider.max_batch_for(spec.message)
