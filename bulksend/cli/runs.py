@@ -19,7 +19,7 @@ from bulksend.config import Config
 from bulksend.providers import load_config
 from bulksend.campaigns import JournalSettings, JournalSummary, journal_settings
 from bulksend.engine import CampaignRun
-from bulksend.progress import show_progress
+from bulksend.cli.progress import show_progress
 
 
 def add_journal(p: argparse.ArgumentParser) -> None:
