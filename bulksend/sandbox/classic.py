@@ -29,10 +29,10 @@ from bulksend.providers.signing import verify_basic_classic, verify_classic
 from bulksend.sandbox.delivery import attach
 from bulksend.sandbox.faults import TAKEN_UNANSWERED, DroppedConnection, Fault, take_request
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
-from bulksend.sandbox.xms import STATE
+from bulksend.sandbox.http import STATE
 
 DEFAULT_SECRET = "sandbox"
-_FINAL = {"Delivered": "Successful", "Failed": "Faulted", "Expired": "Faulted", "Aborted": "Faulted"}
+_FINAL = {"Delivered": "Successful", "Failed": "Faulted", "Expired": "Faulted", "Cancelled": "Faulted"}
 
 
 def error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> web.Response:

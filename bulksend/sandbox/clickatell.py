@@ -25,7 +25,7 @@ from bulksend.providers._xml import UnsafeXml, parse_untrusted
 from bulksend.sandbox.delivery import CLICKATELL_STATUS, attach, sender_of
 from bulksend.sandbox.faults import TAKEN_UNANSWERED, DroppedConnection, Fault, take_request
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
-from bulksend.sandbox.xms import STATE
+from bulksend.sandbox.http import STATE
 
 MAX_TO = 200
 _FORMATS = {"application/json": "json", "application/xml": "xml"}
@@ -231,7 +231,7 @@ async def message_status(request: web.Request) -> web.Response:
     code, status = fates.status(record, number, request.app[STATE].clock(), message_id)
     if status in CLICKATELL_STATUS:
         value, text = CLICKATELL_STATUS[status]
-    elif status == "Aborted":
+    elif status == "Cancelled":
         value, text = "006", "User cancelled message delivery"
     else:
         value, text = ("002", "Message queued") if status == "Queued" else ("003", "Delivered to gateway")

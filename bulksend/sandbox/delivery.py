@@ -22,7 +22,11 @@ addresses: the sandbox refuses a batch whose ``callback_url`` is not.
 
 XMS callback codes (written down in the README): Delivered 0, Failed 402
 ("unroutable"), Expired 406 ("internal expiry"), Queued 400, Dispatched
-401, Aborted 408 (the sandbox's existing choice for cancelled batches).
+401, Cancelled 407 (a batch cancelled before it was dispatched, e.g. before
+its ``send_at``; Sinch's 408 is "internal reject", not a cancel).
+
+Every time read goes through the state's ``SandboxClock``: a callback due
+"tomorrow" is sent as soon as a test advances that clock past it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,6 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
@@ -44,7 +47,9 @@ from aiohttp import web
 from bulksend.config import is_loopback_url
 from bulksend.providers.signing import basic_auth, webhook_hmac_headers
 from bulksend.sandbox.config import DeliverySim
+from bulksend.sandbox.http import STATE
 from bulksend.sandbox.state import BatchRecord, SandboxState
+from bulksend.sandbox.xms_reports import recipient_json, report_json
 
 log = logging.getLogger("bulksend.sandbox.delivery")
 
@@ -54,7 +59,7 @@ EXPIRED = "Expired"
 CODES = {DELIVERED: 0, FAILED: 402, EXPIRED: 406}
 QUEUED = (400, "Queued")
 DISPATCHED = (401, "Dispatched")
-ABORTED = (408, "Aborted")
+CANCELLED = (407, "Cancelled")
 PER_RECIPIENT = ("per_recipient", "per_recipient_final")
 PER_BATCH = ("summary", "full")
 
@@ -112,7 +117,7 @@ class BatchFates:
                message_id: str | None = None) -> tuple[int, str]:
         canceled_at = record.extra.get("canceled_at")
         if canceled_at is not None and canceled_at < record.dispatched_at and now >= canceled_at:
-            return ABORTED
+            return CANCELLED
         if now < record.dispatched_at:
             return QUEUED
         found = self.fate(message_id or record.id, number)
@@ -125,10 +130,6 @@ def attach(state: SandboxState, record: BatchRecord) -> BatchFates:
     fates = BatchFates(state.config.seed or 0, state.config.delivery)
     record.extra["status_hook"] = fates
     return fates
-
-
-def iso_ms(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def callback_allowed(url: str) -> bool:
@@ -189,6 +190,11 @@ class CallbackSender:
             self.state.callbacks.scheduled += 1
             self._spawn(self._per_batch(record, fates, url, secret, full=kind == "full"))
 
+    def schedule_inbound(self, url: str, message: dict[str, Any], secret: str | None) -> None:
+        """An inbound (MO) message, POSTed at once to the plan's callback."""
+        self.state.callbacks.scheduled += 1
+        self._spawn(self._send(self._xms_callback(url, message, secret)))
+
     def schedule_messages(
         self, items: list[tuple[BatchRecord, str, str]], fates: BatchFates, url: str, secret: str | None,
     ) -> None:
@@ -197,9 +203,7 @@ class CallbackSender:
         self._spawn(self._clickatell(items, fates, url, secret))
 
     async def _sleep_until(self, when: float) -> None:
-        delay = when - self.state.clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await self.state.clock.sleep_until(when)
 
     def _due(self, record: BatchRecord, fates: BatchFates) -> list[tuple[float, str]]:
         times = [(fates.final_at(record, n), n) for n in record.to]
@@ -210,20 +214,11 @@ class CallbackSender:
     async def _per_recipient(self, record: BatchRecord, fates: BatchFates, url: str, secret: str | None) -> None:
         for when, number in self._due(record, fates):
             await self._sleep_until(when)
-            code, status = fates.status(record, number, max(when, self.state.clock()))
-            at = iso_ms(self.state.wall(when))
-            report: dict[str, Any] = {
-                "type": "recipient_delivery_report_sms", "batch_id": record.id, "recipient": number,
-                "code": code, "status": status, "at": at, "operator_status_at": at,
-            }
-            if record.client_reference is not None:
-                report["client_reference"] = record.client_reference
+            report = recipient_json(record, number, max(when, self.state.clock()), self.state.clock.iso)
             await self._send(self._xms_callback(url, report, secret))
 
     async def _per_batch(self, record: BatchRecord, fates: BatchFates, url: str, secret: str | None,
                          full: bool) -> None:
-        from bulksend.sandbox.xms import report_json
-
         last = max((when for when, _n in self._due(record, fates)), default=record.dispatched_at)
         await self._sleep_until(last)
         report = report_json(record, max(last, self.state.clock()), full=full)
@@ -307,8 +302,6 @@ SENDER: web.AppKey[CallbackSender] = web.AppKey("callback_sender", CallbackSende
 
 async def sender_context(app: web.Application) -> AsyncIterator[None]:
     """``app.cleanup_ctx`` entry: the sender lives exactly as long as the app."""
-    from bulksend.sandbox.xms import STATE
-
     sender = CallbackSender(app[STATE])
     await sender.start()
     app[SENDER] = sender
