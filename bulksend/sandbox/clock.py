@@ -20,6 +20,13 @@ def iso_ms(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def iso_utc(epoch: float) -> str:
+    """UTC, milliseconds only when there are any: how Sinch echoes ``send_at``/``expire_at``
+    (its examples and SDK fixtures write ``2019-08-24T14:19:22Z``)."""
+    text = iso_ms(epoch)
+    return text.replace(".000Z", "Z")
+
+
 def parse_iso(text: str) -> float:
     """Epoch seconds of an ISO-8601 timestamp; no offset means UTC (Sinch's rule). ValueError if not one."""
     stamp = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))

@@ -14,14 +14,14 @@ from typing import Any
 
 from aiohttp import web
 
-from bulksend.sandbox.clock import iso_ms, parse_iso
+from bulksend.sandbox.clock import iso_ms, iso_utc, parse_iso
 from bulksend.sandbox.delivery import REFUSED_TEXT, attach, callback_allowed, sender_of
 from bulksend.sandbox.faults import DroppedConnection, Fault, take_request
 from bulksend.sandbox.http import (STATE, bad_format, error, json_response, page_of, paging, plan_or_error,
                                    read_json, record_or_error, violation, window)
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
-from bulksend.sandbox.xms_validate import (MAX_TO, THREE_DAYS, check_batch, msisdn_out, normalized_parameters,
-                                           normalized_to, validate_batch)
+from bulksend.sandbox.xms_validate import (MAX_TO, THREE_DAYS, check_batch, echo_to, msisdn_out,
+                                           normalized_parameters, normalized_to, validate_batch)
 
 __all__ = ["STATE", "add_routes", "batch_json", "error", "json_response", "validate_batch"]
 
@@ -112,20 +112,21 @@ def _early_fault(fault: Fault, plan: PlanState, state: SandboxState) -> web.Resp
 def _batch_data(state: SandboxState, data: dict[str, Any], to: list[str], created: float) -> dict[str, Any]:
     """The request as Sinch echoes it: numbers without ``+``, defaults filled in, timestamps in UTC ms."""
     out = {k: v for k, v in data.items() if k not in _SERVER_FIELDS}
-    out["to"] = to
+    # numbers without "+"; a group id stays in "to" as given (Sinch's mock in the Python SDK's e2e tests)
+    out["to"] = echo_to(data.get("to") or to)
     if isinstance(out.get("from"), str) and out["from"].lstrip("+").isdigit():
         out["from"] = msisdn_out(out["from"])
-    if isinstance(out.get("parameters"), dict):
-        out["parameters"] = normalized_parameters(out["parameters"])
+    # "parameters" are echoed as sent, "+MSISDN" keys included (the same e2e tests, newer than the
+    # docs' "every number without +"); the dry run and delivery read them through normalized_parameters
     out.setdefault("type", "mt_text")
     out.setdefault("delivery_report", "none")
     out.setdefault("flash_message", False)
     send_at = parse_iso(out["send_at"]) if "send_at" in out else created
     if "send_at" in out:
-        out["send_at"] = iso_ms(send_at)
+        out["send_at"] = iso_utc(send_at)
     # default and maximum: send_at + 3 days (Sinch docs, "expire_at")
     expire = min(parse_iso(out["expire_at"]), send_at + THREE_DAYS) if "expire_at" in out else send_at + THREE_DAYS
-    out["expire_at"] = iso_ms(expire)
+    out["expire_at"] = iso_utc(expire)
     return out
 
 
@@ -207,19 +208,24 @@ async def update_batch(request: web.Request) -> web.Response:
     problem = check_batch(changes, partial=True)
     if isinstance(problem, web.Response):
         return problem
-    to = list(record.to)
+    to, shown = list(record.to), list(record.data["to"])
     for name in ("to_add", "to_remove"):
         if name in changes:
             more = normalized_to(changes[name], plan.groups, partial_name=name)
             if isinstance(more, web.Response):
                 return more
-            to = to + [n for n in more if n not in to] if name == "to_add" else [n for n in to if n not in more]
+            named = echo_to(changes[name])
+            if name == "to_add":
+                to, shown = to + [n for n in more if n not in to], shown + [n for n in named if n not in shown]
+            else:
+                to, shown = [n for n in to if n not in more], [n for n in shown if n not in named and n not in more]
     if not to or len(to) > MAX_TO:
         return violation(f"to: a batch needs 1 to {MAX_TO} recipients")
     merged = {k: v for k, v in record.data.items() if k not in _SERVER_FIELDS}
     if "send_at" in changes and "expire_at" not in changes:
         merged.pop("expire_at", None)  # the default moves with send_at
     merged.update((k, v) for k, v in changes.items() if k not in ("to_add", "to_remove"))
+    merged["to"] = shown
     problem = check_batch({**merged, "to": to})
     if isinstance(problem, web.Response):
         return problem

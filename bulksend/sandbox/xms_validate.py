@@ -157,6 +157,11 @@ def normalized_parameters(params: dict[str, dict[str, str]]) -> dict[str, dict[s
             for key, values in params.items()}
 
 
+def echo_to(entries: list[str]) -> list[str]:
+    """``to`` as Sinch writes it back: numbers without ``+``/``00``, group ids as given."""
+    return [e if is_group_id(e) else msisdn_out(e) for e in entries]
+
+
 def is_group_id(entry: str) -> bool:
     return bool(_GROUP_ID.match(entry)) and not entry.isdigit()
 

@@ -5,7 +5,7 @@ What each provider POSTs (providers.md §1–3):
 - Sinch XMS: ``recipient_delivery_report_sms`` (one recipient, per_recipient
   and per_recipient_final), ``delivery_report_sms`` (a batch: ``full`` lists
   the recipients of each status, ``summary`` only counts them, so it yields
-  no per-recipient event), and ``mo_text``/``mo_binary`` inbound messages.
+  no per-recipient event), and ``mo_text``/``mo_binary``/``mo_media`` inbound messages.
 - Sinch Classic: ``{"event": "incomingSms", "to": {...}, "from": {...},
   "message", "timestamp", "version"}``.
 - Clickatell: a status push, as JSON (``{"data": {"apiMessageId", "to",
@@ -104,7 +104,7 @@ def parse_xms(body: bytes) -> Parsed:
         return Parsed("recipient_report", (_xms_recipient(data),))
     if kind in ("delivery_report_sms", "delivery_report_mms"):
         return Parsed("batch_report", _xms_batch(data))
-    if kind in ("mo_text", "mo_binary"):
+    if kind in ("mo_text", "mo_binary", "mo_media"):
         return Parsed("inbound", inbound=(_xms_mo(data),))
     raise Malformed(f"unknown XMS callback type {str(kind)[:40]!r}")
 
@@ -114,7 +114,7 @@ def _xms_recipient(data: Mapping[str, Any]) -> StatusEvent:
     if not isinstance(batch_id, str) or not recipient or not isinstance(status, str):
         raise Malformed("a recipient report needs batch_id, recipient and status")
     ref = Ref(batch_id, number(recipient), str(data.get("client_reference") or ""))
-    return StatusEvent(ref, xms_status(status), status, str(data.get("code", "")), timestamp(data.get("at")))
+    return StatusEvent(ref, _status(status), status, str(data.get("code", "")), timestamp(data.get("at")))
 
 
 def _xms_batch(data: Mapping[str, Any]) -> tuple[StatusEvent, ...]:
@@ -130,9 +130,14 @@ def _xms_batch(data: Mapping[str, Any]) -> tuple[StatusEvent, ...]:
         if not isinstance(recipients, list):
             raise Malformed("recipients must be a list")
         for recipient in recipients:
-            events.append(StatusEvent(Ref(batch_id, number(recipient), reference), xms_status(entry["status"]),
+            events.append(StatusEvent(Ref(batch_id, number(recipient), reference), _status(entry["status"]),
                                       entry["status"], str(entry.get("code", "")), None))
     return tuple(events)
+
+
+def _status(value: str) -> DeliveryStatus:
+    """Sinch writes "Delivered"; its SDKs also use "DELIVERED" (the status filter enums)."""
+    return xms_status(value.strip().capitalize())
 
 
 def _xms_mo(data: Mapping[str, Any]) -> InboundEvent:
@@ -140,7 +145,10 @@ def _xms_mo(data: Mapping[str, Any]) -> InboundEvent:
     if not sender or not to:
         raise Malformed("an inbound message needs from and to")
     when = timestamp(data.get("received_at")) or timestamp(data.get("sent_at"))
-    return InboundEvent(number(sender), number(to), str(data.get("body") or ""), when, str(data.get("id") or ""))
+    body = data.get("body")
+    if isinstance(body, dict):  # mo_media: {"subject", "message", "media": [...]}; the text is "message"
+        body = body.get("message")
+    return InboundEvent(number(sender), number(to), str(body or ""), when, str(data.get("id") or ""))
 
 
 # -- Sinch Classic ----------------------------------------------------------
