@@ -129,8 +129,9 @@ async def update_group(request: web.Request) -> web.Response:
         return bad_format(problem)
     members = list(group["members"])
     for key in ("add", "remove", "add_from_group", "remove_from_group"):
-        more = _other_members(plan, data[key]) if key.endswith("_group") and key in data \
-            else _members(data.get(key), plan, key)
+        if data.get(key) is None:  # the SDK writes every field, null for those not given
+            continue
+        more = _other_members(plan, data[key]) if key.endswith("_group") else _members(data[key], plan, key)
         if isinstance(more, web.Response):
             return more
         members = members + more if key.startswith("add") else [m for m in members if m not in more]
