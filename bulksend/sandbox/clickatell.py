@@ -22,7 +22,7 @@ import orjson
 from aiohttp import web
 
 from bulksend.providers._xml import UnsafeXml, parse_untrusted
-from bulksend.sandbox.delivery import CLICKATELL_STATUS, attach, sender_of
+from bulksend.sandbox.delivery import CLICKATELL_STATUS, STOPPED, attach, clickatell_stopped, sender_of
 from bulksend.sandbox.faults import TAKEN_UNANSWERED, DroppedConnection, Fault, take_request
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
 from bulksend.sandbox.http import STATE
@@ -228,8 +228,11 @@ async def message_status(request: web.Request) -> web.Response:
         return error(404, "116", "Invalid or unknown message ID", fmt)
     number = found[1]
     fates = record.extra["status_hook"]
-    code, status = fates.status(record, number, request.app[STATE].clock(), message_id)
-    if status in CLICKATELL_STATUS:
+    now = request.app[STATE].clock()
+    code, status = fates.status(record, number, now, message_id)
+    if clickatell_stopped(record, message_id, min(now, fates.final_at(record, number, message_id))):
+        value, text = STOPPED
+    elif status in CLICKATELL_STATUS:
         value, text = CLICKATELL_STATUS[status]
     elif status == "Cancelled":
         value, text = "006", "User cancelled message delivery"
@@ -240,6 +243,9 @@ async def message_status(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    from bulksend.sandbox import clickatell_account
+
     base = "/clickatell/{plan_id}/rest/message"
     app.router.add_post(base, send_message)
     app.router.add_get(base + "/{message_id}", message_status)
+    clickatell_account.add_routes(app)

@@ -56,6 +56,11 @@ class SandboxClock:
         """The epoch time of clock reading ``t`` (both move on ``advance``)."""
         return self._epoch() - float(self._source()) + t
 
+    def real_epoch(self) -> float:
+        """The machine's calendar time, without the offset: for checking what a client stamped
+        with its own clock (a signed request's ``x-timestamp``), which ``advance`` does not move."""
+        return self._epoch()
+
     def at(self, epoch: float) -> float:
         """The clock reading of epoch time ``epoch`` (inverse of ``wall``)."""
         return epoch - self._epoch() + float(self._source())

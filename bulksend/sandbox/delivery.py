@@ -71,6 +71,16 @@ CLICKATELL_STATUS = {
 }
 
 
+#: a Clickatell message stopped (``DELETE .../rest/message/{id}``) before it was final
+STOPPED = ("006", "User cancelled message delivery")
+
+
+def clickatell_stopped(record: BatchRecord, message_id: str, t: float) -> bool:
+    """Was the message stopped at or before clock time ``t``?"""
+    at = record.extra.get("stopped", {}).get(message_id)
+    return at is not None and at <= t
+
+
 @dataclass(frozen=True, slots=True)
 class Fate:
     status: str      # Delivered | Failed | Expired
@@ -191,9 +201,13 @@ class CallbackSender:
             self._spawn(self._per_batch(record, fates, url, secret, full=kind == "full"))
 
     def schedule_inbound(self, url: str, message: dict[str, Any], secret: str | None) -> None:
-        """An inbound (MO) message, POSTed at once to the plan's callback."""
+        """An XMS inbound (MO) message, POSTed at once to the plan's callback."""
+        self.schedule_raw(self._xms_callback(url, message, secret))
+
+    def schedule_raw(self, callback: Callback) -> None:
+        """A callback already built (Classic's signed ``incomingSms``)."""
         self.state.callbacks.scheduled += 1
-        self._spawn(self._send(self._xms_callback(url, message, secret)))
+        self._spawn(self._send(callback))
 
     def schedule_messages(
         self, items: list[tuple[BatchRecord, str, str]], fates: BatchFates, url: str, secret: str | None,
@@ -228,9 +242,10 @@ class CallbackSender:
                           secret: str | None) -> None:
         due = sorted((fates.final_at(rec, num, mid), rec, mid, num) for rec, mid, num in items) \
             if fates.sim.delay_jitter else [(fates.final_at(r, n, m), r, m, n) for r, m, n in items]
-        for when, _record, message_id, number in due:
+        for when, record, message_id, number in due:
             await self._sleep_until(when)
-            status, text = CLICKATELL_STATUS[fates.fate(message_id, number).status]
+            stopped = clickatell_stopped(record, message_id, when)
+            status, text = STOPPED if stopped else CLICKATELL_STATUS[fates.fate(message_id, number).status]
             body = {"data": {"apiMessageId": message_id, "to": number, "timestamp": int(self.state.wall(when)),
                              "messageStatus": status, "statusDescription": text, "charge": 1}}
             headers = {"Content-Type": "application/json"}

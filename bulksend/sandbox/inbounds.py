@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiohttp import web
 
-from bulksend.sandbox.delivery import callback_allowed, sender_of
+from bulksend.sandbox.delivery import Callback, callback_allowed, sender_of
 from bulksend.sandbox.http import (STATE, bad_format, error, json_response, page_of, paging, plan_or_error,
                                    read_json, window)
 from bulksend.sandbox.state import PlanState, SandboxState
@@ -36,6 +37,8 @@ class InboundRequest:
     kind: str = "mo_text"
     udh: str | None = None
     callback_url: str | None = None
+    #: "xms" (an mo_text/mo_binary, listed under /inbounds) or "classic" (an incomingSms callback)
+    api: str = "xms"
 
 
 def _replied_batch(plan: PlanState, number: str) -> dict[str, Any] | None:
@@ -86,13 +89,17 @@ async def control_inbound(request: web.Request) -> web.Response:
         return bad_format("give at least {\"plan\": ..., \"from\": ...}")
     ask = InboundRequest(plan_id=data["plan"], sender=data["from"], body=str(data.get("body", "STOP")),
                          to=data.get("to"), kind=str(data.get("type", "mo_text")), udh=data.get("udh"),
-                         callback_url=data.get("callback_url"))
+                         callback_url=data.get("callback_url"), api=str(data.get("api", "xms")))
     made = send_inbound(request.app, ask)
     return bad_format(made) if isinstance(made, str) else json_response(made, 201)
 
 
 def send_inbound(app: web.Application, ask: InboundRequest) -> dict[str, Any] | str:
     """Make the message and POST it to the callback (signed like delivery callbacks)."""
+    if ask.api == "classic":
+        return _classic_inbound(app, ask)
+    if ask.api != "xms":
+        return f"api: {ask.api!r} is not xms or classic"
     made = make_inbound(app[STATE], ask)
     if isinstance(made, str):
         return made
@@ -102,6 +109,23 @@ def send_inbound(app: web.Application, ask: InboundRequest) -> dict[str, Any] | 
     if url is not None and sender is not None:
         sender.schedule_inbound(url, message, plan.plan.callback_secret)
     return message
+
+
+def _classic_inbound(app: web.Application, ask: InboundRequest) -> dict[str, Any] | str:
+    """Sinch Classic's ``incomingSms`` event, POSTed signed to the plan's callback."""
+    from bulksend.sandbox.classic import incoming_sms
+
+    state = app[STATE]
+    plan = state.plan(ask.plan_id)
+    url = ask.callback_url or (plan.plan.callback_url if plan is not None else None)
+    if plan is None or url is None or not callback_allowed(url):
+        return "a classic inbound needs a known plan and a loopback callback_url"
+    body, headers = incoming_sms(state, plan, url, ask.sender, ask.to or "46700000000", ask.body)
+    sender = sender_of(app)
+    if sender is not None:
+        sender.schedule_raw(Callback(url, body, headers))
+    event: dict[str, Any] = orjson.loads(body)
+    return event
 
 
 async def list_inbounds(request: web.Request) -> web.Response:
