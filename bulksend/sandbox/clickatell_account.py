@@ -18,7 +18,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bulksend.sandbox.clickatell import _checked, _number_error, error, respond
-from bulksend.sandbox.delivery import CLICKATELL_STATUS, STOPPED, clickatell_stopped
+from bulksend.sandbox.fates import CLICKATELL_STATUS, STOPPED, clickatell_stopped
 from bulksend.sandbox.http import STATE
 
 UNLIMITED = 1_000_000

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def iso_ms(epoch: float) -> str:
     """UTC, millisecond precision, as Sinch writes timestamps."""
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def iso_utc(epoch: float) -> str:
@@ -31,7 +31,7 @@ def parse_iso(text: str) -> float:
     """Epoch seconds of an ISO-8601 timestamp; no offset means UTC (Sinch's rule). ValueError if not one."""
     stamp = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
 
 
@@ -82,5 +82,5 @@ class SandboxClock:
             tick = self._tick
             try:
                 await asyncio.wait_for(tick.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

@@ -1,39 +1,25 @@
-"""The handset side of the sandbox: final statuses and delivery callbacks.
-
-Theory of operation
--------------------
-When the sandbox accepts a message it does not store a status per
-recipient. A recipient's fate (Delivered, Failed or Expired, and how long
-after dispatch) is a pure function of the seed, the message id and the
-number (``fate``), so the GET delivery reports, Classic status polling and
-the callbacks always agree, whatever order requests arrived in, and a
-batch of a million costs no memory.
-
-A message is ``Queued`` until its plan's queue dispatches it (queue mode),
-``Dispatched`` until ``dispatched_at + delay (+ jitter)``, then final.
+"""The sandbox's delivery callbacks (the fates themselves are in ``fates``).
 
 ``CallbackSender`` (one per app, one ``aiohttp.ClientSession``) POSTs a
 callback when a recipient turns final: one task per batch walks its
-recipients in time order, sleeping until each is due; at most
-``callback_concurrency`` POSTs are in flight. A callback answered 5xx, 429
-or not at all is retried after ``retry_initial`` seconds, doubling, as
-Sinch does; another 4xx is not retried. Callbacks only ever go to loopback
-addresses: the sandbox refuses a batch whose ``callback_url`` is not.
+recipients in time order, sleeping on the sandbox clock until each is due
+(advancing the clock wakes it); at most ``callback_concurrency`` POSTs are in
+flight. A callback answered 5xx, 429 or not at all is retried after
+``retry_initial`` seconds, doubling, as Sinch does; another 4xx is not
+retried. Callbacks only ever go to loopback addresses: the sandbox refuses a
+batch whose ``callback_url`` is not. Inbound messages (``inbounds``) go out
+through the same sender.
 
 XMS callback codes (written down in the README): Delivered 0, Failed 402
 ("unroutable"), Expired 406 ("internal expiry"), Queued 400, Dispatched
 401, Cancelled 407 (a batch cancelled before it was dispatched, e.g. before
 its ``send_at``; Sinch's 408 is "internal reject", not a cancel).
-
-Every time read goes through the state's ``SandboxClock``: a callback due
-"tomorrow" is sent as soon as a test advances that clock past it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -46,100 +32,33 @@ from aiohttp import web
 
 from bulksend.config import is_loopback_url
 from bulksend.providers.signing import basic_auth, webhook_hmac_headers
-from bulksend.sandbox.config import DeliverySim
+from bulksend.sandbox.fates import (  # noqa: F401 - re-exported: tests and callers import them from here
+    CANCELLED,
+    CLICKATELL_STATUS,
+    CODES,
+    DELIVERED,
+    DISPATCHED,
+    EXPIRED,
+    FAILED,
+    PER_BATCH,
+    PER_RECIPIENT,
+    QUEUED,
+    STOPPED,
+    BatchFates,
+    Fate,
+    attach,
+    clickatell_stopped,
+    fate,
+)
 from bulksend.sandbox.http import STATE
 from bulksend.sandbox.state import BatchRecord, SandboxState
 from bulksend.sandbox.xms_reports import recipient_json, report_json
 
+__all__ = ["CANCELLED", "CLICKATELL_STATUS", "CODES", "DELIVERED", "DISPATCHED", "EXPIRED", "FAILED", "PER_BATCH",
+           "PER_RECIPIENT", "QUEUED", "REFUSED_TEXT", "SENDER", "STOPPED", "BatchFates", "Callback", "CallbackSender",
+           "Fate", "attach", "callback_allowed", "clickatell_stopped", "fate", "sender_context", "sender_of"]
+
 log = logging.getLogger("bulksend.sandbox.delivery")
-
-DELIVERED = "Delivered"
-FAILED = "Failed"
-EXPIRED = "Expired"
-CODES = {DELIVERED: 0, FAILED: 402, EXPIRED: 406}
-QUEUED = (400, "Queued")
-DISPATCHED = (401, "Dispatched")
-CANCELLED = (407, "Cancelled")
-PER_RECIPIENT = ("per_recipient", "per_recipient_final")
-PER_BATCH = ("summary", "full")
-
-#: Clickatell messageStatus for each final fate (and its description)
-CLICKATELL_STATUS = {
-    DELIVERED: ("004", "Received by recipient"),
-    FAILED: ("007", "Error delivering message"),
-    EXPIRED: ("010", "Message expired"),
-}
-
-
-#: a Clickatell message stopped (``DELETE .../rest/message/{id}``) before it was final
-STOPPED = ("006", "User cancelled message delivery")
-
-
-def clickatell_stopped(record: BatchRecord, message_id: str, t: float) -> bool:
-    """Was the message stopped at or before clock time ``t``?"""
-    at = record.extra.get("stopped", {}).get(message_id)
-    return at is not None and at <= t
-
-
-@dataclass(frozen=True, slots=True)
-class Fate:
-    status: str      # Delivered | Failed | Expired
-    after: float     # seconds after dispatch
-
-    @property
-    def code(self) -> int:
-        return CODES[self.status]
-
-
-def fate(seed: int, message_id: str, number: str, sim: DeliverySim) -> Fate:
-    """A recipient's final status and delay: the same every time it is asked."""
-    digest = hashlib.blake2b(f"{seed}:{message_id}:{number}".encode(), digest_size=8).digest()
-    u = int.from_bytes(digest[:4], "big") / 2**32
-    v = int.from_bytes(digest[4:], "big") / 2**32
-    if u < sim.failed_rate:
-        status = FAILED
-    elif u < sim.failed_rate + sim.expired_rate:
-        status = EXPIRED
-    else:
-        status = DELIVERED
-    return Fate(status, sim.delay + v * sim.delay_jitter)
-
-
-class BatchFates:
-    """The ``status_hook`` of one accepted message or batch (``BatchRecord.extra``)."""
-
-    __slots__ = ("seed", "sim")
-
-    def __init__(self, seed: int, sim: DeliverySim) -> None:
-        self.seed = seed
-        self.sim = sim
-
-    def fate(self, message_id: str, number: str) -> Fate:
-        return fate(self.seed, message_id, number, self.sim)
-
-    def final_at(self, record: BatchRecord, number: str, message_id: str | None = None) -> float:
-        return record.dispatched_at + self.fate(message_id or record.id, number).after
-
-    def __call__(self, record: BatchRecord, number: str, now: float) -> tuple[int, str]:
-        return self.status(record, number, now)
-
-    def status(self, record: BatchRecord, number: str, now: float,
-               message_id: str | None = None) -> tuple[int, str]:
-        canceled_at = record.extra.get("canceled_at")
-        if canceled_at is not None and canceled_at < record.dispatched_at and now >= canceled_at:
-            return CANCELLED
-        if now < record.dispatched_at:
-            return QUEUED
-        found = self.fate(message_id or record.id, number)
-        if now < record.dispatched_at + found.after:
-            return DISPATCHED
-        return found.code, found.status
-
-
-def attach(state: SandboxState, record: BatchRecord) -> BatchFates:
-    fates = BatchFates(state.config.seed or 0, state.config.delivery)
-    record.extra["status_hook"] = fates
-    return fates
 
 
 def callback_allowed(url: str) -> bool:

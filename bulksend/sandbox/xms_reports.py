@@ -10,12 +10,23 @@ Codes are Sinch's delivery receipt codes (providers.md §6): 400 Queued,
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from aiohttp import web
 
-from bulksend.sandbox.http import (STATE, bad_format, error, json_response, page_of, paging, plan_or_error,
-                                   read_json, record_or_error, window)
+from bulksend.sandbox.http import (
+    STATE,
+    bad_format,
+    error,
+    json_response,
+    page_of,
+    paging,
+    plan_or_error,
+    read_json,
+    record_or_error,
+    window,
+)
 from bulksend.sandbox.state import BatchRecord
 from bulksend.sandbox.xms_validate import msisdn_out, normalized_to
 
@@ -54,13 +65,12 @@ def _filters(query: Any) -> tuple[set[str], set[int]] | web.Response:
     return statuses, codes
 
 
-def _wanted(code: int, status: str, statuses: set[str], codes: set[int]) -> bool:
+def _wanted(code: int, status: str, statuses: AbstractSet[str], codes: AbstractSet[int]) -> bool:
     return (not statuses or status.lower() in statuses) and (not codes or code in codes)
 
 
 def report_json(record: BatchRecord, now: float, full: bool,
-                statuses: frozenset[str] | set[str] = frozenset(), codes: frozenset[int] | set[int] = frozenset(),
-                ) -> dict[str, Any]:
+                statuses: AbstractSet[str] = frozenset(), codes: AbstractSet[int] = frozenset()) -> dict[str, Any]:
     groups: dict[tuple[int, str], list[str]] = {}
     for number in record.to:
         groups.setdefault(recipient_status(record, number, now), []).append(number)

@@ -122,16 +122,14 @@ def _check_numbers(data: dict[str, Any]) -> str:
 
 
 def _check_times(data: dict[str, Any]) -> str:
-    stamps = {}
+    stamps: dict[str, float] = {}
     for name in ("send_at", "expire_at"):
         value = data.get(name)
         if value is None:
             continue
         try:
-            stamps[name] = parse_iso(value) if isinstance(value, str) else None
-        except ValueError:
-            stamps[name] = None
-        if stamps[name] is None:
+            stamps[name] = parse_iso(value)
+        except (ValueError, TypeError, AttributeError):
             return f"{name}: {value!r} is not an ISO-8601 timestamp"
     if "send_at" in stamps and "expire_at" in stamps and stamps["expire_at"] <= stamps["send_at"]:
         return "expire_at: must be after send_at"

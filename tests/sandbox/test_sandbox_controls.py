@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -46,7 +46,7 @@ async def receiver() -> AsyncIterator[tuple[str, list[tuple[bytes, dict[str, str
 
 
 async def test_per_recipient_callbacks_wait_for_send_at_then_come_when_the_clock_passes_it(sandbox) -> None:
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     async with receiver() as (url, got), sandbox(SandboxConfig(plans={"p1": SandboxPlan()})) as sb:
         async with aiohttp.ClientSession() as s:
             async with s.post(f"{sb.url}/xms/v1/p1/batches", headers=AUTH, json={
@@ -58,7 +58,7 @@ async def test_per_recipient_callbacks_wait_for_send_at_then_come_when_the_clock
         await sb.app[SENDER].drained()
     report = parse_xms(got[0][0])
     assert len(got) == 1 and report.statuses[0].provider_status == "Delivered"
-    assert report.statuses[0].at is not None and report.statuses[0].at >= datetime.now(timezone.utc).timestamp()
+    assert report.statuses[0].at is not None and report.statuses[0].at >= datetime.now(UTC).timestamp()
 
 
 async def test_stop_reply_through_the_http_control_reaches_the_callback(sandbox) -> None:
@@ -88,7 +88,7 @@ async def test_classic_incoming_sms_is_signed_like_sinch_signs_callbacks(sandbox
     body, headers, path = got[0]
     assert event["event"] == "incomingSms" and event["from"] == {"type": "number", "endpoint": "+46701234567"}
     assert verify_classic("POST", path, body, headers, "app-key", "c2VjcmV0",
-                          datetime.now(timezone.utc).timestamp())
+                          datetime.now(UTC).timestamp())
     inbound = parse_classic(body).inbound[0]
     assert (inbound.sender, inbound.recipient, inbound.body) == ("46701234567", "46700000000", "STOP")
 

@@ -6,7 +6,7 @@ error shape on every error, unknown routes and wrong methods included."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -30,11 +30,11 @@ async def call(s: aiohttp.ClientSession, method: str, url: str, body: Any = None
 
 
 def iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 async def test_send_at_holds_delivery_until_the_clock_is_advanced_past_it(sandbox) -> None:
-    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
     async with sandbox(config()) as sb, aiohttp.ClientSession() as s:
         base = f"{sb.url}/xms/v1/{PLAN}/batches"
         _, batch = await call(s, "POST", base, {"to": ["+46701234567"], "body": "x", "send_at": iso(tomorrow)})
@@ -51,7 +51,7 @@ async def test_send_at_holds_delivery_until_the_clock_is_advanced_past_it(sandbo
         # "tomorrow" the batch is older than the list's default window of 24 hours ... but not of 2 days
         _, page = await call(s, "GET", base)
         assert page["count"] == 0
-        since = iso(datetime.now(timezone.utc) - timedelta(days=1))
+        since = iso(datetime.now(UTC) - timedelta(days=1))
         _, page = await call(s, "GET", f"{base}?start_date={since}")
         assert [b["id"] for b in page["batches"]] == [batch["id"]]
         bad = await call(s, "POST", f"{sb.url}/_sandbox/clock", {"advance": -1}, headers={})
@@ -59,7 +59,7 @@ async def test_send_at_holds_delivery_until_the_clock_is_advanced_past_it(sandbo
 
 
 async def test_cancel_before_send_at_delivers_nothing(sandbox) -> None:
-    tomorrow = iso(datetime.now(timezone.utc) + timedelta(days=1))
+    tomorrow = iso(datetime.now(UTC) + timedelta(days=1))
     async with sandbox(config()) as sb, aiohttp.ClientSession() as s:
         base = f"{sb.url}/xms/v1/{PLAN}/batches"
         _, batch = await call(s, "POST", base, {"to": ["46701234567", "46701234568"], "body": "x",
@@ -81,7 +81,7 @@ async def test_list_is_newest_first_within_14_days(sandbox) -> None:
         _, page = await call(s, "GET", f"{base}?page_size=2")
         assert [b["id"] for b in page["batches"]] == ids[:0:-1] and page["count"] == 3 and page["page_size"] == 2
         sb.advance(20 * DAY)
-        long_ago = iso(datetime.now(timezone.utc) - timedelta(days=30))
+        long_ago = iso(datetime.now(UTC) - timedelta(days=30))
         _, page = await call(s, "GET", f"{base}?start_date={long_ago}")
         assert page["count"] == 0  # at most 14 days back, whatever start_date says
         _, bad = await call(s, "GET", f"{base}?start_date=yesterday")

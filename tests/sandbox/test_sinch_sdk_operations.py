@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -73,7 +73,7 @@ class Inbox:
 
 
 async def test_batches_through_the_sdk(sandbox) -> None:
-    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
     async with sandbox(SandboxConfig(plans={PLAN: SandboxPlan(token=TOKEN)})) as sb:
         sms = _sms(sb.url)
         sent = await run(sms.batches.send_sms, to=["+46701234567", "0046701234568"], from_="+46700000000",
