@@ -76,9 +76,10 @@ class RunningSandbox:
 
 
 @contextlib.asynccontextmanager
-async def running(config: SandboxConfig, port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[RunningSandbox]:
-    """Run the sandbox in this event loop; ``port=0`` picks a free one."""
-    app = build_app(config)
+async def running(config: SandboxConfig, port: int = 0, host: str = "127.0.0.1",
+                  clock: SandboxClock | None = None) -> AsyncIterator[RunningSandbox]:
+    """Run the sandbox in this event loop; ``port=0`` picks a free one; ``clock`` injects its time."""
+    app = build_app(config, clock)
     async with serve_app(app, port, host) as url:
         yield RunningSandbox(url, app)
 
