@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bulksend.serving import serve_app
+
 from bulksend.sandbox import classic, clickatell, control, delivery, inbounds, xms
 from bulksend.sandbox.clock import SandboxClock
 from bulksend.sandbox.config import SandboxConfig
 from bulksend.sandbox.faults import drop_middleware
 from bulksend.sandbox.http import json_errors
 from bulksend.sandbox.state import SandboxState
-from bulksend.serving import serve_app
 
 #: Extra API modules register here: each is ``add_routes(app)``.
 ROUTE_MODULES: list[Callable[[web.Application], None]] = [xms.add_routes, clickatell.add_routes,

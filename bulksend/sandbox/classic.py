@@ -25,19 +25,9 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import web
 
-from bulksend.providers.signing import (
-    iso_timestamp,
-    sign_classic,
-    verify_basic_classic,
-    verify_classic,
-)
+from bulksend.providers.signing import iso_timestamp, sign_classic, verify_basic_classic, verify_classic
 from bulksend.sandbox.fates import attach
-from bulksend.sandbox.faults import (
-    TAKEN_UNANSWERED,
-    DroppedConnection,
-    Fault,
-    take_request,
-)
+from bulksend.sandbox.faults import TAKEN_UNANSWERED, DroppedConnection, Fault, take_request
 from bulksend.sandbox.http import STATE
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
 

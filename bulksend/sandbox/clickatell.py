@@ -23,18 +23,8 @@ from aiohttp import web
 
 from bulksend.providers._xml import UnsafeXml, parse_untrusted
 from bulksend.sandbox.delivery import sender_of
-from bulksend.sandbox.fates import (
-    CLICKATELL_STATUS,
-    STOPPED,
-    attach,
-    clickatell_stopped,
-)
-from bulksend.sandbox.faults import (
-    TAKEN_UNANSWERED,
-    DroppedConnection,
-    Fault,
-    take_request,
-)
+from bulksend.sandbox.fates import CLICKATELL_STATUS, STOPPED, attach, clickatell_stopped
+from bulksend.sandbox.faults import TAKEN_UNANSWERED, DroppedConnection, Fault, take_request
 from bulksend.sandbox.http import STATE
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
 

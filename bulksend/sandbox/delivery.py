@@ -32,24 +32,9 @@ from aiohttp import web
 
 from bulksend.config import is_loopback_url
 from bulksend.providers.signing import basic_auth, webhook_hmac_headers
-from bulksend.sandbox.fates import (  # noqa: F401 - re-exported: tests and callers import them from here
-    CANCELLED,
-    CLICKATELL_STATUS,
-    CODES,
-    DELIVERED,
-    DISPATCHED,
-    EXPIRED,
-    FAILED,
-    PER_BATCH,
-    PER_RECIPIENT,
-    QUEUED,
-    STOPPED,
-    BatchFates,
-    Fate,
-    attach,
-    clickatell_stopped,
-    fate,
-)
+from bulksend.sandbox.fates import (CANCELLED, CLICKATELL_STATUS, CODES, DELIVERED, DISPATCHED, EXPIRED, FAILED,
+                                    PER_BATCH, PER_RECIPIENT, QUEUED, STOPPED, BatchFates, Fate, attach,
+                                    clickatell_stopped, fate)  # re-exported (__all__)
 from bulksend.sandbox.http import STATE
 from bulksend.sandbox.state import BatchRecord, SandboxState
 from bulksend.sandbox.xms_reports import recipient_json, report_json

@@ -11,16 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bulksend.sandbox.http import (
-    STATE,
-    bad_format,
-    error,
-    json_response,
-    page_of,
-    paging,
-    plan_or_error,
-    read_json,
-)
+from bulksend.sandbox.http import STATE, bad_format, error, json_response, page_of, paging, plan_or_error, read_json
 from bulksend.sandbox.state import PlanState
 from bulksend.sandbox.xms_validate import msisdn_out, normalized_to
 

@@ -18,17 +18,8 @@ import orjson
 from aiohttp import web
 
 from bulksend.sandbox.delivery import Callback, callback_allowed, sender_of
-from bulksend.sandbox.http import (
-    STATE,
-    bad_format,
-    error,
-    json_response,
-    page_of,
-    paging,
-    plan_or_error,
-    read_json,
-    window,
-)
+from bulksend.sandbox.http import (STATE, bad_format, error, json_response, page_of, paging, plan_or_error, read_json,
+                                   window)
 from bulksend.sandbox.state import PlanState, SandboxState
 from bulksend.sandbox.xms_validate import msisdn_out
 

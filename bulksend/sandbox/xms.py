@@ -18,27 +18,10 @@ from bulksend.sandbox.clock import iso_ms, iso_utc, parse_iso
 from bulksend.sandbox.delivery import REFUSED_TEXT, callback_allowed, sender_of
 from bulksend.sandbox.fates import attach
 from bulksend.sandbox.faults import DroppedConnection, Fault, take_request
-from bulksend.sandbox.http import (
-    STATE,
-    bad_format,
-    error,
-    json_response,
-    page_of,
-    paging,
-    plan_or_error,
-    read_json,
-    record_or_error,
-    violation,
-    window,
-)
+from bulksend.sandbox.http import (STATE, bad_format, error, json_response, page_of, paging, plan_or_error, read_json,
+                                   record_or_error, violation, window)
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
-from bulksend.sandbox.xms_validate import (
-    THREE_DAYS,
-    echo_to,
-    msisdn_out,
-    normalized_parameters,
-    validate_batch,
-)
+from bulksend.sandbox.xms_validate import THREE_DAYS, echo_to, msisdn_out, normalized_parameters, validate_batch
 
 __all__ = ["STATE", "add_routes", "batch_json", "error", "json_response", "validate_batch"]
 

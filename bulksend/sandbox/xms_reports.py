@@ -15,18 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bulksend.sandbox.http import (
-    STATE,
-    bad_format,
-    error,
-    json_response,
-    page_of,
-    paging,
-    plan_or_error,
-    read_json,
-    record_or_error,
-    window,
-)
+from bulksend.sandbox.http import (STATE, bad_format, error, json_response, page_of, paging, plan_or_error, read_json,
+                                   record_or_error, window)
 from bulksend.sandbox.state import BatchRecord
 from bulksend.sandbox.xms_validate import msisdn_out, normalized_to
 

@@ -10,23 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bulksend.sandbox.http import (
-    STATE,
-    error,
-    json_response,
-    read_json,
-    record_or_error,
-    violation,
-)
+from bulksend.sandbox.http import STATE, error, json_response, read_json, record_or_error, violation
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
 from bulksend.sandbox.xms import _SERVER_FIELDS, _batch_data, _dispatch_at, batch_json
-from bulksend.sandbox.xms_validate import (
-    MAX_TO,
-    check_batch,
-    echo_to,
-    normalized_to,
-    validate_batch,
-)
+from bulksend.sandbox.xms_validate import MAX_TO, check_batch, echo_to, normalized_to, validate_batch
 
 
 async def replace_batch(request: web.Request) -> web.Response:
