@@ -151,7 +151,8 @@ def _page(title: str, subtitle: str, headline: str, good: bool, sections: list[s
 def _describe(r: LoadTestResult) -> str:
     rate = (f"{r.start_rate:,.0f} recipients/s" if r.start_rate == r.end_rate
             else f"ramp {r.start_rate:,.0f} → {r.end_rate:,.0f} recipients/s")
-    return (f"{rate} for {r.duration:g} s, {r.batch_size} recipient(s) per request, "
+    ran = f" (stopped after {r.ran:,.1f} s; rates over that)" if r.ran < r.duration else ""
+    return (f"{rate} for {r.duration:g} s{ran}, {r.batch_size} recipient(s) per request, "
             f"{r.parts_per_message} part(s) per message, {r.workers} worker process(es)")
 
 

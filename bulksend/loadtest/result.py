@@ -41,6 +41,9 @@ class LoadTestResult:
     start_rate: float
     end_rate: float
     duration: float
+    #: seconds of the schedule actually run: ``duration``, or less when stopped early;
+    #: the target and achieved rates are over this span
+    ran: float
     batch_size: int
     workers: int
     parts_per_message: int
@@ -106,18 +109,18 @@ class LoadTestResult:
 def summarize(recorder: Recorder, spec: LoadSpec, workers: int = 1,
               max_latency_p99_ms: float | None = None,
               max_delivery_p99_ms: float | None = None) -> LoadTestResult:
-    t, duration = recorder.totals, spec.profile.duration
+    t, duration, ran = recorder.totals, spec.profile.duration, recorder.ran
     seconds = tuple(_point(i, s) for i, s in enumerate(recorder.seconds))
-    delivered_span = max(duration, t.last_delivery)
+    delivered_span = max(ran, t.last_delivery)
     return LoadTestResult(
         plan=spec.plan.name, start_rate=spec.profile.start_rate, end_rate=spec.profile.end_rate,
-        duration=duration, batch_size=spec.batch_size, workers=workers,
+        duration=duration, ran=round(ran, 3), batch_size=spec.batch_size, workers=workers,
         parts_per_message=spec.parts_per_message, late_bound_ms=spec.late_bound * 1000,
         delivery_measured=spec.delivery,
         recipients_due=t.recipients_due, recipients_sent=t.recipients_sent, batches_sent=t.batches_sent,
-        target_rate=t.recipients_due / duration, achieved_rate=t.recipients_on_time / duration,
-        achieved_requests_rate=t.requests_on_time / duration,
-        achieved_parts_rate=t.parts_on_time / duration,
+        target_rate=t.recipients_due / ran, achieved_rate=t.recipients_on_time / ran,
+        achieved_requests_rate=t.requests_on_time / ran,
+        achieved_parts_rate=t.parts_on_time / ran,
         requests=t.requests, retries=t.retries, accepted=t.accepted, failed=t.failed,
         rate_limited=t.rate_limited, dropped=t.dropped, late=t.late,
         statuses=dict(sorted(recorder.statuses.items())),

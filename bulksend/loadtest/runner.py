@@ -158,6 +158,7 @@ class _Runner:
                     back_to_back = 0
                     await asyncio.sleep(0)
             if self._stopping():
+                self.recorder.stopped_early(clock())
                 break
             self._fire(k, due)
         if self.tasks:

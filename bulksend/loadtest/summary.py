@@ -13,6 +13,11 @@ def _rate(r: LoadTestResult) -> str:
     return f"ramp {r.start_rate:,.0f} → {r.end_rate:,.0f} recipients/s"
 
 
+def _ran(r: LoadTestResult) -> str:
+    """How long it really ran, when it stopped early (the rates are over that span)."""
+    return f" (stopped after {r.ran:,.1f} s; rates over that)" if r.ran < r.duration else ""
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
@@ -20,7 +25,7 @@ def _plural(n: int, word: str) -> str:
 def format_result(r: LoadTestResult) -> str:
     target_requests = r.target_rate / r.batch_size
     lines = [
-        f"load test of plan {r.plan}: {_rate(r)} for {r.duration:g} s, "
+        f"load test of plan {r.plan}: {_rate(r)} for {r.duration:g} s{_ran(r)}, "
         f"{_plural(r.batch_size, 'recipient')}/request, {_plural(r.workers, 'worker')}",
         f"  {'':<14}{'target':>12}{'achieved':>12}",
         f"  {'recipients/s':<14}{r.target_rate:>12,.1f}{r.achieved_rate:>12,.1f}",

@@ -223,6 +223,8 @@ async def test_a_stop_signal_ends_the_run_and_keeps_the_figures(sandbox: Sandbox
     assert stopped_at and time.monotonic() - stopped_at[0] < 3  # ends soon after the signal
     assert result.stopped == INTERRUPTED
     assert 50 <= result.recipients_sent < 2000 and result.accepted == result.recipients_sent
+    # the rates are over the seconds that ran, not the 10 planned
+    assert 0 < result.ran < 10 and result.target_rate == pytest.approx(200, rel=0.1)
 
 
 # -- the command line (the sandbox runs in a thread: the CLI makes its own loop) --
