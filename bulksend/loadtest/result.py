@@ -3,10 +3,10 @@ the first second where the plan saturated or the generator fell behind."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bulksend.loadtest.histogram import Percentiles, values_at
+from bulksend.loadtest.histogram import Percentiles, distribution, values_at
 from bulksend.loadtest.recorder import Recorder, Second
 from bulksend.loadtest.saturation import Saturation, generator_behind, plan_saturation
 from bulksend.loadtest.search import StepResult
@@ -82,6 +82,14 @@ class LoadTestResult:
     #: the first second the generator fell behind (late or dropped sends)
     generator_behind: Saturation | None
     stopped: str
+    #: latency distributions for the percentile plot: ``{name: ((percentile, ms), ...)}``
+    #: from the whole-run HdrHistograms (not in ``to_dict``: export them with --histogram-log)
+    distributions: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+
+    @property
+    def rate_limited_share(self) -> float:
+        """The fraction of requests answered 429."""
+        return self.rate_limited / self.requests if self.requests else 0.0
 
     @property
     def errors(self) -> int:
@@ -99,6 +107,7 @@ class LoadTestResult:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["distributions"]
         for name in ("lateness", "latency", "service_time"):
             out[name] = getattr(self, name).to_dict()
         out["delivery_latency"] = self.delivery_latency.to_dict() if self.delivery_latency else None
@@ -136,6 +145,9 @@ def summarize(recorder: Recorder, spec: LoadSpec, workers: int = 1,
         saturation=plan_saturation(seconds, max_latency_p99_ms, max_delivery_p99_ms),
         generator_behind=generator_behind(seconds, spec.batch_size),
         stopped=recorder.stopped,
+        distributions={name: distribution(getattr(recorder, name))
+                       for name in ("latency", "service_time", "lateness", "delivery")
+                       if name != "delivery" or spec.delivery},
     )
 
 

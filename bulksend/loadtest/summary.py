@@ -36,7 +36,8 @@ def format_result(r: LoadTestResult) -> str:
         f"  not on time dropped {r.dropped:,} (in-flight cap), late {r.late:,} "
         f"(> {r.late_bound_ms:g} ms after their intended time)",
         "  answers     " + ("   ".join(f"{code}: {n:,}" for code, n in r.statuses.items()) or "none"),
-        f"  accepted    {r.accepted:,} recipients, failed {r.failed:,}, 429 answers {r.rate_limited:,}",
+        f"  accepted    {r.accepted:,} recipients, failed {r.failed:,}, 429 answers {r.rate_limited:,}"
+        f" ({r.rate_limited_share:.1%} of requests)",
         "",
         f"  {'latency (ms)':<22}{'p50':>11}{'p90':>11}{'p99':>11}{'p99.9':>11}{'max':>11}",
         _row("from intended time", r.latency),
