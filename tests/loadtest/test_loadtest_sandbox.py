@@ -270,7 +270,7 @@ def test_cli_json_and_html_report(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert data["recipients_sent"] == 200 and data["statuses"] == {"201": 100}
     assert data["latency"]["p99"] >= data["latency"]["p50"] > 0 and "p99.9" in data["service_time"]
     html = report.read_text(encoding="utf-8")
-    assert html.count("<svg") == 3 and "Rate: target vs achieved" in html
+    assert html.count("<svg") == 4 and "Rate: target vs achieved" in html  # 3 over time, 1 distribution
 
 
 def test_cli_table_and_find_max(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
