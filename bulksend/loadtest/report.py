@@ -153,7 +153,7 @@ def distribution_chart(title: str, named: Sequence[tuple[str, Sequence[tuple[flo
         lines.append(Line(name, xs, PALETTE[i % len(PALETTE)], ("", "6 3", "2 3", "8 3 2 3")[i % 4] if i else "",
                           dots=True))
     x_hi = max((x for line in lines for x, _ in line.points), default=1.0)
-    ticks = [(float(k), f"{100 - 100 / 10 ** k:.{max(0, k - 2)}f}%") for k in range(0, math.ceil(x_hi) + 1)]
+    ticks = [(float(k), f"{100 - 100 / 10 ** k:.{max(0, k - 2)}f}%") for k in range(0, math.floor(x_hi) + 1)]
     return chart(title, lines, y_label="ms", x_label="percentile (max at the right end)", x_max=x_hi,
                  x_ticks=ticks)
 
