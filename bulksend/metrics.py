@@ -23,8 +23,15 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -44,19 +51,39 @@ OUTCOMES = (("accepted", "sent"), ("failed", "failed"), ("unknown", "unknown"), 
 
 
 class _Stats(Protocol):
-    sent: int
-    failed: int
-    unknown: int
-    not_sent: int
-    invalid: int
-    duplicates: int
-    excluded: int
-    batches: int
-    retries: int
+    """What is read of a run: ``CampaignStats`` has these (read-only here)."""
+
+    @property
+    def sent(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+    @property
+    def unknown(self) -> int: ...
+
+    @property
+    def not_sent(self) -> int: ...
+
+    @property
+    def invalid(self) -> int: ...
+
+    @property
+    def duplicates(self) -> int: ...
+
+    @property
+    def excluded(self) -> int: ...
+
+    @property
+    def batches(self) -> int: ...
+
+    @property
+    def retries(self) -> int: ...
 
 
 class _Bucket(Protocol):
-    waited: float
+    @property
+    def waited(self) -> float: ...
 
 
 class Metrics:
@@ -73,11 +100,10 @@ class Metrics:
                                registry=r)
         self.request_latency = Histogram("bulksend_request_duration_seconds", "time from sending a request "
                                          "to its full answer", buckets=REQUEST_BUCKETS, registry=r)
-        self.delivery_latency = Histogram("bulksend_delivery_latency_seconds", "time from a message's send "
-                                          "to its delivery report", buckets=DELIVERY_BUCKETS, registry=r)
         self._runs: list[_Stats] = []
         self._buckets: dict[int, _Bucket] = {}
-        r.register(_EngineCollector(self._runs, self._buckets))
+        self._deliveries: list[Any] = []
+        r.register(_EngineCollector(self._runs, self._buckets, self._deliveries))
         self._by_status: dict[str, Any] = {}
 
     # -- the engine ------------------------------------------------------
@@ -90,6 +116,10 @@ class Metrics:
     def metered(self, transport: _Transport) -> MeteredTransport:
         """``transport`` with every request counted and timed (the engine's seam)."""
         return MeteredTransport(transport, self)
+
+    def watch_delivery(self, histogram: Any) -> None:
+        """An HdrHistogram of delivery latencies in microseconds (a load test's), read when scraped."""
+        self._deliveries.append(histogram)
 
     def trace_config(self) -> aiohttp.TraceConfig:
         """Counts and times every request of the session it is given to."""
@@ -177,9 +207,10 @@ def _loop_time() -> float:
 class _EngineCollector(Collector):
     """Reads the runs' ``CampaignStats`` and the plans' buckets at scrape time."""
 
-    def __init__(self, runs: list[_Stats], buckets: dict[int, _Bucket]) -> None:
+    def __init__(self, runs: list[_Stats], buckets: dict[int, _Bucket], deliveries: list[Any]) -> None:
         self._runs = runs
         self._buckets = buckets
+        self._deliveries = deliveries
 
     def collect(self) -> Iterable[Metric]:
         runs = list(self._runs)
@@ -196,9 +227,32 @@ class _EngineCollector(Collector):
         yield CounterMetricFamily("bulksend_bucket_wait_seconds", "time the pacer waited for the plan's "
                                   "bucket to hold a batch's tokens",
                                   value=sum(b.waited for b in list(self._buckets.values())))
+        yield _hdr_family("bulksend_delivery_latency_seconds", "time from a message's acceptance to its "
+                          "delivery report (load tests with --delivery)", list(self._deliveries), DELIVERY_BUCKETS)
 
     def describe(self) -> Iterable[Metric]:
         return []
+
+
+def _hdr_family(name: str, help_text: str, histograms: list[Any], bounds: Sequence[float]) -> Metric:
+    """Prometheus buckets from HdrHistograms of microseconds, counted when scraped (so the
+    hot path records into HdrHistogram only)."""
+    cumulative = [0] * len(bounds)
+    total = 0
+    weighted = 0.0
+    for h in histograms:
+        for index in range(h.counts_len):
+            count = h.counts[index]
+            if not count:
+                continue
+            value = h.get_value_from_index(index) / 1e6
+            total += count
+            weighted += count * value
+            for i, bound in enumerate(bounds):
+                if value <= bound:
+                    cumulative[i] += count
+    buckets = [(repr(float(b)), float(c)) for b, c in zip(bounds, cumulative)] + [("+Inf", float(total))]
+    return HistogramMetricFamily(name, help_text, buckets=buckets, sum_value=weighted)
 
 
 class _CountsCollector(Collector):

@@ -3,7 +3,7 @@ the first second where the plan saturated or the generator fell behind."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bulksend.loadtest.histogram import Percentiles, distribution, values_at
@@ -11,6 +11,7 @@ from bulksend.loadtest.recorder import Recorder, Second
 from bulksend.loadtest.saturation import Saturation, generator_behind, plan_saturation
 from bulksend.loadtest.search import StepResult
 from bulksend.loadtest.spec import LoadSpec
+
 
 @dataclass(frozen=True, slots=True)
 class SecondPoint:
@@ -85,6 +86,8 @@ class LoadTestResult:
     #: latency distributions for the percentile plot: ``{name: ((percentile, ms), ...)}``
     #: from the whole-run HdrHistograms (not in ``to_dict``: export them with --histogram-log)
     distributions: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    #: the recorder itself, for ``--histogram-log`` (not in ``to_dict``)
+    recorder: Recorder | None = field(default=None, compare=False, repr=False)
 
     @property
     def rate_limited_share(self) -> float:
@@ -106,8 +109,8 @@ class LoadTestResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        del out["distributions"]
+        out = asdict(replace(self, distributions={}, recorder=None))
+        del out["distributions"], out["recorder"]
         for name in ("lateness", "latency", "service_time"):
             out[name] = getattr(self, name).to_dict()
         out["delivery_latency"] = self.delivery_latency.to_dict() if self.delivery_latency else None
@@ -148,6 +151,7 @@ def summarize(recorder: Recorder, spec: LoadSpec, workers: int = 1,
         distributions={name: distribution(getattr(recorder, name))
                        for name in ("latency", "service_time", "lateness", "delivery")
                        if name != "delivery" or spec.delivery},
+        recorder=recorder,
     )
 
 

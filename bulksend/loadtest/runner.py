@@ -38,6 +38,7 @@ from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError
 from bulksend.loadtest.delivery import DeliveryReceiver, DeliveryTracker
 from bulksend.loadtest.recorder import Recorder
 from bulksend.loadtest.spec import GENERATED_BASE, GENERATED_SPAN, LoadSpec
+from bulksend.metrics import current as current_metrics
 from bulksend.models import Batch, DeliveryReport, Message, Recipient, Status
 from bulksend.providers import build_provider
 from bulksend.providers.base import Provider
@@ -74,6 +75,10 @@ async def run_worker(
     """
     provider = build_provider(spec.plan, env)
     recorder = Recorder(0.0, spec.profile.duration, spec.late_bound)
+    metrics = current_metrics()  # --metrics-port: this process's figures, read when scraped
+    if metrics is not None:
+        metrics.watch(RecorderStats(recorder))
+        metrics.watch_delivery(recorder.delivery)
     tracker = DeliveryTracker(recorder) if spec.delivery else None
     async with contextlib.AsyncExitStack() as stack:
         message = spec.message
@@ -83,7 +88,8 @@ async def run_worker(
                               delivery_report=DeliveryReport.PER_RECIPIENT)
         connector = aiohttp.TCPConnector(limit=spec.max_in_flight, ssl=ssl.create_default_context())
         session = await stack.enter_async_context(aiohttp.ClientSession(
-            connector=connector, headers={"User-Agent": "bulksend-loadtest/0.1"}))
+            connector=connector, headers={"User-Agent": "bulksend-loadtest/0.1"},
+            trace_configs=[metrics.trace_config()] if metrics is not None else None))
         await warm_up(session, spec)
         runner = _Runner(spec, provider, session, recorder, message, clock, tracker, stop)
         gc.collect()
@@ -97,6 +103,36 @@ async def run_worker(
             await _drain(tracker, spec.drain_timeout, clock, stop)
             tracker.finish()
     return recorder
+
+
+class RecorderStats:
+    """A recorder's totals under ``CampaignStats``' names, for ``bulksend.metrics``."""
+
+    __slots__ = ("_rec",)
+    invalid = duplicates = excluded = unknown = 0
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._rec = recorder
+
+    @property
+    def sent(self) -> int:
+        return self._rec.totals.accepted
+
+    @property
+    def failed(self) -> int:
+        return self._rec.totals.failed
+
+    @property
+    def not_sent(self) -> int:
+        return self._rec.totals.dropped
+
+    @property
+    def batches(self) -> int:
+        return self._rec.totals.batches_sent
+
+    @property
+    def retries(self) -> int:
+        return self._rec.totals.retries
 
 
 async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec) -> None:

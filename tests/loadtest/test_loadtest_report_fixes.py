@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 from bulksend.config import parse_config
-from bulksend.loadtest import LoadSpec, RateProfile, Recorder, format_result, summarize
+from bulksend.loadtest import (
+    LoadSpec,
+    RateProfile,
+    Recorder,
+    format_result,
+    render_result,
+    summarize,
+)
+from bulksend.loadtest.histogram import distribution, new_histogram, record_seconds
+from bulksend.loadtest.report import distribution_chart, headline_rates
+from bulksend.loadtest.svg import Line, chart
 
 PLAN = parse_config({"plans": {"demo": {"provider": "sinch_xms", "service_plan_id": "p",
                                          "base_url": "http://127.0.0.1:9", "rate": 1000, "burst": 100,
@@ -55,11 +65,6 @@ def test_stopped_early_ignores_times_outside_the_schedule() -> None:
 
 
 # -- the HTML report ---------------------------------------------------------
-
-from bulksend.loadtest import render_result  # noqa: E402
-from bulksend.loadtest.histogram import distribution, new_histogram, record_seconds  # noqa: E402
-from bulksend.loadtest.report import distribution_chart, headline_rates  # noqa: E402
-from bulksend.loadtest.svg import Line, chart  # noqa: E402
 
 
 def test_headline_states_the_429_share() -> None:

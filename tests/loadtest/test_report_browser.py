@@ -63,7 +63,7 @@ def browse(html_file: Path, tmp_path: Path) -> tuple[list[dict[str, Any]], list[
          "--disable-component-update", "--disable-sync", "--no-first-run",
          f"--user-data-dir={tmp_path / 'chromium-profile'}", "--enable-logging=stderr", "--v=0",
          "--window-size=1100,3000", f"--screenshot={shot}", "--dump-dom", probed.as_uri()],
-        capture_output=True, text=True, timeout=90)
+        capture_output=True, text=True, timeout=90, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
     marker = 'data-probe="'

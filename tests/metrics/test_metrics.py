@@ -95,9 +95,8 @@ def test_serving_on_a_port_in_use_is_a_clean_error() -> None:
         port = int(first.url.rsplit(":", 1)[1].split("/")[0])
         with urllib.request.urlopen(first.url, timeout=5) as resp:
             assert b"bulksend_requests_in_flight" in resp.read()
-        with pytest.raises(InputError, match=f"--metrics-port {port}"):
-            with serving(port):
-                pass
+        with pytest.raises(InputError, match=f"--metrics-port {port}"), serving(port):
+            pass
 
 
 def test_send_serves_metrics_while_it_runs(sandbox_process, tmp_path: Path) -> None:
