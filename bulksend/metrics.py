@@ -50,6 +50,10 @@ OUTCOMES = (("accepted", "sent"), ("failed", "failed"), ("unknown", "unknown"), 
             ("invalid", "invalid"), ("duplicate", "duplicates"), ("excluded", "excluded"))
 
 
+#: ``trace_request_ctx`` of a request that is no part of the figures (a load test's warm-up)
+UNCOUNTED: Mapping[str, Any] = {"bulksend_metrics": "uncounted"}
+
+
 class _Stats(Protocol):
     """What is read of a run: ``CampaignStats`` has these (read-only here)."""
 
@@ -144,16 +148,20 @@ class Metrics:
             self.request_latency.observe(seconds)
 
     async def _request_start(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:
-        ctx.bulksend_started = _loop_time()
-        self.in_flight.inc()
+        ctx.bulksend_counted = ctx.trace_request_ctx is not UNCOUNTED
+        if ctx.bulksend_counted:
+            ctx.bulksend_started = _loop_time()
+            self.in_flight.inc()
 
     async def _request_end(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:
-        self.in_flight.dec()
-        self.observe_request(params.response.status, _loop_time() - ctx.bulksend_started)
+        if ctx.bulksend_counted:
+            self.in_flight.dec()
+            self.observe_request(params.response.status, _loop_time() - ctx.bulksend_started)
 
     async def _request_exception(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:
-        self.in_flight.dec()
-        self.observe_request("error", None)
+        if ctx.bulksend_counted:
+            self.in_flight.dec()
+            self.observe_request("error", None)
 
     # -- scraping --------------------------------------------------------
     def exposition(self) -> bytes:

@@ -18,6 +18,7 @@ as the report draws them.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -53,7 +54,9 @@ def _write(f: IO[str], runs: Sequence[tuple[float, Recorder]], title: str) -> No
                           "Tag=service: from actual send, Tag=delivery: accepted to delivered, "
                           "Tag=lateness: send lateness (whole run)")
     writer.output_log_format_version()
-    writer.output_start_time(time.time() * 1000)
+    # hdrh's output_start_time takes milliseconds for seconds (and fails): the same line, by hand
+    now = time.time()
+    f.write(f"#[StartTime: {now:.3f} (seconds since epoch), {datetime.fromtimestamp(now).isoformat(' ')}]\n")
     writer.output_legend()
     for offset, rec in runs:
         for i, second in enumerate(rec.seconds):

@@ -38,6 +38,7 @@ from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError
 from bulksend.loadtest.delivery import DeliveryReceiver, DeliveryTracker
 from bulksend.loadtest.recorder import Recorder
 from bulksend.loadtest.spec import GENERATED_BASE, GENERATED_SPAN, LoadSpec
+from bulksend.metrics import UNCOUNTED
 from bulksend.metrics import current as current_metrics
 from bulksend.models import Batch, DeliveryReport, Message, Recipient, Status
 from bulksend.providers import build_provider
@@ -143,7 +144,8 @@ async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec) -> None:
 
     async def one() -> None:
         with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError):
-            async with session.get(spec.plan.base_url + "/", timeout=timeout, allow_redirects=False) as resp:
+            async with session.get(spec.plan.base_url + "/", timeout=timeout, allow_redirects=False,
+                                   trace_request_ctx=UNCOUNTED) as resp:
                 await resp.read()
 
     await asyncio.gather(*(one() for _ in range(min(WARM_CONNECTIONS, spec.max_in_flight))))
