@@ -37,6 +37,7 @@ from bulksend.loadtest import (
     write_report,
 )
 from bulksend.loadtest.hlog import write_histogram_log
+from bulksend.loadtest.live import LiveView
 from bulksend.loadtest.report import GAP
 from bulksend.models import Message
 from bulksend.runtime import run as run_loop
@@ -89,6 +90,9 @@ def register(sub: Any) -> None:
     p.add_argument("--drain-timeout", type=float, default=10.0,
                    help="seconds to wait for outstanding delivery reports after sending (default 10)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no live lines (by default each second's rate, p50/p99, 429s, late and dropped "
+                        "sends go to stderr as it runs; with --workers 1)")
     p.add_argument("--report", metavar="FILE.html", help="write an HTML report with plots")
     p.add_argument("--histogram-log", metavar="FILE",
                    help="write the latency histograms in HdrHistogram's log format (one interval a "
@@ -150,9 +154,15 @@ def run(args: argparse.Namespace) -> int:
 def _one_run(args: argparse.Namespace, spec: LoadSpec) -> int:
     async def one_run() -> LoadTestResult:
         stop = StopSignal()
-        with stop.handling():  # Ctrl-C stops sending and still reports what was measured
-            return await run_loadtest(spec, workers=args.workers, max_latency_p99_ms=args.max_p99_ms,
-                                      max_delivery_p99_ms=args.max_delivery_p99_ms, stop=stop)
+        live = _live(args)
+        try:
+            with stop.handling():  # Ctrl-C stops sending and still reports what was measured
+                return await run_loadtest(spec, workers=args.workers, max_latency_p99_ms=args.max_p99_ms,
+                                          max_delivery_p99_ms=args.max_delivery_p99_ms, stop=stop,
+                                          watch=live.watch if live else None)
+        finally:
+            if live:
+                live.close()
 
     result = run_loop(one_run())
     if args.histogram_log and result.recorder is not None:
@@ -172,6 +182,13 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], html: Callable[[], str
         sys.stdout.write(text())
         if args.report:
             print(f"report: {args.report}")
+
+
+def _live(args: argparse.Namespace) -> LiveView | None:
+    """Live lines on stderr, unless asked for none (or with --json: nothing but the JSON)."""
+    if args.no_progress or args.json:
+        return None
+    return LiveView(sys.stderr, sys.stderr.isatty())
 
 
 def _title(r: LoadTestResult) -> str:
@@ -206,9 +223,15 @@ def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
 
     async def search() -> FindMaxResult:
         stop = StopSignal()
-        with stop.handling():
-            return await find_max(spec, policy=policy, bounds=bounds, workers=args.workers,
-                                  pause=args.pause, on_step=progress, stop=stop)
+        live = _live(args)
+        try:
+            with stop.handling():
+                return await find_max(spec, policy=policy, bounds=bounds, workers=args.workers,
+                                      pause=args.pause, on_step=progress, stop=stop,
+                                      watch=live.watch if live else None)
+        finally:
+            if live:
+                live.close()
 
     found = run_loop(search())
     if args.histogram_log:

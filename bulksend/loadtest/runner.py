@@ -68,11 +68,13 @@ async def run_worker(
     env: dict[str, str] | None = None,
     clock: Clock = time.monotonic,
     stop: Callable[[], bool] | None = None,
+    watch: Callable[[Recorder], None] | None = None,
 ) -> Recorder:
     """Run this worker's share of the schedule; ``start_at`` is on ``clock``.
 
     ``stop`` is asked between batches: once it says True no more batches are
     started, answers in flight are still awaited, and the recorder says why.
+    ``watch`` is given the recorder once its start time is set (a live view).
     """
     provider = build_provider(spec.plan, env)
     recorder = Recorder(0.0, spec.profile.duration, spec.late_bound)
@@ -96,6 +98,8 @@ async def run_worker(
         gc.collect()
         gc.freeze()  # what exists now is never garbage: keep collections short during the run
         recorder.start = start_at if start_at is not None else clock() + LEAD
+        if watch is not None:
+            watch(recorder)
         try:
             await runner.run(worker, workers)
         finally:
