@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 from bulksend.sandbox import classic, clickatell, delivery, xms
 from bulksend.sandbox.config import SandboxConfig
 from bulksend.sandbox.faults import drop_middleware
-from bulksend.sandbox.state import SandboxState
+from bulksend.sandbox.state import PlanStats, SandboxState
 
 #: Extra API modules register here: each is ``add_routes(app)``.
 ROUTE_MODULES: list[Callable[[web.Application], None]] = [xms.add_routes, clickatell.add_routes,
@@ -42,8 +42,8 @@ def _metrics(state: SandboxState) -> Handler:
     from bulksend.metrics import counts_handler
 
     def read() -> dict[tuple[str, ...], float]:
-        return {(plan, k): v for plan, snap in state.stats()["plans"].items()
-                for k, v in snap.items() if isinstance(v, int)}
+        return {(plan, k): getattr(p.stats, k) for plan, p in state.plans.items()
+                for k in PlanStats.__dataclass_fields__}
     return counts_handler("bulksend_sandbox", "what the sandbox received per plan (requests, "
                           "recipients, rate_limited, lookups, ...)", ["plan", "kind"], read)
 

@@ -150,3 +150,12 @@ async def test_listen_serves_its_callback_counts(tmp_path: Path) -> None:
             got = samples(await resp.text())
     assert value(got, "bulksend_listen_callbacks_total", outcome="requests") == 2
     assert value(got, "bulksend_listen_callbacks_total", outcome="malformed") == 1
+
+
+def test_every_sending_command_takes_a_metrics_port() -> None:
+    from bulksend.cli import build_parser
+
+    for command, rest in (("send", ["--plan", "a", "-r", "x.txt", "-m", "Hi"]), ("resume", ["c1"]),
+                          ("loadtest", ["--plan", "a", "--rate", "1"])):
+        args = build_parser(command).parse_args([command, "-c", "c.toml", *rest, "--metrics-port", "9464"])
+        assert args.metrics_port == 9464, command
