@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bulksend.config import parse_config
+from bulksend.providers import parse_config
 from bulksend.loadtest import (
     LoadSpec,
     RateProfile,

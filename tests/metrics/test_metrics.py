@@ -135,7 +135,7 @@ def test_send_serves_metrics_while_it_runs(sandbox_process, tmp_path: Path) -> N
 
 
 async def test_listen_serves_its_callback_counts(tmp_path: Path) -> None:
-    from bulksend.config import parse_config
+    from bulksend.providers import parse_config
     from bulksend.delivery import SqliteDeliveryStore
     from bulksend.webhooks import build_listener, listening
 
