@@ -159,3 +159,43 @@ def test_every_sending_command_takes_a_metrics_port() -> None:
                           ("loadtest", ["--plan", "a", "--rate", "1"])):
         args = build_parser(command).parse_args([command, "-c", "c.toml", *rest, "--metrics-port", "9464"])
         assert args.metrics_port == 9464, command
+
+
+async def test_the_engine_counts_what_its_transport_sends(tmp_path: Path) -> None:
+    """Through the in-memory transport: a 429, a timeout (no answer: 'error') and its lookup."""
+    import asyncio
+
+    from bulksend.engine.transport import MockTransport
+    from bulksend.models import HttpRequest, HttpResponse
+    from tests.engine.test_mock_transport import URL, FakeXms, recorder
+
+    xms = FakeXms()
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        if request.method == "GET":
+            return xms.list(request)
+        xms.posts += 1
+        if xms.posts == 1:
+            return HttpResponse(429, {"Retry-After": "1"}, b'{"code": "too_many_requests", "text": "slow"}')
+        xms.accept(request)
+        if xms.posts == 2:
+            raise asyncio.TimeoutError  # taken, but the answer never came
+        return xms.accept(request)
+
+    _, sleep = recorder()
+    numbers = write_numbers(tmp_path / "n.txt", 200)
+    config = make_config({"a": plan_table(URL, max_batch=100, concurrency=1)})
+    metrics = Metrics()
+    async with Engine(config, transport=MockTransport(handler), sleep=sleep, metrics=metrics) as engine:
+        run = engine.submit(CampaignSpec("c", "a", Message("Hi"), RecipientSource(str(numbers))))
+        summary = await run.wait()
+    got = samples(metrics.exposition().decode())
+    assert summary.sent == 200 and summary.retries == 2 and run.stats.lookups == 1
+    assert value(got, "bulksend_retries_total") == 2
+    assert value(got, "bulksend_requests_total", status="429") == 1 == value(got, "bulksend_rate_limited_total")
+    assert value(got, "bulksend_requests_total", status="error") == 1
+    assert value(got, "bulksend_requests_total", status="200") == 1  # the lookup that found it
+    assert value(got, "bulksend_requests_total", status="201") == 1
+    assert value(got, "bulksend_request_duration_seconds_count") == 3  # answered ones
+    assert value(got, "bulksend_requests_in_flight") == 0
+    assert value(got, "bulksend_recipients_total", outcome="accepted") == 200
