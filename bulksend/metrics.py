@@ -16,6 +16,10 @@ the run with ``use(metrics)``; an engine built without one picks it up.
 
 from __future__ import annotations
 
+# prometheus_client is imported where it is used, not here: the engine imports
+# this module for ``current()``, and a command's start-up (``send --help``)
+# should not pay ~40 ms for metrics nobody asked for.
+
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -23,20 +27,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
-
 if TYPE_CHECKING:
     import aiohttp
     from aiohttp import web
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric
 
     Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -94,6 +89,8 @@ class Metrics:
     """A registry and the instruments on it; give each process (or test) its own."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.requests = Counter("bulksend_requests", "HTTP requests to providers (sends and lookups), "
@@ -107,7 +104,7 @@ class Metrics:
         self._runs: list[_Stats] = []
         self._buckets: dict[int, _Bucket] = {}
         self._deliveries: list[Any] = []
-        r.register(_EngineCollector(self._runs, self._buckets, self._deliveries))
+        r.register(_EngineCollector(self._runs, self._buckets, self._deliveries))  # type: ignore[arg-type]
         self._by_status: dict[str, Any] = {}
 
     # -- the engine ------------------------------------------------------
@@ -166,11 +163,15 @@ class Metrics:
     # -- scraping --------------------------------------------------------
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
-        return generate_latest(self.registry)
+        from prometheus_client import generate_latest
+
+        return bytes(generate_latest(self.registry))
 
     def aiohttp_handler(self) -> Handler:
         """A ``GET /metrics`` handler for an ``aiohttp.web`` app."""
         from aiohttp import web
+
+        from prometheus_client import CONTENT_TYPE_LATEST
 
         async def handler(request: web.Request) -> web.Response:
             return web.Response(body=self.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -212,7 +213,7 @@ def _loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
-class _EngineCollector(Collector):
+class _EngineCollector:
     """Reads the runs' ``CampaignStats`` and the plans' buckets at scrape time."""
 
     def __init__(self, runs: list[_Stats], buckets: dict[int, _Bucket], deliveries: list[Any]) -> None:
@@ -221,6 +222,8 @@ class _EngineCollector(Collector):
         self._deliveries = deliveries
 
     def collect(self) -> Iterable[Metric]:
+        from prometheus_client.core import CounterMetricFamily
+
         runs = list(self._runs)
         recipients = CounterMetricFamily("bulksend_recipients", "recipients by where they ended: accepted, "
                                          "failed, unknown, not_sent, or screened out (invalid, duplicate, "
@@ -245,6 +248,8 @@ class _EngineCollector(Collector):
 def _hdr_family(name: str, help_text: str, histograms: list[Any], bounds: Sequence[float]) -> Metric:
     """Prometheus buckets from HdrHistograms of microseconds, counted when scraped (so the
     hot path records into HdrHistogram only)."""
+    from prometheus_client.core import HistogramMetricFamily
+
     cumulative = [0] * len(bounds)
     total = 0
     weighted = 0.0
@@ -263,7 +268,7 @@ def _hdr_family(name: str, help_text: str, histograms: list[Any], bounds: Sequen
     return HistogramMetricFamily(name, help_text, buckets=buckets, sum_value=weighted)
 
 
-class _CountsCollector(Collector):
+class _CountsCollector:
     """Counters read from a server's own stats at scrape time."""
 
     def __init__(self, name: str, help_text: str, labels: Sequence[str],
@@ -271,6 +276,8 @@ class _CountsCollector(Collector):
         self._name, self._help, self._labels, self._read = name, help_text, list(labels), read
 
     def collect(self) -> Iterable[Metric]:
+        from prometheus_client.core import CounterMetricFamily
+
         family = CounterMetricFamily(self._name, self._help, labels=self._labels)
         for key, value in self._read().items():
             family.add_metric(list(key), float(value))
@@ -286,8 +293,10 @@ def counts_handler(name: str, help_text: str, labels: Sequence[str],
     object (``listen``, the sandbox): one counter family, read when scraped."""
     from aiohttp import web
 
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
     registry = CollectorRegistry()
-    registry.register(_CountsCollector(name, help_text, labels, read))
+    registry.register(_CountsCollector(name, help_text, labels, read))  # type: ignore[arg-type]
 
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
