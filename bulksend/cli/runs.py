@@ -35,6 +35,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-timeout", type=float, metavar="SECONDS",
                    help="on Ctrl-C/SIGTERM, wait this long for batches in flight (default 30; a second "
                         "Ctrl-C stops waiting)")
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics while it runs (0: any free port)")
 
 
 def settings_for(args: argparse.Namespace, config: Config | None) -> JournalSettings:

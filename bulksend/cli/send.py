@@ -75,6 +75,13 @@ def run(args: argparse.Namespace) -> int:
         est = dry_run(config, spec)
         print_json(est.to_dict()) if args.json else print(render_estimate(est, plan))
         return 0
+    from bulksend.metrics import announce_to_stderr, serving
+
+    with serving(args.metrics_port, announce=announce_to_stderr):
+        return _send(args, config, spec)
+
+
+def _send(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
     if not args.no_journal:
         return _send_journaled(args, config, spec)
     summary = run_loop(send_campaign(config, spec, handle_signals=True,

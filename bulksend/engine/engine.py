@@ -22,6 +22,8 @@ from bulksend.engine.ledger import Ledger, MemoryLedger
 from bulksend.engine.plan import PlanRunner
 from bulksend.engine.retry import Sleep
 from bulksend.engine.transport import HttpTransport, Transport, open_session
+from bulksend.metrics import Metrics
+from bulksend.metrics import current as current_metrics
 from bulksend.models import Batch
 from bulksend.providers import body_limit, build_provider
 
@@ -37,6 +39,7 @@ class Engine:
         sleep: Sleep = asyncio.sleep,
         connections: int = 100,
         transport: Transport | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.env = os.environ if env is None else env
@@ -46,6 +49,8 @@ class Engine:
         #: given by the caller (a test's MockTransport), else made on entry over our own session
         self._given = transport
         self._transport: Transport | None = None
+        #: counts requests and reads campaign stats when scraped (see bulksend.metrics)
+        self.metrics = metrics if metrics is not None else current_metrics()
         self._plans: dict[str, PlanRunner] = {}
         self._producers: set[asyncio.Task[None]] = set()
 
@@ -55,6 +60,8 @@ class Engine:
         else:
             self._session = open_session(self.connections)
             self._transport = HttpTransport(self._session)
+        if self.metrics is not None:
+            self._transport = self.metrics.metered(self._transport)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -112,6 +119,8 @@ class Engine:
         meter = BodyMeter(spec.message.max_parts or runner.plan.max_parts, body_limit(runner.plan.provider))
         run = CampaignRun(spec, ledger or MemoryLedger(), size, meter, runner.plan.rate,
                           auto_pause=runner.plan.auto_pause)
+        if self.metrics is not None:
+            self.metrics.watch(run.stats, runner.bucket)
         task = asyncio.create_task(self._feed(runner, run, batches), name=f"producer:{spec.name}")
         self._producers.add(task)
         task.add_done_callback(self._producers.discard)

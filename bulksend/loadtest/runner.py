@@ -38,6 +38,8 @@ from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError
 from bulksend.loadtest.delivery import DeliveryReceiver, DeliveryTracker
 from bulksend.loadtest.recorder import Recorder
 from bulksend.loadtest.spec import GENERATED_BASE, GENERATED_SPAN, LoadSpec
+from bulksend.metrics import UNCOUNTED
+from bulksend.metrics import current as current_metrics
 from bulksend.models import Batch, DeliveryReport, Message, Recipient, Status
 from bulksend.providers import build_provider
 from bulksend.providers.base import Provider
@@ -66,14 +68,20 @@ async def run_worker(
     env: dict[str, str] | None = None,
     clock: Clock = time.monotonic,
     stop: Callable[[], bool] | None = None,
+    watch: Callable[[Recorder], None] | None = None,
 ) -> Recorder:
     """Run this worker's share of the schedule; ``start_at`` is on ``clock``.
 
     ``stop`` is asked between batches: once it says True no more batches are
     started, answers in flight are still awaited, and the recorder says why.
+    ``watch`` is given the recorder once its start time is set (a live view).
     """
     provider = build_provider(spec.plan, env)
     recorder = Recorder(0.0, spec.profile.duration, spec.late_bound)
+    metrics = current_metrics()  # --metrics-port: this process's figures, read when scraped
+    if metrics is not None:
+        metrics.watch(RecorderStats(recorder))
+        metrics.watch_delivery(recorder.delivery)
     tracker = DeliveryTracker(recorder) if spec.delivery else None
     async with contextlib.AsyncExitStack() as stack:
         message = spec.message
@@ -83,12 +91,15 @@ async def run_worker(
                               delivery_report=DeliveryReport.PER_RECIPIENT)
         connector = aiohttp.TCPConnector(limit=spec.max_in_flight, ssl=ssl.create_default_context())
         session = await stack.enter_async_context(aiohttp.ClientSession(
-            connector=connector, headers={"User-Agent": "bulksend-loadtest/0.1"}))
+            connector=connector, headers={"User-Agent": "bulksend-loadtest/0.1"},
+            trace_configs=[metrics.trace_config()] if metrics is not None else None))
         await warm_up(session, spec)
         runner = _Runner(spec, provider, session, recorder, message, clock, tracker, stop)
         gc.collect()
         gc.freeze()  # what exists now is never garbage: keep collections short during the run
         recorder.start = start_at if start_at is not None else clock() + LEAD
+        if watch is not None:
+            watch(recorder)
         try:
             await runner.run(worker, workers)
         finally:
@@ -99,6 +110,36 @@ async def run_worker(
     return recorder
 
 
+class RecorderStats:
+    """A recorder's totals under ``CampaignStats``' names, for ``bulksend.metrics``."""
+
+    __slots__ = ("_rec",)
+    invalid = duplicates = excluded = unknown = 0
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._rec = recorder
+
+    @property
+    def sent(self) -> int:
+        return self._rec.totals.accepted
+
+    @property
+    def failed(self) -> int:
+        return self._rec.totals.failed
+
+    @property
+    def not_sent(self) -> int:
+        return self._rec.totals.dropped
+
+    @property
+    def batches(self) -> int:
+        return self._rec.totals.batches_sent
+
+    @property
+    def retries(self) -> int:
+        return self._rec.totals.retries
+
+
 async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec) -> None:
     """Open a few connections (and TLS sessions) before the clock starts, so
     the first batches are not charged for them: GETs of the plan's base URL,
@@ -107,7 +148,8 @@ async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec) -> None:
 
     async def one() -> None:
         with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError):
-            async with session.get(spec.plan.base_url + "/", timeout=timeout, allow_redirects=False) as resp:
+            async with session.get(spec.plan.base_url + "/", timeout=timeout, allow_redirects=False,
+                                   trace_request_ctx=UNCOUNTED) as resp:
                 await resp.read()
 
     await asyncio.gather(*(one() for _ in range(min(WARM_CONNECTIONS, spec.max_in_flight))))
@@ -158,6 +200,7 @@ class _Runner:
                     back_to_back = 0
                     await asyncio.sleep(0)
             if self._stopping():
+                self.recorder.stopped_early(clock())
                 break
             self._fire(k, due)
         if self.tasks:

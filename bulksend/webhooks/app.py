@@ -32,7 +32,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -48,6 +48,9 @@ from bulksend.webhooks.parse import Malformed, Parsed, StatusEvent, parse_callba
 from bulksend.webhooks.verify import PlanHook, hooks_for
 
 log = logging.getLogger("bulksend.listen")
+
+if TYPE_CHECKING:
+    from bulksend.metrics import Handler
 
 MAX_BODY = 1024 * 1024
 
@@ -176,6 +179,14 @@ async def _stats(request: web.Request) -> web.Response:
     return _answer(200, **{k: getattr(stats, k) for k in ListenStats.__dataclass_fields__})
 
 
+def _metrics(stats: ListenStats) -> Handler:
+    from bulksend.metrics import counts_handler
+
+    return counts_handler(
+        "bulksend_listen_callbacks", "callback requests received, then what became of them",
+        ["outcome"], lambda: {(k,): getattr(stats, k) for k in ListenStats.__dataclass_fields__})
+
+
 def build_listener(
     config: Config, store: DeliveryStore, *, env: Mapping[str, str], resolver: Resolver | None = None,
     inbound_file: str | None = None, max_body: int = MAX_BODY, resolve_wait: float = 2.0,
@@ -188,6 +199,7 @@ def build_listener(
     app.router.add_post("/callbacks/{plan}", handle)
     app.router.add_get("/callbacks/{plan}", handle)  # Clickatell's HTTP GET method
     app.router.add_get("/_listen/stats", _stats)
+    app.router.add_get("/metrics", _metrics(app[LISTENER].stats))
     return app
 
 
