@@ -61,12 +61,17 @@ CLICKATELL_STATUS = {
 }
 
 
+#: status names are matched case-insensitively ("DELIVERED", "delivered" and "Delivered" alike)
+_XMS_BY_NAME = {name.lower(): status for name, status in XMS_STATUS.items()}
+_CLASSIC_BY_NAME = {name.lower(): status for name, status in CLASSIC_STATUS.items()}
+
+
 def xms_status(value: str) -> DeliveryStatus:
-    return XMS_STATUS.get(value, DeliveryStatus.UNKNOWN)
+    return _XMS_BY_NAME.get(value.strip().lower(), DeliveryStatus.UNKNOWN)
 
 
 def classic_status(value: str) -> DeliveryStatus:
-    return CLASSIC_STATUS.get(value, DeliveryStatus.UNKNOWN)
+    return _CLASSIC_BY_NAME.get(value.strip().lower(), DeliveryStatus.UNKNOWN)
 
 
 def clickatell_status(value: str) -> DeliveryStatus:
