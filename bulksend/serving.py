@@ -38,7 +38,7 @@ import math
 import resource
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 from aiohttp import web
 
@@ -251,10 +251,7 @@ async def serve_app(
     counts what the limits refused and ``log`` says so (default ``bulksend.serving``).
     """
     pool: _Pool | None = None
-    kwargs: dict[str, Any] = {}
-    if limits is not None:
-        kwargs["keepalive_timeout"] = limits.idle_timeout
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, **kwargs)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     if limits is not None:
         pool = _Pool(limits, lambda: _server_of(runner)(), stats or ConnectionStats(),
                      log or logging.getLogger("bulksend.serving"))

@@ -22,6 +22,7 @@ from bulksend.delivery.resolve import ProviderIdLookup, Resolver
 from bulksend.delivery.store import SqliteDeliveryStore
 from bulksend.delivery.summary import delivery_summary
 from bulksend.delivery.tracker import TrackResult, track_campaign
+from bulksend.serving import ServeLimits
 from bulksend.webhooks.app import MAX_BODY, build_listener, listening
 
 
@@ -46,13 +47,13 @@ def journal_lookup(db: str) -> ProviderIdLookup:
 async def serve_listener(
     config: Config, db: str | Path, *, port: int, host: str = "127.0.0.1", env: Mapping[str, str] | None = None,
     inbound_file: str | None = None, max_body: int = MAX_BODY, resolve_wait: float = 2.0,
-    ready: Callable[[str], None] | None = None,
+    ready: Callable[[str], None] | None = None, limits: ServeLimits | None = None,
 ) -> None:
-    """Run the webhook receiver until cancelled."""
+    """Run the webhook receiver until cancelled; ``limits``: its connection cap and timeouts."""
     async with SqliteDeliveryStore(db) as store:
         app = build_listener(config, store, env=os.environ if env is None else env,
                              resolver=Resolver(store, journal_lookup(str(db))), inbound_file=inbound_file,
-                             max_body=max_body, resolve_wait=resolve_wait)
+                             max_body=max_body, resolve_wait=resolve_wait, limits=limits)
         async with listening(app, port, host) as running:
             if ready is not None:
                 ready(running.url)

@@ -261,6 +261,10 @@ class RunningListener:
     def stats(self) -> ListenStats:
         return self.app[LISTENER].stats
 
+    @property
+    def connections(self) -> ConnectionStats:
+        return self.app[LISTENER].connections
+
     def callback_url(self, plan: str) -> str:
         return f"{self.url}/callbacks/{plan}"
 
