@@ -38,7 +38,7 @@ import math
 import resource
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -235,6 +235,27 @@ class _Pool:
             guard.request_finished()
 
 
+class _OneLineLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger, minus tracebacks: a request it cannot parse is the caller's
+    fault, so it is one line naming the error class (never the bytes that caused it)."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kw: Any) -> None:
+        status = _client_error_status(exc_info)
+        if status is None:  # not the caller's fault: keep the traceback
+            self.logger.error(msg, *args, exc_info=exc_info, **kw)
+        else:
+            self.logger.warning("request refused (%d): %s", status, type(exc_info).__name__)
+
+
+def _client_error_status(exc: Any) -> int | None:
+    """The 4xx an exception of aiohttp's parser stands for (itself or its cause), else None."""
+    for candidate in (exc, getattr(exc, "__cause__", None)):
+        code = getattr(candidate, "code", None)
+        if isinstance(code, int) and 400 <= code < 500:
+            return code
+    return None
+
+
 async def read_body(request: web.BaseRequest, timeout: float) -> bytes:
     """The request body, or ``asyncio.TimeoutError`` when it does not arrive in ``timeout`` seconds."""
     return await asyncio.wait_for(request.read(), timeout)
@@ -251,7 +272,11 @@ async def serve_app(
     counts what the limits refused and ``log`` says so (default ``bulksend.serving``).
     """
     pool: _Pool | None = None
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    kwargs: dict[str, Any] = {}
+    if limits is not None:
+        log = log or logging.getLogger("bulksend.serving")
+        kwargs = {"lingering_time": limits.body_timeout, "logger": _OneLineLogger(log)}
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **kwargs)
     if limits is not None:
         pool = _Pool(limits, lambda: _server_of(runner)(), stats or ConnectionStats(),
                      log or logging.getLogger("bulksend.serving"))

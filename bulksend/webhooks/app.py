@@ -129,7 +129,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         answer.force_close()
         return answer
     except web.RequestPayloadError:
-        return _refuse(request, "malformed", 400, "the body's encoding is broken")
+        answer = _refuse(request, "malformed", 400, "the body's encoding is broken")
+        answer.force_close()  # nothing more can be read from it
+        return answer
     verified = Verified()
     if hook.check is not None:
         found = hook.check(request.method, request.rel_url.raw_path, body, request.headers, listener.clock())
