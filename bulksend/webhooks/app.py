@@ -104,12 +104,14 @@ def _answer(status: int, **data: Any) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
 
 
-def _refuse(request: web.Request, counter: str, status: int, reason: str) -> web.Response:
+def _refuse(request: web.Request, counter: str | None, status: int, reason: str) -> web.Response:
     """Count and log a refused request: status, plan, peer and reason only (never a header or body)."""
-    stats = request.app[LISTENER].stats
-    setattr(stats, counter, getattr(stats, counter) + 1)
-    log.warning("callback refused (%d) for plan %s from %s: %s", status, request.match_info.get("plan", "?"),
-                request.remote, reason)
+    if counter is not None:
+        stats = request.app[LISTENER].stats
+        setattr(stats, counter, getattr(stats, counter) + 1)
+    plan = request.match_info.get("plan", "")
+    shown = plan if plan in request.app[LISTENER].hooks else "(unknown)"  # a URL is the caller's text
+    log.warning("callback refused (%d) for plan %s from %s: %s", status, shown, request.remote, reason)
     return _answer(status, error=reason)
 
 
@@ -119,19 +121,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
     plan = request.match_info["plan"]
     hook = listener.hooks.get(plan)
     if hook is None:
-        return _answer(404, error="unknown plan")
-    try:
-        body = await read_body(request, listener.limits.body_timeout)
-    except web.HTTPRequestEntityTooLarge:
-        return _refuse(request, "too_large", 413, "body over the size limit")
-    except asyncio.TimeoutError:
-        answer = _refuse(request, "body_timeouts", 408, "body not received in time")
-        answer.force_close()
-        return answer
-    except web.RequestPayloadError:
-        answer = _refuse(request, "malformed", 400, "the body's encoding is broken")
-        answer.force_close()  # nothing more can be read from it
-        return answer
+        return _refuse(request, None, 404, "unknown plan")
+    body = await _body(request, listener.limits.body_timeout)
+    if isinstance(body, web.Response):
+        return body
     verified = Verified()
     if hook.check is not None:
         found = hook.check(request.method, request.rel_url.raw_path, body, request.headers, listener.clock())
@@ -149,6 +142,20 @@ async def handle(request: web.Request) -> web.StreamResponse:
     finally:
         if verified.signature and not stored:
             listener.replay.release(plan, verified.signature)
+
+
+async def _body(request: web.Request, timeout: float) -> bytes | web.Response:
+    """The body, or the answer refusing it (413 too large, 408 too slow, 400 broken encoding)."""
+    try:
+        return await read_body(request, timeout)
+    except web.HTTPRequestEntityTooLarge:
+        return _refuse(request, "too_large", 413, "body over the size limit")
+    except asyncio.TimeoutError:
+        answer = _refuse(request, "body_timeouts", 408, "body not received in time")
+    except web.RequestPayloadError:
+        answer = _refuse(request, "malformed", 400, "the body's encoding is broken")
+    answer.force_close()  # the rest of the body cannot be read: close the connection after answering
+    return answer
 
 
 async def _take(listener: Listener, hook: PlanHook, body: bytes, request: web.Request) -> web.Response:
