@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,8 @@ def test_replay_guard_remembers_until_the_signature_goes_stale() -> None:
     assert len(guard) == 3  # bounded: the oldest are forgotten first
 
 
-async def test_a_replayed_signed_xms_callback_is_409_and_a_fresh_one_is_taken(tmp_path: Path) -> None:
+async def test_a_replayed_signed_xms_callback_is_409_and_a_fresh_one_is_taken(tmp_path: Path, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
     clock = Clock()
     async with served(tmp_path, clock) as (lst, store):
         url = lst.callback_url("xms_signed")
@@ -96,6 +98,18 @@ async def test_a_replayed_signed_xms_callback_is_409_and_a_fresh_one_is_taken(tm
         assert (await post(url, body, first))[0] == 401  # out of the skew window: stale, not a replay
         stats = lst.stats
     assert (stats.stored_reports, stats.replayed, stats.unauthorized) == (2, 1, 1)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "(409)" in logged and "replayed" in logged
+    for secret in (first["x-sinch-webhook-signature"], "nonce-1", "shared-secret", "46700000001", "Dispatched"):
+        assert secret not in logged
+
+
+async def test_a_refusal_log_line_cannot_be_forged_through_the_url(tmp_path: Path, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="bulksend.listen")
+    async with served(tmp_path) as (lst, _store):
+        status, _ = await post(lst.url + "/callbacks/x%0Acallback%20stored%20for%20plan%20xms", b"{}")
+    (line,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert status == 404 and "\n" not in line and "(unknown)" in line
 
 
 async def test_a_replayed_classic_inbound_is_stored_once(tmp_path: Path) -> None:
