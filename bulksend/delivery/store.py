@@ -96,7 +96,7 @@ def _create_private(path: str) -> None:
     files take the database file's mode. An existing file is left as it is."""
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
+    except OSError:  # it exists, or cannot be created: SQLite opens it (or says why not) as before
         pass
 
 
