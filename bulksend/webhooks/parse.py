@@ -100,7 +100,7 @@ def text(value: Any, what: str, *, required: bool = True) -> str:
         if required:
             raise Malformed(f"{what} is missing")
         return ""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**MAX_FIELD:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64:
         value = str(value)
     if not isinstance(value, str) or len(value) > MAX_FIELD:
         raise Malformed(f"{what} must be a string of at most {MAX_FIELD} characters")
