@@ -21,11 +21,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bulksend.config import Config, load_config
+from bulksend.config import Config
+from bulksend.providers import load_config
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
 from bulksend.preflight import Estimate, estimate, preflight
-from bulksend.recipients import RecipientSource, count_lines
+from bulksend.lists.rejects import RejectsFile
+from bulksend.lists.sources import RecipientSource, count_lines
 from bulksend.runtime import run as run_loop
 
 OnStart = Callable[[CampaignRun], Any]
@@ -98,7 +100,7 @@ async def send_campaign(
     async with Engine(config, env=env) as engine:
         run = engine.submit(spec)
         if spec.recipients is not None and on_start is not None:  # a total only for whoever shows progress
-            run.stats.total_hint = count_lines(spec.recipients.path)
+            run.expect(count_lines(spec.recipients.path))
         if handle_signals:
             _stop_on_signals(run)
         if on_start is not None:
@@ -116,10 +118,15 @@ def _stop_on_signals(run: CampaignRun, grace: float = 30.0) -> None:
 
 
 def dry_run(config: Config | str | Path, spec: CampaignSpec) -> Estimate:
-    """What ``spec`` would send (recipients, encoding, parts, duration); sends nothing."""
+    """What ``spec`` would send (the counts a send would report, encoding, parts,
+    duration); sends nothing but the rejects file a send would write."""
     plan = as_config(config).plan(spec.plan)
     preflight(spec, plan, scan=False)
-    return estimate(spec, plan, refuse=True)
+    rejects = RejectsFile(spec.rejects_path)
+    try:
+        return estimate(spec, plan, refuse=True, rejects=rejects)
+    finally:
+        rejects.close()
 
 
 def send(config: Config | str | Path, **spec: Any) -> CampaignSummary:

@@ -4,6 +4,12 @@ Every key is checked: an unknown key or a bad value is a ``ConfigError``
 naming the file and the key (``plans.demo.rate``). Secrets never sit in the
 file: a plan names the environment variables that hold them (``token_env``),
 and they are read only when a provider is built.
+
+This module knows the keys every plan has. A plan's provider-specific keys
+and its default URL belong to the provider: the readers take the providers'
+rules (``PlanRules``, by provider name) as an argument, and
+``bulksend.providers.load_config`` passes the registry's. Nothing here
+imports a provider.
 """
 
 from __future__ import annotations
@@ -13,19 +19,26 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from bulksend.errors import ConfigError
 
 T = TypeVar("T")
 
-# Provider name -> the extra keys its plans may carry (beside the common ones).
-PROVIDER_KEYS: dict[str, frozenset[str]] = {
-    "sinch_xms": frozenset({"service_plan_id", "region", "token_env", "callback_secret_env"}),
-    "clickatell": frozenset({"token_env", "format", "callback_secret_env"}),
-    "sinch_classic": frozenset({"key_env", "secret_env", "auth"}),
-}
+
+class PlanRules(Protocol):
+    """What a provider says about its plans' tables (``providers.base.ProviderSpec`` is one)."""
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The keys its plans may carry beside the common ones."""
+        ...
+
+    @property
+    def base_url(self) -> Callable[[Mapping[str, Any], str | None, str, str], str]:
+        """(its keys' values, the checked ``base_url`` given or None, where, source) -> the URL."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +109,7 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, providers: Mapping[str, PlanRules]) -> Config:
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -106,15 +119,15 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(raw, str(path))
+    return parse_config(raw, str(path), providers)
 
 
-def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> Config:
+def parse_config(raw: Mapping[str, Any], source: str, providers: Mapping[str, PlanRules]) -> Config:
     _no_unknown(raw, {"plans", "sandbox", "journal"}, "", source)
     plans_raw = raw.get("plans", {})
     if not isinstance(plans_raw, dict):
         raise ConfigError(f"{source}: 'plans' must be a table of [plans.NAME] tables")
-    plans = {name: _plan(name, table, source) for name, table in plans_raw.items()}
+    plans = {name: _plan(name, table, source, providers) for name, table in plans_raw.items()}
     sandbox = _table(raw, "sandbox", source)
     journal = _table(raw, "journal", source)
     _no_unknown(journal, JOURNAL_KEYS, "journal.", source)
@@ -130,17 +143,19 @@ _COMMON = frozenset({
 })
 
 
-def _plan(name: str, table: Any, source: str) -> PlanConfig:
+def _plan(name: str, table: Any, source: str, providers: Mapping[str, PlanRules]) -> PlanConfig:
     where = f"plans.{name}"
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: {where} must be a table")
     provider = _get(table, "provider", str, where, source)
-    if provider not in PROVIDER_KEYS:
+    rules = providers.get(provider)
+    if rules is None:
         raise ConfigError(
             f"{source}: {where}.provider: unknown provider {provider!r} "
-            f"(one of {', '.join(sorted(PROVIDER_KEYS))})"
+            f"(one of {', '.join(sorted(providers))})"
         )
-    _no_unknown(table, _COMMON | PROVIDER_KEYS[provider], where + ".", source)
+    _no_unknown(table, _COMMON | rules.keys, where + ".", source)
+    options = {k: v for k, v in table.items() if k in rules.keys}
     max_batch = _get(table, "max_batch", int, where, source, 200, minimum=1)
     rate = float(_get(table, "rate", (int, float), where, source, minimum=0.001))
     burst = _get(table, "burst", int, where, source, max(max_batch, int(rate)), minimum=1)
@@ -152,7 +167,7 @@ def _plan(name: str, table: Any, source: str) -> PlanConfig:
     return PlanConfig(
         name=name,
         provider=provider,
-        base_url=_base_url(table, provider, where, source),
+        base_url=rules.base_url(options, _base_url(table, where, source), where, source),
         rate=rate,
         burst=burst,
         max_batch=max_batch,
@@ -162,15 +177,13 @@ def _plan(name: str, table: Any, source: str) -> PlanConfig:
         timeout=float(_get(table, "timeout", (int, float), where, source, 30.0, minimum=0.001)),
         retry=_retry(table.get("retry", {}), where + ".retry", source),
         auto_pause=_auto_pause(table.get("auto_pause"), where + ".auto_pause", source),
-        options={k: v for k, v in table.items() if k in PROVIDER_KEYS[provider]},
+        options=options,
     )
 
 
-def _base_url(table: Mapping[str, Any], provider: str, where: str, source: str) -> str:
+def _base_url(table: Mapping[str, Any], where: str, source: str) -> str | None:
+    """The plan's ``base_url``, checked, or None (its provider has a default)."""
     base = _get(table, "base_url", str, where, source, None)
-    region = _get(table, "region", str, where, source, None)
-    if base and region:
-        raise ConfigError(f"{source}: {where}: give base_url or region, not both")
     if base:
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -181,20 +194,7 @@ def _base_url(table: Mapping[str, Any], provider: str, where: str, source: str) 
                 "(real providers need https)"
             )
         return str(base).rstrip("/")
-    return _default_url(provider, region or "us", where, source)
-
-
-def _default_url(provider: str, region: str, where: str, source: str) -> str:
-    if provider == "sinch_xms":
-        from bulksend.providers.xms import region_url
-
-        try:
-            return region_url(region)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: {where}.region: {exc}") from None
-    if provider == "clickatell":
-        return "https://api.clickatell.com"
-    return "https://messagingapi.sinch.com"
+    return None
 
 
 def _retry(table: Any, where: str, source: str) -> RetryConfig:

@@ -12,7 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from bulksend.config import Config, parse_config
+from bulksend.config import Config
+from bulksend.providers import parse_config
 
 if TYPE_CHECKING:
     from bulksend.campaigns import JournalLedger

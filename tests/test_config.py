@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bulksend.config import AutoPauseConfig, load_config, parse_config, secret_from_env
+from bulksend.config import AutoPauseConfig, secret_from_env
 from bulksend.errors import ConfigError
-from bulksend.providers import build_provider
+from bulksend.providers import build_provider, load_config, parse_config
 
 GOOD = {"provider": "sinch_xms", "service_plan_id": "p", "region": "eu", "token_env": "TOK",
         "rate": 30, "burst": 200, "max_batch": 200}
@@ -106,3 +106,45 @@ def test_loopback_plan_falls_back_to_sandbox_token() -> None:
 def test_build_provider_checks_batch_limit() -> None:
     with pytest.raises(ConfigError, match="above what sinch_xms allows"):
         build_provider(parse_config(plan(max_batch=1500, burst=1500)).plan("spring"), {"TOK": "x"})
+
+
+def test_a_provider_brings_its_own_keys_and_url() -> None:
+    # What a new provider module hands the config reader: its keys and its
+    # default URL. config.py itself names no provider.
+    from collections.abc import Mapping
+
+    from bulksend import config as config_module
+
+    class Pigeon:
+        keys = frozenset({"loft"})
+
+        @staticmethod
+        def base_url(options: Mapping[str, Any], given: str | None, where: str, source: str) -> str:
+            return given or f"https://{options.get('loft', 'home')}.pigeon.example"
+
+    raw = {"plans": {"p": {"provider": "pigeon", "loft": "north", "rate": 1, "burst": 200}}}
+    p = config_module.parse_config(raw, "<t>", {"pigeon": Pigeon()}).plan("p")
+    assert (p.base_url, dict(p.options)) == ("https://north.pigeon.example", {"loft": "north"})
+    with pytest.raises(ConfigError, match="unknown key plans.p.region"):
+        config_module.parse_config({"plans": {"p": {**raw["plans"]["p"], "region": "eu"}}}, "<t>",
+                                   {"pigeon": Pigeon()})
+
+
+def test_lower_layers_import_nothing_above_them() -> None:
+    # config sits below providers; delivery sits below webhooks.
+    import ast
+
+    root = Path(__file__).parent.parent / "bulksend"
+
+    def imports(path: Path) -> set[str]:
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+        return found
+
+    assert not {m for m in imports(root / "config.py") if m.startswith("bulksend.providers")}
+    for path in (root / "delivery").glob("*.py"):
+        assert not {m for m in imports(path) if m.startswith("bulksend.webhooks")}, path

@@ -17,62 +17,16 @@ dropped connection is retried like any transient error.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
-import aiohttp
-
-from bulksend.config import PlanConfig
-from bulksend.engine.retry import Sleep, retrying
-from bulksend.engine.transport import perform
-from bulksend.errors import AmbiguousOutcome, TransientError
-from bulksend.journal.journal import Journal
+from bulksend.journal import store
 from bulksend.campaigns.journal_ledger import recipients_of
+from bulksend.engine.calls import ProviderCalls
+from bulksend.journal.journal import Journal
 from bulksend.journal.records import BatchRow, BatchState, CampaignRecord
-from bulksend.models import Batch, HttpRequest, HttpResponse, Outcome
-from bulksend.providers.base import Provider
+from bulksend.models import Batch
 
-
-class ProviderCalls:
-    """Performs requests a codec built, with the plan's retry policy."""
-
-    def __init__(self, provider: Provider, session: aiohttp.ClientSession, plan: PlanConfig,
-                 sleep: Sleep = asyncio.sleep) -> None:
-        self.provider = provider
-        self.session = session
-        self.plan = plan
-        self.sleep = sleep
-        self.timeout = aiohttp.ClientTimeout(total=plan.timeout)
-
-    async def once(self, request: HttpRequest) -> HttpResponse:
-        try:
-            return await perform(self.session, request, self.timeout)
-        except AmbiguousOutcome as exc:  # no side effect worth fearing: plain transient
-            raise TransientError(str(exc)) from None
-
-    async def lookup(self, batch: Batch) -> Outcome | None:
-        """The provider's outcome for ``batch``, or None if it does not have it."""
-        request = self.provider.lookup_request(batch)
-        assert request is not None
-        async for attempt in retrying(self.plan.retry, sleep=self.sleep):
-            with attempt:
-                return self.provider.parse_lookup(batch, await self.once(request))
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
-
-    async def cancel(self, provider_id: str) -> tuple[bool, str]:
-        """``(done, why-not)`` for cancelling one accepted batch at the provider."""
-        request = self.provider.cancel_request(provider_id)
-        if request is None:
-            return False, f"{self.provider.name} cannot cancel a batch"
-        async for attempt in retrying(self.plan.retry, sleep=self.sleep):
-            with attempt:
-                response = await self.once(request)
-                if response.status >= 500 or response.status == 429:
-                    raise TransientError(f"cancel answered {response.status}", status=response.status)
-                if 200 <= response.status < 300:
-                    return True, ""
-                return False, f"cancel answered {response.status}"
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+__all__ = ["Cancelled", "ProviderCalls", "Reconciled", "cancel_accepted", "reconcile"]
 
 
 @dataclass(slots=True)
@@ -84,7 +38,7 @@ class Reconciled:
 
 
 async def _batch_of(journal: Journal, campaign: CampaignRecord, row: BatchRow) -> Batch | None:
-    members = await journal.members(row)
+    members = await journal.read(store.members, row.campaign, row.seq, row.lo, row.hi)
     return Batch(campaign.name, row.seq, recipients_of(members)) if members else None
 
 
@@ -92,34 +46,37 @@ async def reconcile(journal: Journal, campaign: CampaignRecord, calls: ProviderC
                     resend_unknown: bool) -> Reconciled:
     """Settle every batch the journal holds in flight; see the module docstring."""
     done = Reconciled()
-    for row in await journal.batches_in(campaign.id, (BatchState.IN_FLIGHT,)):
+    for row in await journal.read(store.batches_in, campaign.id, (BatchState.IN_FLIGHT,)):
         done.batches += 1
         batch = await _batch_of(journal, campaign, row)
         if batch is None:
-            await journal.return_batch(campaign.id, row.seq, "empty", "no members")
+            await journal.write(store.return_batch, campaign.id, row.seq, "empty", "no members", journal.clock())
             continue
         if calls.provider.lookup_request(batch) is None:
             if resend_unknown:
-                done.returned += await journal.return_batch(
-                    campaign.id, row.seq, "resend_unknown", "sent again (--resend-unknown)")
+                done.returned += await journal.write(
+                    store.return_batch, campaign.id, row.seq, "resend_unknown", "sent again (--resend-unknown)",
+                    journal.clock())
             else:
                 done.unknown += row.size
-                await journal.settle(
-                    campaign.id, row.seq, BatchState.UNKNOWN, "", "unreconciled",
+                await journal.write(
+                    store.settle, campaign.id, row.seq, BatchState.UNKNOWN, "", "unreconciled",
                     "in flight when bulksend stopped; the provider cannot be asked whether it took it "
-                    "(resume with --resend-unknown to send it again)", max(row.attempts, 1), (0, 0, row.size))
+                    "(resume with --resend-unknown to send it again)", max(row.attempts, 1), (0, 0, row.size),
+                    now=journal.clock())
             continue
         outcome = await calls.lookup(batch)
         if outcome is None:
-            done.returned += await journal.return_batch(
-                campaign.id, row.seq, "absent", "in flight when bulksend stopped; the provider did not have it")
+            done.returned += await journal.write(
+                store.return_batch, campaign.id, row.seq, "absent",
+                "in flight when bulksend stopped; the provider did not have it", journal.clock())
         else:
             done.found += row.size
-            await journal.settle(campaign.id, row.seq, BatchState.ACCEPTED, outcome.provider_id, "reconciled",
-                                 "in flight when bulksend stopped; the provider had it", max(row.attempts, 1),
-                                 (row.size, 0, 0))
+            await journal.write(store.settle, campaign.id, row.seq, BatchState.ACCEPTED, outcome.provider_id,
+                                "reconciled", "in flight when bulksend stopped; the provider had it",
+                                max(row.attempts, 1), (row.size, 0, 0), now=journal.clock())
     if resend_unknown:
-        done.returned += await journal.return_unknown(campaign.id)
+        done.returned += await journal.write(store.return_unknown, campaign.id, journal.clock())
     return done
 
 
@@ -133,13 +90,13 @@ class Cancelled:
 async def cancel_accepted(journal: Journal, campaign: CampaignRecord, calls: ProviderCalls) -> Cancelled:
     """Cancel at the provider every accepted batch it still holds (scheduled ``send_at``)."""
     done = Cancelled(failures=[])
-    rows = await journal.batches_in(campaign.id, (BatchState.ACCEPTED, BatchState.MIXED))
+    rows = await journal.read(store.batches_in, campaign.id, (BatchState.ACCEPTED, BatchState.MIXED))
     for row in rows:
         if not row.provider_id:
             continue
         ok, why = await calls.cancel(row.provider_id)
         if ok:
-            await journal.mark_cancelled(campaign.id, row.seq)
+            await journal.write(store.mark_cancelled, campaign.id, row.seq, journal.clock())
             done.batches += 1
             done.recipients += row.size
         elif done.failures is not None:

@@ -1,9 +1,9 @@
-"""The journal's public entry points: send a campaign, go on with one.
+"""The journaled campaign's entry points: send a campaign, go on with one.
 
 ``send_journaled`` creates the campaign (or finds the one of that name) and
 ``resume_campaign`` finds it by name; both check that it may go on as asked
-(``_may_go_on``) and hand it to ``runner._Run``, which takes it through
-staging, holding, reconciling and sending.
+(``_may_go_on``) and hand it to ``runner.JournaledRun``, which takes it
+through staging, holding, reconciling and sending.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from bulksend.config import Config, PlanConfig
 from bulksend.engine import CampaignSpec
 from bulksend.errors import InputError
+from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import CampaignRecord, CampaignState, ListSource, Target, message_hash
 from bulksend.campaigns.runner import JournalSummary, OnEvent, OnStart, RunOptions, JournaledRun
@@ -25,12 +25,11 @@ from bulksend.journal.settings import JournalSettings
 from bulksend.campaigns.signals import StopSignals
 from bulksend.journal.staging import fingerprint
 from bulksend.models import Message
-from bulksend.providers import build_provider
+from bulksend.providers import account_of, build_provider
 
 
 def target_of(plan: PlanConfig) -> Target:
-    account = plan.options.get("service_plan_id")
-    return Target(plan.name, plan.provider, account if isinstance(account, str) else "", plan.base_url)
+    return Target(plan.name, plan.provider, account_of(plan), plan.base_url)
 
 
 def _source(spec: CampaignSpec) -> ListSource:
@@ -68,8 +67,9 @@ async def send_journaled(
 
             preflight(spec, plan)
             held = message.send_at is not None and not provider.supports_send_at
-            campaign = await journal.create(spec.name, target_of(plan), message, _source(spec), spec.max_batch,
-                                            start_time(message) if held else None)
+            campaign = await journal.write(store.create_campaign, spec.name, target_of(plan), message,
+                                           _source(spec), spec.max_batch, start_time(message) if held else None,
+                                           journal.clock())
         else:
             campaign = await _may_go_on(journal, campaign, plan, options, message=message,
                                         max_batch=spec.max_batch, supports_send_at=provider.supports_send_at)
@@ -145,26 +145,21 @@ async def _may_go_on(journal: Journal, campaign: CampaignRecord, plan: PlanConfi
     if changes or max_batch is not None:
         new_message = message or campaign.message
         held = new_message.send_at is not None and not supports_send_at
-        await journal.update_spec(campaign.id, target, new_message, max_batch or campaign.max_batch,
-                                  start_time(new_message) if held else None)
+        await journal.write(store.update_spec, campaign.id, target, new_message, max_batch or campaign.max_batch,
+                            start_time(new_message) if held else None, journal.clock())
     elif plan.name != campaign.target.plan:
-        await journal.set_plan(campaign.id, plan.name)
+        await journal.write(store.set_plan, campaign.id, plan.name, journal.clock())
     if options.recipients is not None and not campaign.staged:
         await _replace_list(journal, campaign, options.recipients)
-    return await journal.refresh(campaign)
+    return await journal.read(store.get_campaign, campaign.id)
 
 
 async def _replace_list(journal: Journal, campaign: CampaignRecord, path: str) -> None:
     """A new file for a list not yet fully staged: staging starts over from it."""
-    from bulksend.journal import store
 
     src = campaign.source
     resolved = path if path == "-" else str(Path(path).resolve())
     size, mtime = fingerprint(resolved)
     source = ListSource(resolved, src.format, src.column, src.exclude, size, mtime, src.rejects_path)
 
-    def swap(conn: Any) -> None:
-        store.reset_staging(conn, campaign.id, journal.clock())
-        conn.execute("UPDATE campaigns SET source = ? WHERE id = ?", (source.to_json(), campaign.id))
-
-    await journal.call(swap, write=True)
+    await journal.write(store.replace_list, campaign.id, source, journal.clock())

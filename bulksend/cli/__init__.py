@@ -4,6 +4,10 @@ calls the same public API a Python user would call.
 Each subcommand is a module here with ``register(subparsers)``; its parser
 sets ``func`` to a function taking the parsed arguments and returning the
 exit code.
+
+Exit codes and the text a person reads are the command line's: the library
+returns values, ``render`` turns them into text, and ``runs`` holds what
+the commands that run or read a campaign share (options, progress, notes).
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from typing import Any
 from bulksend.api import as_config
 from bulksend.cli.common import add_config
 from bulksend.config import is_loopback_url
-from bulksend.delivery.api import delivery_db_path, serve_listener
+from bulksend.delivery.api import delivery_db_path
 from bulksend.errors import InputError
 from bulksend.runtime import run as run_loop
 from bulksend.serving import RESERVED_FDS, ServeLimits
-from bulksend.webhooks.app import MAX_BODY
+from bulksend.webhooks.app import MAX_BODY, serve_listener
 
 
 def register(sub: Any) -> None:

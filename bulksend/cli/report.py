@@ -7,7 +7,8 @@ import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bulksend.cli.resume import add_journal, optional_config, settings_for
+from bulksend.cli.render import report_written
+from bulksend.cli.runs import add_journal, optional_config, settings_for
 from bulksend.errors import InputError
 from bulksend.journal import Journal
 from bulksend.campaigns.report import FORMATS, write_report
@@ -44,5 +45,5 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_for(args, optional_config(args))
     rows = run_loop(_report(settings.path, args.campaign, args.out, args.format, price))
     if args.out != "-":
-        print(f"wrote {rows:,} rows to {args.out}", file=sys.stderr)
+        print(report_written(rows, args.out), file=sys.stderr)
     return 0

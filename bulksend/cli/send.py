@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
@@ -11,12 +10,11 @@ from bulksend.api import as_config, build_spec, dry_run, send_campaign
 from bulksend.core.smart_encoding import smart_encode
 from bulksend.preflight import render_estimate
 from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
-from bulksend.cli.resume import add_journal, add_run_options, note, print_outcome, settings_for, stop_timeout
+from bulksend.cli.runs import add_journal, add_run_options, note, print_outcome, progress, settings_for, stop_timeout
 from bulksend.config import Config
-from bulksend.engine import CampaignRun, CampaignSpec
+from bulksend.engine import CampaignSpec
 from bulksend.campaigns import RunOptions, send_journaled
 from bulksend.models import DeliveryReport
-from bulksend.progress import show_progress
 from bulksend.runtime import run as run_loop
 
 
@@ -80,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_journal:
         return _send_journaled(args, config, spec)
     summary = run_loop(send_campaign(config, spec, handle_signals=True,
-                                     on_start=None if args.no_progress else _progress))
+                                     on_start=None if args.no_progress else progress))
     if args.json:
         print_json(summary.to_dict())
     else:
@@ -95,7 +93,7 @@ def _send_journaled(args: argparse.Namespace, config: Config, spec: CampaignSpec
                          stop_timeout=stop_timeout(args, settings), results_path=spec.results_path)
     result = run_loop(send_journaled(
         config, spec, settings, options=options, handle_signals=True, fresh=args.campaign is None,
-        on_start=None if args.no_progress else _progress, on_event=note(args.no_progress and args.json)))
+        on_start=None if args.no_progress else progress, on_event=note(args.no_progress and args.json)))
     print_outcome(result, args.json)
     return result.exit_code
 
@@ -111,12 +109,3 @@ def _message(args: argparse.Namespace) -> str:
               f"-> {result.after.encoding.value} {result.after.segments} parts", file=sys.stderr)
     return result.text
 
-
-def _progress(run: CampaignRun) -> None:
-    task = asyncio.ensure_future(show_progress(run, sys.stderr, sys.stderr.isatty()))
-    run.stats  # the task ends when the run is done
-    _KEEP.add(task)
-    task.add_done_callback(_KEEP.discard)
-
-
-_KEEP: set[asyncio.Future[None]] = set()

@@ -1,4 +1,7 @@
-"""The public functions behind ``bulksend listen`` and ``bulksend track``.
+"""The public functions behind ``bulksend track`` and the delivery part of ``bulksend status``.
+
+(``bulksend listen`` is ``bulksend.webhooks.serve_listener``: the receiver sits
+above delivery and uses its store.)
 
 ::
 
@@ -11,20 +14,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bulksend.config import Config
-from bulksend.delivery.resolve import ProviderIdLookup, Resolver
+from bulksend.delivery.resolve import ProviderIdLookup
 from bulksend.delivery.store import SqliteDeliveryStore
 from bulksend.delivery.summary import delivery_summary
 from bulksend.delivery.tracker import TrackResult, track_campaign
-from bulksend.serving import ServeLimits
-from bulksend.webhooks.app import MAX_BODY, build_listener, listening
-
 
 
 def delivery_db_path(config: Config, given: str | None = None) -> str:
@@ -42,22 +40,6 @@ def journal_lookup(db: str) -> ProviderIdLookup:
     from bulksend.journal.lookup import JournalLookup
 
     return JournalLookup(db)
-
-
-async def serve_listener(
-    config: Config, db: str | Path, *, port: int, host: str = "127.0.0.1", env: Mapping[str, str] | None = None,
-    inbound_file: str | None = None, max_body: int = MAX_BODY, resolve_wait: float = 2.0,
-    ready: Callable[[str], None] | None = None, limits: ServeLimits | None = None,
-) -> None:
-    """Run the webhook receiver until cancelled; ``limits``: its connection cap and timeouts."""
-    async with SqliteDeliveryStore(db) as store:
-        app = build_listener(config, store, env=os.environ if env is None else env,
-                             resolver=Resolver(store, journal_lookup(str(db))), inbound_file=inbound_file,
-                             max_body=max_body, resolve_wait=resolve_wait, limits=limits)
-        async with listening(app, port, host) as running:
-            if ready is not None:
-                ready(running.url)
-            await asyncio.Event().wait()
 
 
 async def track(

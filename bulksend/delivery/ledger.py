@@ -13,12 +13,12 @@ a recipient and measure accepted → delivered latency.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from bulksend.delivery.model import Sent
 from bulksend.delivery.store import DeliveryStore
 from bulksend.engine.ledger import Ledger
-from bulksend.models import Batch, BatchResult, Recipient, Status
+from bulksend.models import Batch, BatchResult, Status
 
 
 class DeliveryLedger:
@@ -28,9 +28,6 @@ class DeliveryLedger:
         self.inner = inner
         self.store = store
         self.clock = clock
-
-    async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
-        return await self.inner.admit(recipients)
 
     async def before_send(self, batch: Batch) -> None:
         await self.inner.before_send(batch)

@@ -4,6 +4,17 @@ One SQLite file (WAL mode) per workspace, ``.bulksend/journal.db`` unless
 told otherwise. All SQL runs on one worker thread (``SqliteWorker``), so the
 event loop never blocks on the disk; writes are group-committed.
 
+Every query is one function of ``store``, run here by one generic call::
+
+    counts = await journal.read(store.counts, cid)
+    await journal.write(store.set_state, cid, CampaignState.DONE, "", journal.clock())
+
+so a new query is written once, in ``store``. The few methods left on
+``Journal`` do more than run one function: they coalesce records
+(``mark_in_flight``, ``post_settle``), post without waiting
+(``post_rows``), or answer for a journal no campaign was written to yet
+(``campaign``, ``campaigns``, and the delivery lookups).
+
 Durability: ``synchronous = normal`` (the default) loses nothing a killed
 process wrote (SIGKILL, OOM, a crash): a commit is in the WAL, in the
 kernel's page cache, before its future resolves. A power cut or kernel
@@ -21,31 +32,22 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from bulksend.core.seen import SeenNumbers
 from bulksend.errors import InputError
 from bulksend.journal import store
 from bulksend.journal.coalesce import Coalescer
 from bulksend.journal.lock import LockHeld, WorkspaceLock
-from bulksend.journal.records import (
-    BatchRow,
-    BatchState,
-    CampaignRecord,
-    CampaignState,
-    Counts,
-    ListSource,
-    Target,
-)
+from bulksend.journal.records import BatchState, CampaignRecord, StagedBlock
 from bulksend.journal.schema import SCHEMA_VERSION, SchemaTooNew, migrate
-from bulksend.journal.staging import Taken
 from bulksend.journal.worker import SqliteWorker
-from bulksend.models import Message
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 DEFAULT_PATH = ".bulksend/journal.db"
 SYNCHRONOUS = ("normal", "full")
@@ -159,21 +161,33 @@ class Journal:
             return JournalError(f"{where}: {text}; nothing after the last commit was recorded")
         return JournalError(f"{where}: {text}")
 
-    async def _call(self, fn: Callable[..., T], *args: Any, write: bool = False,
-                    shield: bool = True) -> T:
-        if self._closed:
-            raise JournalError(f"journal {self.path} is closed")
-        self._raise_posted()
-        # A write runs even if its caller is cancelled (a record the provider may act on must not
-        # be dropped), unless the caller says it may be dropped (``shield=False``).
-        future: asyncio.Future[T] = self._worker.submit_async(fn, *args, write=write,
-                                                              droppable=write and not shield)
-        return await future
+    # -- running store functions ---------------------------------------------
+    def _submit(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any],
+                write: bool) -> asyncio.Future[T]:
+        self._check_open()
+        job = partial(fn, **kwargs) if kwargs else fn
+        # A write runs (and commits) even if its caller is cancelled meanwhile:
+        # a record the provider may act on must not be dropped.
+        return self._worker.submit_async(job, *args, write=write)
+
+    async def read(self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args,
+                   **kwargs: P.kwargs) -> T:
+        """``fn(conn, *args)`` on the journal's thread: a query (``store.counts``, ...)."""
+        return await self._submit(fn, args, kwargs, write=False)
+
+    async def write(self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args,
+                    **kwargs: P.kwargs) -> T:
+        """``fn(conn, *args)`` on the journal's thread, in a transaction (``store.set_state``, ...).
+
+        Returns once it is committed. Store functions that stamp a time take
+        it as their ``now`` argument: pass ``journal.clock()``.
+        """
+        return await self._submit(fn, args, kwargs, write=True)
 
     def _check_open(self) -> None:
-        self._raise_posted()
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
+        self._raise_posted()
 
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue a write without waiting for it; a failure is raised by the next call.
@@ -208,46 +222,24 @@ class Journal:
             raise error
 
     async def call(self, fn: Callable[..., T], *args: Any, write: bool = False) -> T:
-        """Run ``fn(conn, *args)`` on the journal's thread (staging uses it)."""
-        return await self._call(fn, *args, write=write)
+        """``read`` or ``write`` without the type check, for a job that is not one store
+        function (staging a chunk, writing a report file)."""
+        return await self._submit(fn, args, {}, write)
 
-    # -- campaigns ----------------------------------------------------------
+    # -- what needs more than one store function ------------------------------
     async def campaign(self, name: str) -> CampaignRecord | None:
+        """The campaign of that name; None, too, in a journal no campaign was written to yet."""
         if self.empty:
             return None
-        return await self._call(store.find_campaign, name)
+        return await self.read(store.find_campaign, name)
 
     async def campaigns(self) -> list[CampaignRecord]:
         if self.empty:
             return []
-        return await self._call(store.list_campaigns)
-
-    async def create(self, name: str, target: Target, message: Message, source: ListSource,
-                     max_batch: int | None, start_at: float | None) -> CampaignRecord:
-        return await self._call(store.create_campaign, name, target, message, source, max_batch, start_at,
-                                self.clock(), write=True)
-
-    async def refresh(self, campaign: CampaignRecord) -> CampaignRecord:
-        return await self._call(store.get_campaign, campaign.id)
-
-    async def set_state(self, cid: int, state: CampaignState, reason: str = "") -> None:
-        await self._call(store.set_state, cid, state, reason, self.clock(), write=True)
-
-    async def update_spec(self, cid: int, target: Target, message: Message, max_batch: int | None,
-                          start_at: float | None) -> None:
-        await self._call(store.update_spec, cid, target, message, max_batch, start_at, self.clock(), write=True)
-
-    async def set_plan(self, cid: int, plan: str) -> None:
-        await self._call(store.set_plan, cid, plan, self.clock(), write=True)
+        return await self.read(store.list_campaigns)
 
     # -- staging --------------------------------------------------------------
-    async def seen_numbers(self, cid: int) -> SeenNumbers:
-        return await self._call(store.seen_numbers, cid)
-
-    async def next_id(self) -> int:
-        return await self._call(store.next_id)
-
-    def post_rows(self, cid: int, first: int, taken: Taken, assign: store.Assignment | None) -> None:
+    def post_rows(self, cid: int, first: int, taken: StagedBlock, assign: store.Assignment | None) -> None:
         """Append a block of the list without waiting for the disk (see ``post``).
 
         The batches cut from it are only sent after ``mark_in_flight``
@@ -256,7 +248,7 @@ class Journal:
         self.post(store.append_rows, cid, first, taken, assign, self.clock())
         self._marks.seal()  # a batch marked from now on may be in this block: its mark comes after it
 
-    def write_batches(self, cid: int, taken: Taken, first: int, cut: Sequence[store.CutBatch],
+    def write_batches(self, cid: int, taken: StagedBlock, first: int, cut: Sequence[store.CutBatch],
                       params: str | None = None) -> asyncio.Future[None]:
         """Write a block of the list (ids from ``first``) as the batches cut from it, in
         flight, its members in one row (``store.append_batches``); the future says it is on disk."""
@@ -264,31 +256,7 @@ class Journal:
         return self._worker.submit_async(store.append_batches, cid, taken, first, cut, params, self.clock(),
                                          write=True)
 
-    async def free_orphans(self, cid: int) -> int:
-        return await self._call(store.free_orphans, cid, write=True)
-
-    async def finish_staging(self, cid: int, parts: dict[str, Any], staging_s: float) -> tuple[int, int]:
-        return await self._call(store.finish_staging, cid, parts, staging_s, self.clock(), write=True)
-
-    async def reset_staging(self, cid: int) -> None:
-        await self._call(store.reset_staging, cid, self.clock(), write=True)
-
-    async def restart_list(self, cid: int) -> None:
-        await self._call(store.restart_list, cid, self.clock(), write=True)
-
-    async def rejects(self, cid: int) -> list[tuple[int, str, str]]:
-        return await self._call(store.rejects_of, cid)
-
     # -- sending --------------------------------------------------------------
-    async def page_new(self, cid: int, after: int, limit: int) -> list[tuple[int, str, str | None]]:
-        return await self._call(store.page_new, cid, after, limit)
-
-    async def page_numbers(self, cid: int, after: int, size: int, count: int) -> list[tuple[int, int, str]]:
-        return await self._call(store.page_numbers, cid, after, size, count)
-
-    async def next_seq(self, cid: int) -> int:
-        return await self._call(store.next_seq, cid)
-
     async def mark_in_flight(self, cid: int, seq: int, lo: int, hi: int, size: int, assigned: bool = False) -> None:
         """Record a batch in flight; returns once that is on disk.
 
@@ -306,16 +274,10 @@ class Journal:
             self._marks.withdraw(item, future)
             raise
 
-    async def settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
-                     attempts: int, tally: tuple[int, int, int],
-                     per_recipient: Sequence[tuple[str, str, str, int]] = ()) -> None:
-        await self._call(store.settle, cid, seq, state, provider_id, code, text, attempts, tally,
-                         per_recipient, self.clock(), write=True)
-
     def post_settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
                     attempts: int, tally: tuple[int, int, int],
                     per_recipient: Sequence[tuple[str, str, str, int]] = (), linger: bool = False) -> None:
-        """``settle`` without waiting for the disk (see ``post``).
+        """``store.settle`` without waiting for the disk (see ``post``).
 
         With ``linger`` (for a provider that can be asked about a batch),
         outcomes are gathered on the event loop for up to ``SETTLE_LINGER``
@@ -336,40 +298,7 @@ class Journal:
         elif self._settle_timer is None:
             self._settle_timer = asyncio.get_running_loop().call_later(SETTLE_LINGER, self._flush_settles)
 
-    async def return_batch(self, cid: int, seq: int, code: str, text: str) -> int:
-        return await self._call(store.return_batch, cid, seq, code, text, self.clock(), write=True)
-
-    async def return_unknown(self, cid: int) -> int:
-        return await self._call(store.return_unknown, cid, self.clock(), write=True)
-
-    async def return_failed(self, cid: int) -> int:
-        return await self._call(store.return_failed, cid, self.clock(), write=True)
-
-    async def mark_cancelled(self, cid: int, seq: int) -> None:
-        await self._call(store.mark_cancelled, cid, seq, self.clock(), write=True)
-
-    async def batches_in(self, cid: int, states: Iterable[BatchState]) -> list[BatchRow]:
-        return await self._call(store.batches_in, cid, tuple(states))
-
-    async def members(self, batch: BatchRow) -> list[tuple[int, str, str | None]]:
-        return await self._call(store.members, batch.campaign, batch.seq, batch.lo, batch.hi)
-
     # -- what it tells ----------------------------------------------------------
-    async def counts(self, cid: int) -> Counts:
-        return await self._call(store.counts, cid)
-
-    async def last_activity(self, cid: int) -> float | None:
-        return await self._call(store.last_activity, cid)
-
-    async def recent_rate(self, cid: int) -> float:
-        return await self._call(store.recent_rate, cid)
-
-    async def last_errors(self, cid: int, limit: int = 5) -> list[str]:
-        return await self._call(store.last_errors, cid, limit)
-
-    async def report_page(self, cid: int, after: int, limit: int) -> list[tuple[Any, ...]]:
-        return await self._call(store.report_page, cid, after, limit)
-
     async def find_by_provider_id(self, provider_id: str, msisdn: str) -> tuple[str, str] | None:
         """``(campaign, msisdn)`` for a delivery report naming ``provider_id`` and a number.
 
@@ -378,10 +307,10 @@ class Journal:
         """
         if self.empty:
             return None
-        return await self._call(store.find_by_provider_id, provider_id, msisdn)
+        return await self.read(store.find_by_provider_id, provider_id, msisdn)
 
     async def accepted_at(self, provider_id: str, msisdn: str) -> float | None:
         """When the provider accepted what ``provider_id`` names (for delivery latency)."""
         if self.empty:
             return None
-        return await self._call(store.accepted_at, provider_id, msisdn)
+        return await self.read(store.accepted_at, provider_id, msisdn)

@@ -1,4 +1,4 @@
-"""Values the journal hands out: campaigns, counts, report rows.
+"""Values the journal hands out and takes: campaigns, counts, batch rows, staged blocks.
 
 Pure: no SQL and no I/O here, only the shapes and how a ``Message`` and a
 list's description are written to and read from the journal (as JSON, and
@@ -11,11 +11,15 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from bulksend.models import DeliveryReport, Message
+from bulksend.models import DeliveryReport, Message, Recipient
+
+if TYPE_CHECKING:  # numpy is only needed by whoever builds a block
+    from bulksend.core.seen import Keys
 
 # recipients.state
 NEW = 0          # staged; in no live batch: it will be sent
@@ -25,6 +29,27 @@ R_FAILED = 3
 R_UNKNOWN = 4
 
 RECIPIENT_STATUS = {R_ACCEPTED: "accepted", R_FAILED: "failed", R_UNKNOWN: "unknown"}
+
+
+class StagedBlock(Protocol):
+    """What one screened block of the list adds to a campaign, as the store writes it.
+
+    Whoever reads the list (the screener) builds it; the journal only needs
+    these fields, so it never imports the code that reads lists.
+    """
+
+    #: the new recipients, in list order, and their numbers as int64 keys
+    recipients: Sequence[Recipient]
+    numbers: Keys
+    #: ``(campaign, line, value, reason)`` of each bad line
+    rejects: list[tuple[int, int, str, str]]
+    #: lines read, invalid, excluded, repeated
+    read: int
+    invalid: int
+    excluded: int
+    duplicates: int
+    #: the last list line this block covers
+    line_done: int
 
 
 class CampaignState(str, enum.Enum):

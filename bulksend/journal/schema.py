@@ -18,9 +18,9 @@ Tables
     the batch row says what became of it), or 2/3/4 (accepted / failed /
     unknown, when the provider answered per recipient; ``provider_id`` and
     ``code`` are then the recipient's own). There is deliberately no index
-    on ``msisdn``: duplicates are removed once, by sorting, when staging
-    ends (see ``store.finish_staging``), which is what makes staging ten
-    million numbers cost seconds rather than minutes.
+    on ``msisdn``: repeats are dropped in memory while the list is read
+    (``SeenNumbers``, seeded by ``store.seen_numbers`` on resume), which is
+    what makes staging ten million numbers cost seconds rather than minutes.
 ``batches``
     One row per request sent: its members are the rows with its ``seq`` and
     ``id`` between ``lo`` and ``hi``, or, for a batch cut from the list while

@@ -1,9 +1,16 @@
-"""The journal's SQL: plain functions over one ``sqlite3.Connection``.
+"""The journal's SQL, all of it: plain functions over one ``sqlite3.Connection``.
 
 No threads and no asyncio here; ``Journal`` runs these on its worker
-thread, inside the transaction it opened. Queries that walk a campaign's
-recipients use the rowid (``id``) and say ``+campaign`` so that SQLite never
-trades the rowid range for a scan of some other index.
+thread, inside the transaction it opened::
+
+    n = await journal.read(store.counts, cid)
+    await journal.write(store.set_state, cid, state, reason, journal.clock())
+
+A function that stamps a time takes it as ``now`` (the journal's clock,
+injected), never reading one itself. A new query is one function here;
+nothing else changes. Queries that walk a campaign's recipients use the
+rowid (``id``) and say ``+campaign`` so that SQLite never trades the rowid
+range for a scan of some other index.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import orjson
@@ -29,15 +36,13 @@ from bulksend.journal.records import (
     CampaignState,
     Counts,
     ListSource,
+    StagedBlock,
     Target,
     message_from_json,
     message_hash,
     message_to_json,
 )
 from bulksend.models import Message, Numbers
-
-if TYPE_CHECKING:
-    from bulksend.journal.staging import Taken
 
 
 class InvariantError(Exception):
@@ -148,7 +153,7 @@ def seen_numbers(conn: sqlite3.Connection, cid: int) -> SeenNumbers:
 Assignment = tuple[int, int, int]
 
 
-def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, assign: Assignment | None,
+def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: StagedBlock, assign: Assignment | None,
                 now: float = 0.0) -> None:
     """Append one block of the list with ids from ``first``, and the counters
     that say how far staging got.
@@ -169,7 +174,7 @@ def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, as
     _block_done(conn, cid, taken, now)
 
 
-def _block_done(conn: sqlite3.Connection, cid: int, taken: Taken, now: float) -> None:
+def _block_done(conn: sqlite3.Connection, cid: int, taken: StagedBlock, now: float) -> None:
     """A block's bad lines and counters, and how far the list is staged."""
     if taken.rejects:
         conn.executemany("INSERT INTO rejects (campaign, line, value, reason) VALUES (?, ?, ?, ?)", taken.rejects)
@@ -185,7 +190,7 @@ def _block_done(conn: sqlite3.Connection, cid: int, taken: Taken, now: float) ->
 CutBatch = tuple[int, int, int]
 
 
-def append_batches(conn: sqlite3.Connection, cid: int, taken: Taken, first: int, cut: Sequence[CutBatch],
+def append_batches(conn: sqlite3.Connection, cid: int, taken: StagedBlock, first: int, cut: Sequence[CutBatch],
                    params: str | None = None, now: float = 0.0) -> None:
     """A block of the list, ids from ``first``, as the batches cut from it, written
     in flight: one row a batch and a small ``held`` one, and the block's members
@@ -284,6 +289,13 @@ def reset_staging(conn: sqlite3.Connection, cid: int, now: float) -> None:
     conn.execute("DELETE FROM rejects WHERE campaign = ?", (cid,))
     conn.execute("UPDATE campaigns SET staged = 0, line_done = 0, read = 0, invalid = 0, excluded = 0, "
                  "duplicates = 0, total = 0, staging_s = 0, updated_at = ? WHERE id = ?", (now, cid))
+
+
+def replace_list(conn: sqlite3.Connection, cid: int, source: ListSource, now: float) -> None:
+    """A new file for a list not yet fully staged: forget what was staged of
+    the old one (nothing of it was sent) and read ``source`` from its start."""
+    reset_staging(conn, cid, now)
+    conn.execute("UPDATE campaigns SET source = ? WHERE id = ?", (source.to_json(), cid))
 
 
 def rejects_of(conn: sqlite3.Connection, cid: int) -> list[tuple[int, str, str]]:

@@ -13,12 +13,24 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 
-from bulksend.models import Batch, BatchResult, HttpRequest, HttpResponse, Message, Numbers, Outcome
+from bulksend.config import PlanConfig
+from bulksend.models import (
+    Batch,
+    BatchResult,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    Numbers,
+    Outcome,
+)
+from bulksend.providers.callbacks import CallbackParser, PolledStatus, StatusPoll
+from bulksend.providers.signing import clean_headers
 
 
 class Provider(Protocol):
@@ -56,6 +68,83 @@ class Provider(Protocol):
         ...
 
     def cancel_request(self, provider_id: str) -> HttpRequest | None: ...
+
+    def poll_requests(self, sent: Sequence[tuple[str, str]]) -> list[StatusPoll] | None:
+        """Requests asking the delivery status of ``(provider_id, msisdn)`` pairs,
+        or None when this provider reports only by callback."""
+        ...
+
+    def parse_poll(self, poll: StatusPoll, response: HttpResponse) -> list[PolledStatus]:
+        """The statuses an answer to ``poll`` gives for the numbers it asked about."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A callback its plan's check accepted.
+
+    ``signature`` identifies a signed request and ``fresh_until`` (epoch
+    seconds) is when its timestamp leaves the skew window, so a receiver can
+    refuse the same request replayed until then. Both are empty for schemes
+    that repeat the same credentials on every request (HTTP Basic).
+    """
+
+    signature: str = ""
+    fresh_until: float = 0.0
+
+
+#: (method, path, body, headers, now) -> ``Verified``, or None when refused
+CallbackCheck = Callable[[str, str, bytes, Mapping[str, str], float], Verified | None]
+
+#: what a signature routine may raise on hostile input; every one means "not verified"
+UNPARSABLE = (ValueError, OverflowError, UnicodeError, TypeError)
+
+
+def guarded(check: CallbackCheck) -> CallbackCheck:
+    """``check`` made safe for headers from anyone: it sees only ``clean_headers`` (short
+    printable ASCII), and anything it cannot parse (a 400-digit timestamp, bad Base64,
+    bytes that are not UTF-8) is a refusal, never an exception."""
+    def safe(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        try:
+            return check(method, path, body, clean_headers(headers), now)
+        except UNPARSABLE:
+            return None
+
+    return safe
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """Everything bulksend knows about one provider, for the registry.
+
+    Each provider module defines one (``SPEC``); ``providers.registry`` maps
+    names to them. Nothing outside ``providers/`` names a provider.
+    """
+
+    name: str
+    #: the plan keys this provider adds to the common ones
+    keys: frozenset[str]
+    #: (plan, environment) -> the codec, its secrets read (``ConfigError`` if a key is wrong)
+    build: Callable[[PlanConfig, Mapping[str, str]], Provider]
+    #: (the plan's provider keys, the base_url it gave or None, where, source) -> the base URL
+    base_url: Callable[[Mapping[str, Any], str | None, str, str], str]
+    #: a callback body -> its statuses and inbound messages
+    parse_callback: CallbackParser
+    #: (plan, environment) -> the check callbacks must pass, or None to take them unsigned
+    callback_check: Callable[[PlanConfig, Mapping[str, str]], CallbackCheck | None]
+    #: the longest body (characters) the provider accepts, where it documents one
+    body_limit: int | None = None
+    #: the plan key naming its (non-secret) account, kept with a journaled campaign
+    account_key: str | None = None
+
+    def verifier(self, plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | None:
+        """The check ``plan``'s callbacks must pass, ``guarded``; None to take them unsigned."""
+        check = self.callback_check(plan, env)
+        return None if check is None else guarded(check)
+
+    def account_of(self, plan: PlanConfig) -> str:
+        value = plan.options.get(self.account_key) if self.account_key else None
+        return value if isinstance(value, str) else ""
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:

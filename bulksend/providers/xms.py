@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import quote
 
 import orjson
 
+from bulksend.config import PlanConfig, secret_from_env
 from bulksend.core.templates import placeholders
-from bulksend.errors import CampaignRefused, RateLimited, TransientError
+from bulksend.errors import CampaignRefused, ConfigError, RateLimited, TransientError
 from bulksend.models import (
     Batch,
     BatchResult,
@@ -24,7 +26,23 @@ from bulksend.models import (
     Outcome,
     Status,
 )
-from bulksend.providers.base import json_error, parse_retry_after
+from bulksend.providers.base import (
+    CallbackCheck,
+    ProviderSpec,
+    Verified,
+    json_error,
+    parse_retry_after,
+)
+from bulksend.providers.callbacks import Malformed, PolledStatus, StatusPoll
+from bulksend.providers.signing import (
+    MAX_SKEW,
+    SIG,
+    SIG_NONCE,
+    SIG_TIMESTAMP,
+    header,
+    verify_webhook_hmac,
+)
+from bulksend.providers.xms_reports import parse_callback, parse_report
 
 REGIONS = ("us", "eu", "au", "br", "ca")
 MAX_BODY_CHARS = 2000
@@ -109,6 +127,31 @@ class SinchXms:
     def cancel_request(self, provider_id: str) -> HttpRequest:
         url = f"{self._batches_url}/{quote(provider_id, safe='')}"
         return HttpRequest("DELETE", url, {"Authorization": f"Bearer {self.token}"})
+
+    # -- delivery status (polling) -------------------------------------------
+    def poll_requests(self, sent: Sequence[tuple[str, str]]) -> list[StatusPoll]:
+        """One full delivery report per batch: it lists every recipient under its status."""
+        wanted: dict[str, list[str]] = {}
+        for batch_id, msisdn in sent:
+            wanted.setdefault(batch_id, []).append(msisdn)
+        return [StatusPoll(self.report_request(batch_id), batch_id, tuple(numbers))
+                for batch_id, numbers in wanted.items()]
+
+    def report_request(self, batch_id: str) -> HttpRequest:
+        url = f"{self._batches_url}/{quote(batch_id, safe='')}/delivery_report?type=full"
+        return HttpRequest("GET", url, {"Authorization": f"Bearer {self.token}"})
+
+    def parse_poll(self, poll: StatusPoll, response: HttpResponse) -> list[PolledStatus]:
+        """The asked-for numbers' lines of a full report; it has no per-recipient time."""
+        if response.status != 200:
+            raise TransientError(f"Sinch XMS delivery report answered {response.status}", status=response.status)
+        try:
+            events = parse_report(response.body)
+        except Malformed as exc:
+            raise TransientError(f"Sinch XMS delivery report unreadable: {exc}") from None
+        asked = set(poll.msisdns)
+        return [PolledStatus(poll.provider_id, e.ref.msisdn, e.status, e.provider_status, e.code)
+                for e in events if e.ref.msisdn in asked]
 
 
 def build_payload(batch: Batch, message: Message) -> dict[str, object]:
@@ -217,3 +260,53 @@ def _batch_id(body: bytes) -> str:
         return str(orjson.loads(body).get("id", ""))
     except (orjson.JSONDecodeError, AttributeError):
         return ""
+
+
+# -- the plan's keys, the factory and callbacks (see ``registry``) -----------
+KEYS = frozenset({"service_plan_id", "region", "token_env", "callback_secret_env"})
+
+
+def base_url(options: Mapping[str, Any], given: str | None, where: str, source: str) -> str:
+    """``base_url`` or ``region`` (``us`` by default), not both."""
+    region = options.get("region")
+    if region is not None and not isinstance(region, str):
+        raise ConfigError(f"{source}: {where}.region must be str, not {region!r}")
+    if given and region:
+        raise ConfigError(f"{source}: {where}: give base_url or region, not both")
+    if given:
+        return given
+    try:
+        return region_url(region or "us")
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {where}.region: {exc}") from None
+
+
+def build(plan: PlanConfig, env: Mapping[str, str]) -> SinchXms:
+    plan_id = plan.options.get("service_plan_id")
+    if not isinstance(plan_id, str) or not plan_id:
+        raise ConfigError(f"plans.{plan.name}.service_plan_id is required for sinch_xms")
+    token = secret_from_env(env, plan.options.get("token_env"), plan)
+    return SinchXms(plan.base_url, plan_id, token)
+
+
+def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | None:
+    """With ``callback_secret_env``, the shared-secret HMAC headers; without it, unsigned.
+    A signature stays fresh until its timestamp leaves the skew window."""
+    var = plan.options.get("callback_secret_env")
+    if not var:
+        return None
+    shared = secret_from_env(env, var, plan, "callback secret")
+
+    def hmac_check(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        stamp, signature = header(headers, SIG_TIMESTAMP) or "", header(headers, SIG) or ""
+        if not (stamp.isascii() and stamp.isdigit()) or not signature or not header(headers, SIG_NONCE):
+            return None
+        if not verify_webhook_hmac(shared, body, headers, now):
+            return None
+        return Verified(signature, int(stamp) + MAX_SKEW)
+
+    return hmac_check
+
+
+SPEC = ProviderSpec("sinch_xms", KEYS, build, base_url, lambda body, ctype, query: parse_callback(body),
+                    callback_check, body_limit=MAX_BODY_CHARS, account_key="service_plan_id")

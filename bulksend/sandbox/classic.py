@@ -1,4 +1,4 @@
-"""The Sinch Classic messaging API, as the sandbox speaks it (seed 003, providers.md §3).
+"""The Sinch Classic messaging API, as the sandbox speaks it (the client side is ``providers.classic``).
 
 ``POST /classic/{plan_id}/v1/sms/{number}`` (also ``/v1/Sms/{number}``): a
 plan's ``base_url`` is ``http://127.0.0.1:PORT/classic/PLAN`` (the real one is

@@ -1,4 +1,4 @@
-"""The Clickatell REST API, as the sandbox speaks it (seed 002, providers.md §2).
+"""The Clickatell REST API, as the sandbox speaks it (the client side is ``providers.clickatell``).
 
 ``POST /clickatell/{plan_id}/rest/message``: a plan's ``base_url`` is
 ``http://127.0.0.1:PORT/clickatell/PLAN`` (the real one is

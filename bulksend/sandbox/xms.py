@@ -1,4 +1,4 @@
-"""The Sinch XMS batch API, as the sandbox speaks it (providers.md §1)."""
+"""The Sinch XMS batch API, as the sandbox speaks it (the client side is ``providers.xms``)."""
 
 from __future__ import annotations
 

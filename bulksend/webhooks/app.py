@@ -50,13 +50,18 @@ import orjson
 from aiohttp import web
 
 from bulksend.config import Config
+from bulksend.delivery.api import journal_lookup
 from bulksend.delivery.model import Inbound, Report
 from bulksend.delivery.optout import opt_out_keyword
 from bulksend.delivery.resolve import Resolver
-from bulksend.delivery.store import DeliveryStore
+from bulksend.delivery.store import DeliveryStore, SqliteDeliveryStore
 from bulksend.serving import ConnectionStats, ServeLimits, read_body, serve_app
 from bulksend.webhooks.parse import (
-    InboundEvent, Malformed, Parsed, StatusEvent, parse_classic, parse_clickatell, parse_xms,
+    InboundEvent,
+    Malformed,
+    Parsed,
+    StatusEvent,
+    parse_callback,
 )
 from bulksend.webhooks.replay import ReplayGuard
 from bulksend.webhooks.verify import PlanHook, Verified, hooks_for
@@ -170,11 +175,7 @@ async def _take(listener: Listener, hook: PlanHook, body: bytes, request: web.Re
 
 
 def _parse(hook: PlanHook, body: bytes, request: web.Request) -> Parsed:
-    if hook.provider == "sinch_xms":
-        return parse_xms(body)
-    if hook.provider == "sinch_classic":
-        return parse_classic(body)
-    return parse_clickatell(body, request.content_type, request.query)
+    return parse_callback(hook.provider, body, request.content_type, request.query)
 
 
 async def _store(listener: Listener, hook: PlanHook, parsed: Parsed) -> web.Response:
@@ -291,3 +292,20 @@ def inbound_path(value: str | None) -> str | None:
         return None
     Path(value).parent.mkdir(parents=True, exist_ok=True)
     return value
+
+
+async def serve_listener(
+    config: Config, db: str | Path, *, port: int, host: str = "127.0.0.1", env: Mapping[str, str] | None = None,
+    inbound_file: str | None = None, max_body: int = MAX_BODY, resolve_wait: float = 2.0,
+    ready: Callable[[str], None] | None = None, limits: ServeLimits | None = None,
+) -> None:
+    """Run the webhook receiver until cancelled (``bulksend listen``); ``limits``: its connection
+    cap and timeouts."""
+    async with SqliteDeliveryStore(db) as store:
+        app = build_listener(config, store, env=os.environ if env is None else env,
+                             resolver=Resolver(store, journal_lookup(str(db))), inbound_file=inbound_file,
+                             max_body=max_body, resolve_wait=resolve_wait, limits=limits)
+        async with listening(app, port, host) as running:
+            if ready is not None:
+                ready(running.url)
+            await asyncio.Event().wait()

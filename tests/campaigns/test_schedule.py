@@ -21,7 +21,8 @@ from bulksend.errors import InputError
 from bulksend.journal import Journal, JournalSettings, resume_campaign, send_journaled
 from bulksend.campaigns.cancel import cancel_campaign
 from bulksend.campaigns.schedule import parse_time, to_utc_text
-from bulksend.campaigns.status import list_views, render_list
+from bulksend.campaigns.status import list_views
+from bulksend.cli.render import status_list
 from bulksend.providers import FACTORIES, SinchXms
 from bulksend.sandbox import SandboxConfig
 from tests.helpers import make_config, plan_table, write_numbers
@@ -50,7 +51,7 @@ def iso_in(seconds: float) -> str:
 
 async def views(settings: JournalSettings) -> str:
     async with await Journal.open(settings.path, readonly=True) as journal:
-        return render_list(await list_views(journal))
+        return status_list(await list_views(journal))
 
 
 async def test_xms_gets_send_at_and_cancel_withdraws_the_scheduled_batches(tmp_path: Path, sandbox) -> None:

@@ -9,7 +9,7 @@ from bulksend.api import build_spec, send_campaign
 from bulksend.engine import CampaignRun
 from bulksend.engine.campaign import CampaignStats
 from bulksend.journal import JournalSettings, send_journaled
-from bulksend.progress import progress_line
+from bulksend.cli.progress import progress_line
 from bulksend.recipients import count_lines
 from bulksend.sandbox import SandboxConfig
 from tests.helpers import make_config, plan_table

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bulksend.cli import main
-from bulksend.journal import CampaignState, Journal, JournalError
+from bulksend.journal import CampaignState, Journal, JournalError, store
 from bulksend.journal.records import ListSource, Target
 from bulksend.models import Message
 from tests.helpers import write_numbers
@@ -34,10 +34,11 @@ def send_argv(tmp_path: Path, journal: Path) -> list[str]:
 def make_journal(path: Path, tmp_path: Path) -> None:
     async def go() -> None:
         async with await Journal.open(path) as journal:
-            c = await journal.create("c", Target("a", "sinch_xms", "p1", "http://127.0.0.1:9"), Message("hi"),
-                                     ListSource(str(write_numbers(tmp_path / "list.txt", 3000))), None, None)
+            c = await journal.write(store.create_campaign, "c", Target("a", "sinch_xms", "p1", "http://127.0.0.1:9"),
+                                    Message("hi"), ListSource(str(write_numbers(tmp_path / "list.txt", 3000))),
+                                    None, None, journal.clock())
             await stage_all(journal, c)
-            await journal.finish_staging(c.id, {}, 0.0)
+            await journal.write(store.finish_staging, c.id, {}, 0.0, journal.clock())
     asyncio.run(go())
 
 
@@ -97,7 +98,7 @@ def test_a_foreign_sqlite_lock_times_out_with_a_clear_error_and_loses_nothing(tm
         async with await Journal.open(path, busy_timeout=0.2) as journal:
             c = await journal.campaign("c")
             assert c is not None
-            await journal.set_state(c.id, CampaignState.PAUSED, "x")
+            await journal.write(store.set_state, c.id, CampaignState.PAUSED, "x", journal.clock())
 
     with pytest.raises(JournalError, match="locked by another program"):
         asyncio.run(try_write())
@@ -108,7 +109,7 @@ def test_a_foreign_sqlite_lock_times_out_with_a_clear_error_and_loses_nothing(tm
         async with await Journal.open(path) as journal:
             c = await journal.campaign("c")
             assert c is not None
-            return (await journal.counts(c.id)).pending, c.state.value
+            return (await journal.read(store.counts, c.id)).pending, c.state.value
 
     assert asyncio.run(read()) == (3000, "staging")
 

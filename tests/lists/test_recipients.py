@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bulksend import recipients
+from bulksend.lists import sources as recipients
 from bulksend.errors import InputError, RecipientError
 from bulksend.models import Recipient
 from bulksend.recipients import (

@@ -10,7 +10,7 @@ import random
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from bulksend.config import parse_config
+from bulksend.providers import parse_config
 from bulksend.errors import InputError
 from bulksend.loadtest import (
     Bounds,

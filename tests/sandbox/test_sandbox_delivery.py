@@ -1,4 +1,4 @@
-"""The sandbox's delivery simulation and callbacks (the contract issue 6 relies on)."""
+"""The sandbox's delivery simulation and callbacks (the contract delivery tracking relies on)."""
 
 from __future__ import annotations
 

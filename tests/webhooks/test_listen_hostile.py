@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bulksend.config import parse_config
+from bulksend.providers import parse_config
 from bulksend.delivery import DeliveryStatus, Sent, SqliteDeliveryStore
 from bulksend.providers.signing import iso_timestamp, sign_classic, webhook_hmac_headers
 from bulksend.serving import ServeLimits
