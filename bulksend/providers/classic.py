@@ -1,4 +1,4 @@
-"""The Sinch Classic messaging API codec (seed 003, providers.md §3). No I/O.
+"""The Sinch Classic messaging API codec. No I/O.
 
 One recipient per request: ``POST {base}/v1/sms/+{number}`` with
 ``{"message": ..., "from"?: ...}``, answered ``{"messageId": 123}``. Errors

@@ -1,4 +1,4 @@
-"""The Clickatell REST API codec (seed 002, providers.md §2). No I/O.
+"""The Clickatell REST API codec. No I/O.
 
 ``POST {base}/rest/message`` with ``X-Version: 1``, ``Authorization: Bearer``
 and a JSON or XML body carrying one ``text`` for up to 200 numbers (digits

@@ -1,4 +1,4 @@
-"""Clickatell status pushes and inbound messages: bodies in, events out (seed 002).
+"""Clickatell status pushes and inbound messages: bodies in, events out.
 
 No I/O, no verification. A status push comes as JSON (``{"data":
 {"apiMessageId", "to", "messageStatus", "timestamp", ...}}``, or the same

@@ -1,4 +1,4 @@
-"""Request signing and verification, pure functions (providers.md §3).
+"""Request signing and verification, pure functions.
 
 Sinch Classic ("application signed request"), exactly as documented::
 

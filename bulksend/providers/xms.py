@@ -1,4 +1,4 @@
-"""The Sinch SMS REST API ("XMS") batch codec. See providers.md §1."""
+"""The Sinch SMS REST API ("XMS") batch codec."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sinch XMS delivery reports and inbound messages: bodies in, events out (providers.md §1).
+"""Sinch XMS delivery reports and inbound messages: bodies in, events out.
 
 No I/O, no verification. What XMS POSTs to a ``callback_url``, and what
 ``GET .../batches/{id}/delivery_report?type=full`` answers:
