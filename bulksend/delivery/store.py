@@ -18,6 +18,7 @@ final statuses the later one (by the provider's time) wins.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -90,6 +91,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
+def _create_private(path: str) -> None:
+    """Create a new database file 0600 (it holds phone numbers); SQLite's -wal and -shm
+    files take the database file's mode. An existing file is left as it is."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:  # it exists, or cannot be created: SQLite opens it (or says why not) as before
+        pass
+
+
 class DeliveryStore(Protocol):
     async def record_sent(self, sent: Sequence[Sent]) -> None: ...
 
@@ -148,6 +158,7 @@ class SqliteDeliveryStore:
     def _connect(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")

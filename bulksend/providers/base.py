@@ -30,6 +30,7 @@ from bulksend.models import (
     Outcome,
 )
 from bulksend.providers.callbacks import CallbackParser, PolledStatus, StatusPoll
+from bulksend.providers.signing import clean_headers
 
 
 class Provider(Protocol):
@@ -78,8 +79,38 @@ class Provider(Protocol):
         ...
 
 
-#: (method, path, body, headers, now) -> verified?
-CallbackCheck = Callable[[str, str, bytes, Mapping[str, str], float], bool]
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A callback its plan's check accepted.
+
+    ``signature`` identifies a signed request and ``fresh_until`` (epoch
+    seconds) is when its timestamp leaves the skew window, so a receiver can
+    refuse the same request replayed until then. Both are empty for schemes
+    that repeat the same credentials on every request (HTTP Basic).
+    """
+
+    signature: str = ""
+    fresh_until: float = 0.0
+
+
+#: (method, path, body, headers, now) -> ``Verified``, or None when refused
+CallbackCheck = Callable[[str, str, bytes, Mapping[str, str], float], Verified | None]
+
+#: what a signature routine may raise on hostile input; every one means "not verified"
+UNPARSABLE = (ValueError, OverflowError, UnicodeError, TypeError)
+
+
+def guarded(check: CallbackCheck) -> CallbackCheck:
+    """``check`` made safe for headers from anyone: it sees only ``clean_headers`` (short
+    printable ASCII), and anything it cannot parse (a 400-digit timestamp, bad Base64,
+    bytes that are not UTF-8) is a refusal, never an exception."""
+    def safe(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        try:
+            return check(method, path, body, clean_headers(headers), now)
+        except UNPARSABLE:
+            return None
+
+    return safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +136,11 @@ class ProviderSpec:
     body_limit: int | None = None
     #: the plan key naming its (non-secret) account, kept with a journaled campaign
     account_key: str | None = None
+
+    def verifier(self, plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | None:
+        """The check ``plan``'s callbacks must pass, ``guarded``; None to take them unsigned."""
+        check = self.callback_check(plan, env)
+        return None if check is None else guarded(check)
 
     def account_of(self, plan: PlanConfig) -> str:
         value = plan.options.get(self.account_key) if self.account_key else None

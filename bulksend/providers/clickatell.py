@@ -64,7 +64,12 @@ from bulksend.models import (
     Status,
 )
 from bulksend.providers._xml import UnsafeXml, parse_untrusted, text_of
-from bulksend.providers.base import CallbackCheck, ProviderSpec, parse_retry_after
+from bulksend.providers.base import (
+    CallbackCheck,
+    ProviderSpec,
+    Verified,
+    parse_retry_after,
+)
 from bulksend.providers.callbacks import PolledStatus, StatusPoll
 from bulksend.providers.clickatell_reports import parse_callback
 from bulksend.providers.signing import verify_basic_password
@@ -306,8 +311,8 @@ def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | 
         return None
     shared = secret_from_env(env, var, plan, "callback secret")
 
-    def basic(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> bool:
-        return verify_basic_password(headers, shared)
+    def basic(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        return Verified() if verify_basic_password(headers, shared) else None  # the same on every request
 
     return basic
 

@@ -29,11 +29,19 @@ from bulksend.models import (
 from bulksend.providers.base import (
     CallbackCheck,
     ProviderSpec,
+    Verified,
     json_error,
     parse_retry_after,
 )
 from bulksend.providers.callbacks import Malformed, PolledStatus, StatusPoll
-from bulksend.providers.signing import verify_webhook_hmac
+from bulksend.providers.signing import (
+    MAX_SKEW,
+    SIG,
+    SIG_NONCE,
+    SIG_TIMESTAMP,
+    header,
+    verify_webhook_hmac,
+)
 from bulksend.providers.xms_reports import parse_callback, parse_report
 
 REGIONS = ("us", "eu", "au", "br", "ca")
@@ -282,14 +290,20 @@ def build(plan: PlanConfig, env: Mapping[str, str]) -> SinchXms:
 
 
 def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | None:
-    """With ``callback_secret_env``, the shared-secret HMAC headers; without it, unsigned."""
+    """With ``callback_secret_env``, the shared-secret HMAC headers; without it, unsigned.
+    A signature stays fresh until its timestamp leaves the skew window."""
     var = plan.options.get("callback_secret_env")
     if not var:
         return None
     shared = secret_from_env(env, var, plan, "callback secret")
 
-    def hmac_check(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> bool:
-        return verify_webhook_hmac(shared, body, headers, now)
+    def hmac_check(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        stamp, signature = header(headers, SIG_TIMESTAMP) or "", header(headers, SIG) or ""
+        if not (stamp.isascii() and stamp.isdigit()) or not signature or not header(headers, SIG_NONCE):
+            return None
+        if not verify_webhook_hmac(shared, body, headers, now):
+            return None
+        return Verified(signature, int(stamp) + MAX_SKEW)
 
     return hmac_check
 
