@@ -18,11 +18,14 @@ final statuses the later one (by the provider's time) wins.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+import orjson
 
 from bulksend.delivery.model import DeliveryStatus, Inbound, Report, Sent
 
@@ -90,6 +93,24 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
+def statuses_on(conn: sqlite3.Connection, campaign: str, msisdns: Sequence[str]) -> dict[str, str]:
+    """The stored delivery status of each of ``msisdns`` in ``campaign`` that has one.
+
+    Runs on a connection another module opened to the same file (``bulksend
+    report`` reads it on the journal's thread, a page of recipients at a
+    time); a file without the delivery tables has none.
+    """
+    if not msisdns:
+        return {}
+    (tables,) = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                             "AND name = 'delivery_reports'").fetchone()
+    if not tables:
+        return {}
+    rows = conn.execute("SELECT msisdn, status FROM delivery_reports WHERE campaign = ? AND msisdn IN "
+                        "(SELECT value FROM json_each(?))", (campaign, orjson.dumps(list(msisdns)))).fetchall()
+    return {str(m): str(st) for m, st in rows}
+
+
 class DeliveryStore(Protocol):
     async def record_sent(self, sent: Sequence[Sent]) -> None: ...
 
@@ -123,8 +144,11 @@ class DeliveryStore(Protocol):
 class SqliteDeliveryStore:
     """``DeliveryStore`` in SQLite, on one worker thread; see the module docstring."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
+        #: only read (``bulksend status``): no schema written, a missing file or table reads as empty
+        self.readonly = readonly
+        self._absent = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulksend-delivery")
         self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[str, list[tuple[Any, ...]], asyncio.Future[None]]] = []
@@ -146,13 +170,30 @@ class SqliteDeliveryStore:
 
     # -- the worker thread -------------------------------------------------
     def _connect(self) -> None:
+        if self.readonly:
+            self._connect_readonly()
+            return
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # it holds phone numbers: created for its owner only (SQLite gives -wal and -shm the same mode)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(SCHEMA)
+        self._conn = conn
+
+    def _connect_readonly(self) -> None:
+        if not Path(self.path).exists():
+            self._absent = True
+            return
+        conn = sqlite3.connect(f"{Path(self.path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        found = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                             "('delivery_sent', 'delivery_reports', 'inbound_messages')").fetchone()[0]
+        self._absent = int(found) < 3
         self._conn = conn
 
     def _db(self) -> sqlite3.Connection:
@@ -175,12 +216,16 @@ class SqliteDeliveryStore:
         db.execute("COMMIT")
 
     def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if self._absent:  # read-only, and nothing was ever stored here
+            return []
         return self._db().execute(sql, args).fetchall()
 
     # -- group commit ------------------------------------------------------
     async def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
+        if self.readonly:
+            raise RuntimeError(f"the delivery store {self.path} was opened read-only")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((sql, rows, future))
         if self._flusher is None or self._flusher.done():
@@ -248,7 +293,7 @@ class SqliteDeliveryStore:
                                "GROUP BY status", (campaign,))
         out = {str(status): int(n) for status, n in rows}
         sent = await self._run(self._query, "SELECT COUNT(*) FROM delivery_sent WHERE campaign = ?", (campaign,))
-        out["sent"] = int(sent[0][0])
+        out["sent"] = int(sent[0][0]) if sent else 0
         return out
 
     async def latencies(self, campaign: str) -> list[float]:
