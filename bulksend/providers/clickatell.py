@@ -64,7 +64,7 @@ from bulksend.models import (
     Status,
 )
 from bulksend.providers._xml import UnsafeXml, parse_untrusted, text_of
-from bulksend.providers.base import CallbackCheck, ProviderSpec, parse_retry_after
+from bulksend.providers.base import CallbackCheck, LookupWindow, ProviderSpec, parse_retry_after
 from bulksend.providers.callbacks import PolledStatus, StatusPoll
 from bulksend.providers.clickatell_reports import parse_callback
 from bulksend.providers.signing import verify_basic_password
@@ -143,7 +143,7 @@ class Clickatell:
             raise CampaignRefused(f"{label}: nothing at {self.url}; check the plan's base_url", **kw)
         return per_number(batch, answer, status)
 
-    def lookup_request(self, batch: Batch) -> HttpRequest | None:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest | None:
         return None  # Clickatell cannot be asked by client reference
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
