@@ -90,6 +90,9 @@ def test_a_send_without_the_journal_is_tracked_too(sandbox_process: Any, tmp_pat
     code, out = cli_json(capsys, "track", "nj", "-c", str(config), "--plan", "a")
     assert code == 0 and out["polled"]["accepted"] == out["polled"]["candidates"] == 250
     assert out["delivery"]["pending"] == 0 and out["delivery"]["delivered"] + out["delivery"]["failed"] == 250
+    code, status = cli_json(capsys, "status", "nj")
+    assert code == 0 and status["journaled"] is False and status["delivery"] == out["delivery"]
+    assert main(["status", "nj"]) == 0 and "sent without the journal" in capsys.readouterr().out
 
 
 def test_a_resumed_campaign_is_tracked_whole(sandbox_process: Any, tmp_path: Path, capsys: Any) -> None:
