@@ -132,3 +132,30 @@ def stop_after(accepted: int) -> Any:
 
 
 _KEEP: set[asyncio.Future[None]] = set()
+
+
+def test_listen_ties_callbacks_of_a_send_without_the_journal(sandbox_process: Any, tmp_path: Path,
+                                                              capsys: Any) -> None:
+    import time
+    import urllib.request
+
+    from tests.helpers import process
+
+    sb = start_sandbox(sandbox_process, tmp_path)
+    config = write_config(tmp_path / "c.toml", sb.url)
+    numbers = write_numbers(tmp_path / "n.txt", 200)
+    with process("listen", "--config", str(config), "--port", "0") as (_proc, listen_url):
+        assert main(["send", "-c", str(config), "--plan", "a", "-r", str(numbers), "-m", "Hi", "--campaign", "cb",
+                     "--no-journal", "--delivery-report", "per_recipient", "--callback-url",
+                     f"{listen_url}/callbacks/a", "--no-progress"]) == 0
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(listen_url + "/_listen/stats", timeout=5) as resp:
+                stats = json.load(resp)
+            if stats["stored_reports"] >= 200:
+                break
+            time.sleep(0.1)
+    assert stats["stored_reports"] == 200 and stats["unknown"] == 0
+    code, status = cli_json(capsys, "status", "cb")
+    assert code == 0 and status["delivery"]["pending"] == 0 and status["delivery"]["accepted"] == 200
+    assert status["delivery"]["latency_s"]["count"] == status["delivery"]["delivered"]  # callbacks carry times
