@@ -74,6 +74,14 @@ ON CONFLICT (campaign, msisdn) DO UPDATE SET
     provider_id = excluded.provider_id, accepted_at = excluded.accepted_at
 """
 
+#: a whole batch accepted under one id at one time: its numbers as one JSON array, rows made in C
+_UPSERT_SENT_BATCH = """
+INSERT INTO delivery_sent (campaign, msisdn, provider_id, accepted_at)
+SELECT ?1, value, ?2, ?3 FROM json_each(?4) WHERE true
+ON CONFLICT (campaign, msisdn) DO UPDATE SET
+    provider_id = excluded.provider_id, accepted_at = excluded.accepted_at
+"""
+
 _UPSERT_REPORT = """
 INSERT INTO delivery_reports (campaign, msisdn, status, final, provider_status, code, at, received_at, provider_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -113,6 +121,10 @@ def statuses_on(conn: sqlite3.Connection, campaign: str, msisdns: Sequence[str])
 
 class DeliveryStore(Protocol):
     async def record_sent(self, sent: Sequence[Sent]) -> None: ...
+
+    async def record_batch(self, campaign: str, numbers: Sequence[str], provider_id: str, accepted_at: float) -> None:
+        """``record_sent`` for a batch accepted whole, under one id (the common case, made cheap)."""
+        ...
 
     async def record_reports(self, reports: Sequence[Report]) -> None: ...
 
@@ -249,6 +261,10 @@ class SqliteDeliveryStore:
     # -- the protocol --------------------------------------------------------
     async def record_sent(self, sent: Sequence[Sent]) -> None:
         await self._write(_UPSERT_SENT, [(s.campaign, s.msisdn, s.provider_id, s.accepted_at) for s in sent])
+
+    async def record_batch(self, campaign: str, numbers: Sequence[str], provider_id: str, accepted_at: float) -> None:
+        if numbers:
+            await self._write(_UPSERT_SENT_BATCH, [(campaign, provider_id, accepted_at, orjson.dumps(list(numbers)))])
 
     async def record_reports(self, reports: Sequence[Report]) -> None:
         await self._write(_UPSERT_REPORT, [
