@@ -631,7 +631,8 @@ def accepted_recipients(conn: sqlite3.Connection, cid: int) -> list[AcceptedReci
     """Every recipient of campaign ``cid`` the provider accepted, with the id its
     reports name it by (its own, else its batch's) and when its batch was accepted
     (``settled_at``; wall clock). What ``bulksend track`` polls after any journaled send."""
-    from bulksend.journal.records import R_ACCEPTED  # here, so this section merges on its own
+    # imported here, so that this section merges on its own
+    from bulksend.journal.records import R_ACCEPTED
 
     out: list[AcceptedRecipient] = []
     blocks = BlockReader(conn)

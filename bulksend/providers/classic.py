@@ -44,7 +44,12 @@ from bulksend.models import (
     Outcome,
     Status,
 )
-from bulksend.providers.base import CallbackCheck, LookupWindow, ProviderSpec, parse_retry_after
+from bulksend.providers.base import (
+    CallbackCheck,
+    LookupWindow,
+    ProviderSpec,
+    parse_retry_after,
+)
 from bulksend.providers.callbacks import (
     DeliveryStatus,
     InboundEvent,

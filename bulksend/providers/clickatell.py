@@ -64,7 +64,12 @@ from bulksend.models import (
     Status,
 )
 from bulksend.providers._xml import UnsafeXml, parse_untrusted, text_of
-from bulksend.providers.base import CallbackCheck, LookupWindow, ProviderSpec, parse_retry_after
+from bulksend.providers.base import (
+    CallbackCheck,
+    LookupWindow,
+    ProviderSpec,
+    parse_retry_after,
+)
 from bulksend.providers.callbacks import PolledStatus, StatusPoll
 from bulksend.providers.clickatell_reports import parse_callback
 from bulksend.providers.signing import verify_basic_password
