@@ -78,13 +78,15 @@ async def track(
     """
     found = await journal_accepted(journal or db, campaign)
     accepted = [Sent(campaign, m, pid, at) for pid, m, at in found[1]] if found else []
+    if found is None:
+        async with SqliteDeliveryStore(db, readonly=True) as known:  # an unknown name creates no file
+            if not (await known.counts(campaign))["sent"]:
+                raise InputError(f"no campaign named {campaign!r} in journal {journal or db} "
+                                 "and none sent without the journal (see --journal, --db)")
+    chosen = plan or (found[0] if found else None)
+    if chosen is None:
+        raise InputError(f"campaign {campaign!r} was sent without the journal: name its plan with --plan")
     async with SqliteDeliveryStore(db) as store:
-        if found is None and not await store.sent_of(campaign):
-            raise InputError(f"no campaign named {campaign!r} in journal {journal or db} "
-                             "and none sent without the journal (see --journal, --db)")
-        chosen = plan or (found[0] if found else None)
-        if chosen is None:
-            raise InputError(f"campaign {campaign!r} was sent without the journal: name its plan with --plan")
         result = await track_campaign(config, store, campaign, chosen, env=env, transport=transport, clock=clock,
                                       accepted=accepted)
         return result, await delivery_summary(store, campaign, accepted=result.accepted)

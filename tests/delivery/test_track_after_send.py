@@ -116,6 +116,7 @@ def test_track_of_an_unknown_campaign_exits_2_with_one_line(tmp_path: Path, caps
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "no campaign named 'nosuch'" in lines[0] and captured.out == ""
+    assert not Path(".bulksend").exists()  # asking about a name creates no file
 
 
 def stop_after(accepted: int) -> Any:
