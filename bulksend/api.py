@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from bulksend.config import Config
+from bulksend.providers import load_config
 from bulksend.delivery.api import delivery_db_path, recording_sends
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
 from bulksend.preflight import Estimate, estimate, preflight
-from bulksend.providers import load_config
 from bulksend.recipients import RecipientSource, count_lines
 from bulksend.runtime import run as run_loop
 

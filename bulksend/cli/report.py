@@ -7,12 +7,12 @@ import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bulksend.campaigns.report import FORMATS, write_report
 from bulksend.cli.render import report_written
 from bulksend.cli.runs import add_journal, optional_config, settings_for
 from bulksend.delivery.store import statuses_on
 from bulksend.errors import InputError
 from bulksend.journal import Journal
+from bulksend.campaigns.report import FORMATS, write_report
 from bulksend.runtime import run as run_loop
 
 
@@ -20,7 +20,8 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "report", help="write a campaign's per-recipient report",
         description="Write one row per recipient: msisdn,status,batch_id,provider_id,code,attempts,sent_at,"
-                    "delivery (CSV; delivery as 'bulksend track' or 'listen' learned it), or Sinch's semicolon-delimited call detail record layout (--format cdr).")
+                    "delivery (CSV; delivery as 'bulksend track' or 'listen' learned it), or Sinch's "
+                    "semicolon-delimited call detail record layout (--format cdr).")
     p.add_argument("campaign", help="the campaign's name")
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="where to write it; - for stdout")
     p.add_argument("--format", choices=FORMATS, default="csv")
