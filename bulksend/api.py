@@ -16,6 +16,7 @@ or the ``Engine`` directly.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 from bulksend.config import Config
 from bulksend.providers import load_config
+from bulksend.delivery.api import delivery_db_path, recording_sends
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
 from bulksend.preflight import Estimate, estimate, preflight
@@ -89,16 +91,25 @@ async def send_campaign(
     env: Mapping[str, str] | None = None,
     on_start: OnStart | None = None,
     handle_signals: bool = False,
+    delivery_db: str | Path | None = None,
+    record_delivery: bool = True,
 ) -> CampaignSummary:
     """Send one campaign and return its summary.
 
     With ``handle_signals`` the first SIGINT/SIGTERM stops taking new batches
     and lets in-flight ones finish; the summary then says what was not sent.
+    Accepted recipients are written to the delivery tables in ``delivery_db``
+    (default: the journal's file, ``.bulksend/journal.db``) so that ``bulksend
+    track`` and ``listen`` know them; ``record_delivery=False`` keeps none.
     """
     config = as_config(config)
     preflight(spec, config.plan(spec.plan))
-    async with Engine(config, env=env) as engine:
-        run = engine.submit(spec)
+    async with contextlib.AsyncExitStack() as stack:
+        ledger = None
+        if record_delivery:
+            ledger = await stack.enter_async_context(recording_sends(delivery_db or delivery_db_path(config)))
+        engine = await stack.enter_async_context(Engine(config, env=env))
+        run = engine.submit(spec, ledger=ledger)
         if spec.recipients is not None and on_start is not None:  # a total only for whoever shows progress
             run.expect(count_lines(spec.recipients.path))
         if handle_signals:

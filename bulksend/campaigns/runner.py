@@ -131,15 +131,16 @@ class JournaledRun:
             runner = engine.plan_runner(plan.name)
             await self.journal.write(store.set_state, self.campaign.id, CampaignState.RUNNING, "", self.journal.clock())
             calls = runner.calls
-            if not await self._settle_down(runner.plan):
+            if not await self._settle_down(runner.plan, can_look_up(runner.provider)):
                 return await self._paused(self.signals.reason, EXIT_RESUMABLE)
             try:
-                self.reconciled = await reconcile(self.journal, self.campaign, calls, self.options.resend_unknown)
+                self.reconciled = await reconcile(self.journal, self.campaign, calls, self.options.resend_unknown,
+                                                  self.on_event)
             except TransientError as exc:
                 return await self._paused(f"cannot reconcile with the provider: {exc}", EXIT_RESUMABLE)
             except CampaignRefused as exc:
                 return await self._paused(str(exc), EXIT_REFUSED)
-            if self.reconciled.batches or self.reconciled.returned:
+            if self.reconciled.batches or self.reconciled.returned or self.reconciled.asked_again:
                 self.on_event(self._reconciled_text())
             if self.options.retry_failed:
                 again = await self.journal.write(store.return_failed, self.campaign.id, self.journal.clock())
@@ -201,15 +202,17 @@ class JournaledRun:
                       "schedule); Ctrl-C leaves it scheduled, 'bulksend resume' waits again")
         return await wait_until(start, self.signals.requested, self.clock)
 
-    async def _settle_down(self, plan: PlanConfig) -> bool:
+    async def _settle_down(self, plan: PlanConfig, asks_again: bool) -> bool:
         """Give requests a dead run sent the time to land before asking about them.
 
         A provider asked about a batch it is still processing would say it
         does not have it, and the batch would be sent twice. A request is
         given up on after ``plan.timeout``; so the provider is asked only
         that long after the previous run was last seen writing a batch.
+        (``asks_again``: unknown batches will be asked about too.)
         """
-        if not await self.journal.read(store.batches_in, self.campaign.id, (BatchState.IN_FLIGHT,)):
+        states = (BatchState.IN_FLIGHT, BatchState.UNKNOWN) if asks_again else (BatchState.IN_FLIGHT,)
+        if not await self.journal.read(store.batches_in, self.campaign.id, states):
             return True
         last = await self.journal.read(store.last_activity, self.campaign.id) or 0.0
         until = last + plan.timeout
@@ -273,7 +276,8 @@ class JournaledRun:
 
     def _reconciled_text(self) -> str:
         r = self.reconciled
-        return (f"reconciled {r.batches} batches left in flight: {r.found:,} recipients accepted by the "
+        again = f" and asked again about {r.asked_again} unknown ones" if r.asked_again else ""
+        return (f"reconciled {r.batches} batches left in flight{again}: {r.found:,} recipients accepted by the "
                 f"provider, {r.returned:,} to send again, {r.unknown:,} unknown")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from bulksend.cli.render import report_written
 from bulksend.cli.runs import add_journal, optional_config, settings_for
+from bulksend.delivery.store import statuses_on
 from bulksend.errors import InputError
 from bulksend.journal import Journal
 from bulksend.campaigns.report import FORMATS, write_report
@@ -18,8 +19,9 @@ from bulksend.runtime import run as run_loop
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "report", help="write a campaign's per-recipient report",
-        description="Write one row per recipient: msisdn,status,batch_id,provider_id,code,attempts,sent_at "
-                    "(CSV), or Sinch's semicolon-delimited call detail record layout (--format cdr).")
+        description="Write one row per recipient: msisdn,status,batch_id,provider_id,code,attempts,sent_at,"
+                    "delivery (CSV; delivery as 'bulksend track' or 'listen' learned it), or Sinch's "
+                    "semicolon-delimited call detail record layout (--format cdr).")
     p.add_argument("campaign", help="the campaign's name")
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="where to write it; - for stdout")
     p.add_argument("--format", choices=FORMATS, default="csv")
@@ -32,7 +34,7 @@ def register(sub: Any) -> None:
 
 async def _report(path: str, name: str, out: str, fmt: str, price: Decimal | None) -> int:
     async with await Journal.open(path, readonly=True) as journal:
-        return await write_report(journal, name, out, fmt, price)
+        return await write_report(journal, name, out, fmt, price, delivery=statuses_on)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 def _send(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
     if not args.no_journal:
         return _send_journaled(args, config, spec)
-    summary = run_loop(send_campaign(config, spec, handle_signals=True,
+    summary = run_loop(send_campaign(config, spec, handle_signals=True, delivery_db=settings_for(args, config).path,
                                      on_start=None if args.no_progress else progress))
     if args.json:
         print_json(summary.to_dict())

@@ -30,6 +30,12 @@ def register(sub: Any) -> None:
 async def _status(path: str, name: str | None) -> tuple[str, Any]:
     async with await Journal.open(path, readonly=True) as journal:
         if name:
+            if await journal.campaign(name) is None:
+                delivery = await delivery_summary(path, name)
+                if delivery["accepted"]:  # sent without the journal: its delivery is all there is to show
+                    text = (f"campaign {name}: sent without the journal (no per-batch record)\ndelivery\n"
+                            + "\n".join(format_delivery(delivery)))
+                    return text, {"campaign": name, "journaled": False, "delivery": delivery}
             view = await campaign_view(journal, name)
             text, data = status_one(view), view.to_dict()
             delivery = await delivery_summary(path, name, accepted=view.counts.accepted)

@@ -33,6 +33,18 @@ from bulksend.providers.callbacks import CallbackParser, PolledStatus, StatusPol
 from bulksend.providers.signing import clean_headers
 
 
+@dataclass(frozen=True, slots=True)
+class LookupWindow:
+    """The span (epoch seconds, UTC) a lookup asks the provider to search."""
+
+    start: float
+    end: float
+
+    def __post_init__(self) -> None:
+        if not self.start <= self.end:
+            raise ValueError(f"a lookup window must start before it ends ({self.start} > {self.end})")
+
+
 class Provider(Protocol):
     """The codec every provider implements."""
 
@@ -58,9 +70,11 @@ class Provider(Protocol):
 
     def parse_send(self, batch: Batch, response: HttpResponse) -> BatchResult: ...
 
-    def lookup_request(self, batch: Batch) -> HttpRequest | None:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest | None:
         """A request that finds out whether ``batch`` was accepted, or None
-        when this provider cannot be asked."""
+        when this provider cannot be asked. ``window``: when the batch may have
+        reached the provider (a provider that lists only recent batches by
+        default is asked over that span); None: the provider's default span."""
         ...
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
@@ -136,6 +150,8 @@ class ProviderSpec:
     body_limit: int | None = None
     #: the plan key naming its (non-secret) account, kept with a journaled campaign
     account_key: str | None = None
+    #: how far back (seconds) its lookups can see a batch; None: no limit
+    lookback_s: float | None = None
 
     def verifier(self, plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | None:
         """The check ``plan``'s callbacks must pass, ``guarded``; None to take them unsigned."""

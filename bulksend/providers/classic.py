@@ -46,6 +46,7 @@ from bulksend.models import (
 )
 from bulksend.providers.base import (
     CallbackCheck,
+    LookupWindow,
     ProviderSpec,
     Verified,
     parse_retry_after,
@@ -138,7 +139,7 @@ class SinchClassic:
         raise_for_error(status, code, text, response)
         return BatchResult(Outcome(Status.FAILED, code=str(code or status), text=text))
 
-    def lookup_request(self, batch: Batch) -> HttpRequest | None:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest | None:
         return None  # Classic cannot be asked by client reference
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:

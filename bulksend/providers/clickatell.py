@@ -66,6 +66,7 @@ from bulksend.models import (
 from bulksend.providers._xml import UnsafeXml, parse_untrusted, text_of
 from bulksend.providers.base import (
     CallbackCheck,
+    LookupWindow,
     ProviderSpec,
     Verified,
     parse_retry_after,
@@ -148,7 +149,7 @@ class Clickatell:
             raise CampaignRefused(f"{label}: nothing at {self.url}; check the plan's base_url", **kw)
         return per_number(batch, answer, status)
 
-    def lookup_request(self, batch: Batch) -> HttpRequest | None:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest | None:
         return None  # Clickatell cannot be asked by client reference
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -28,6 +29,7 @@ from bulksend.models import (
 )
 from bulksend.providers.base import (
     CallbackCheck,
+    LookupWindow,
     ProviderSpec,
     Verified,
     json_error,
@@ -46,8 +48,16 @@ from bulksend.providers.xms_reports import parse_callback, parse_report
 
 REGIONS = ("us", "eu", "au", "br", "ca")
 MAX_BODY_CHARS = 2000
+#: how far back Sinch lists batches: a lookup's ``start_date`` may be at most 14 days ago
+LOOKBACK_S = 14 * 86_400.0
 # 403 codes that mean the account, not the batch, is the problem.
 _ACCOUNT_CODES = frozenset({"blocked_account"})
+
+
+def iso_ms(epoch: float) -> str:
+    """Sinch's time format, ``YYYY-MM-DDThh:mm:ss.SSSZ`` (UTC)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def region_url(region: str) -> str:
@@ -108,9 +118,14 @@ class SinchXms:
             )
         return BatchResult(Outcome(Status.FAILED, code=code or str(status), text=text))
 
-    def lookup_request(self, batch: Batch) -> HttpRequest:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest:
+        """List batches by ``client_reference``. Sinch lists only batches created
+        in ``start_date``..``end_date`` (default: the last 24 hours, and never more
+        than ``LOOKBACK_S`` back), so a lookup for an older batch must say when."""
         ref = quote(batch.client_reference, safe="")
         url = f"{self._batches_url}?client_reference={ref}&page=0&page_size=100"
+        if window is not None:
+            url += f"&start_date={quote(iso_ms(window.start))}&end_date={quote(iso_ms(window.end))}"
         return HttpRequest("GET", url, {"Authorization": f"Bearer {self.token}"})
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
@@ -309,4 +324,4 @@ def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | 
 
 
 SPEC = ProviderSpec("sinch_xms", KEYS, build, base_url, lambda body, ctype, query: parse_callback(body),
-                    callback_check, body_limit=MAX_BODY_CHARS, account_key="service_plan_id")
+                    callback_check, body_limit=MAX_BODY_CHARS, account_key="service_plan_id", lookback_s=LOOKBACK_S)
