@@ -104,8 +104,9 @@ async def _unused_name(journal: Journal, name: str) -> str:
 
 
 async def _open(settings: JournalSettings, clock: Callable[[], float]) -> Journal:
+    # verify: a damaged journal is refused before anything is sent from it
     return await Journal.open(settings.path, synchronous=settings.synchronous,
-                              busy_timeout=settings.busy_timeout, clock=clock)
+                              busy_timeout=settings.busy_timeout, verify=True, clock=clock)
 
 
 async def _go(config: Config, journal: Journal, campaign: CampaignRecord, options: RunOptions,
