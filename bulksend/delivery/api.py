@@ -69,6 +69,6 @@ async def track(
 
 
 async def summary(db: str | Path, campaign: str, *, accepted: int | None = None) -> dict[str, Any]:
-    """The delivery summary of ``campaign`` (what ``bulksend status`` shows)."""
-    async with SqliteDeliveryStore(db) as store:
+    """The delivery summary of ``campaign`` (what ``bulksend status`` shows); only reads."""
+    async with SqliteDeliveryStore(db, readonly=True) as store:
         return await delivery_summary(store, campaign, accepted=accepted)

@@ -18,12 +18,14 @@ final statuses the later one (by the provider's time) wins.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from bulksend.journal.readonly import connect_read_only
 from bulksend.delivery.model import DeliveryStatus, Inbound, Report, Sent
 
 T = TypeVar("T")
@@ -120,11 +122,24 @@ class DeliveryStore(Protocol):
     async def close(self) -> None: ...
 
 
+def _read_only(path: str) -> sqlite3.Connection:
+    """The store opened ``mode=ro``; a file with no delivery tables reads as an empty store."""
+    conn = connect_read_only(path, timeout=10.0)
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'delivery_reports'").fetchone() is None:
+        conn.close()
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        conn.executescript(SCHEMA)
+    conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
 class SqliteDeliveryStore:
     """``DeliveryStore`` in SQLite, on one worker thread; see the module docstring."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
+        #: only read (``status``): opened ``mode=ro``, never creates a table, so it works on a full disk
+        self.readonly = readonly
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulksend-delivery")
         self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[str, list[tuple[Any, ...]], asyncio.Future[None]]] = []
@@ -146,8 +161,12 @@ class SqliteDeliveryStore:
 
     # -- the worker thread -------------------------------------------------
     def _connect(self) -> None:
+        if self.readonly:
+            self._conn = _read_only(self.path)
+            return
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))  # phone numbers: 0600
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")

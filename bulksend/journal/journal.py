@@ -39,12 +39,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from urllib.parse import quote
 
 from bulksend.errors import InputError, MachineFailure
 from bulksend.journal import store
 from bulksend.journal.coalesce import Coalescer
 from bulksend.journal.lock import HardLinked, JournalFileLock, LockHeld, NotAFile
+from bulksend.journal.readonly import connect_read_only
 from bulksend.journal.records import BatchState, CampaignRecord, StagedBlock
 from bulksend.journal.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from bulksend.journal.worker import SqliteWorker
@@ -129,13 +129,10 @@ class Journal:
             if not self.path.exists():
                 raise JournalError(f"no journal at {self.path} (nothing was sent with it; see --journal)")
             self._lock.open_shared()
-            # mode=ro: a reader never writes, so status and report work on a full disk or a read-only file
-            target, uri = f"file:{quote(str(self.path.resolve()))}?mode=ro", True
         else:
             self._lock.acquire()  # creates the file 0600: SQLite gives -wal and -shm the same mode
-            target, uri = str(self.path), False
         try:
-            conn = sqlite3.connect(target, timeout=self.busy_timeout, isolation_level=None, uri=uri)
+            conn = self._sqlite()
         except BaseException:
             self._lock.release()
             raise
@@ -160,6 +157,11 @@ class Journal:
             self._lock.release()
             raise
         return conn
+
+    def _sqlite(self) -> sqlite3.Connection:
+        if self.readonly:  # never writes: status and report work on a full disk, a read-only file
+            return connect_read_only(self.path, self.busy_timeout)
+        return sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
 
     def _quick_check(self, conn: sqlite3.Connection) -> None:
         """Refuse a damaged file before anything is sent from it (O(pages); see the README)."""
