@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bulksend.outputs import check_outputs
 from bulksend.config import Config, load_config
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
@@ -87,14 +88,20 @@ async def send_campaign(
     env: Mapping[str, str] | None = None,
     on_start: OnStart | None = None,
     handle_signals: bool = False,
+    force: bool = False,
 ) -> CampaignSummary:
     """Send one campaign and return its summary.
+
+    ``force``: overwrite existing results and rejects files (else refused).
 
     With ``handle_signals`` the first SIGINT/SIGTERM stops taking new batches
     and lets in-flight ones finish; the summary then says what was not sent.
     """
     config = as_config(config)
     preflight(spec, config.plan(spec.plan))
+    check_outputs({"--results": spec.results_path, "--rejects": spec.rejects_path},
+                  [spec.recipients.path if spec.recipients else None, *(e.path for e in spec.exclude), config.path],
+                  force=force)
     async with Engine(config, env=env) as engine:
         run = engine.submit(spec)
         if spec.recipients is not None and on_start is not None:  # a total only for whoever shows progress

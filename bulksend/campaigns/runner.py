@@ -76,6 +76,8 @@ class RunOptions:
     results_path: str | None = None
     #: a replacement list, for a campaign whose staging had not finished
     recipients: str | None = None
+    #: overwrite existing output files (results, rejects)
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)

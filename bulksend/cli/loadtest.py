@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bulksend.outputs import check_outputs
 from bulksend.api import as_config
 from bulksend.cli.common import add_config, print_json
 from bulksend.errors import InputError
@@ -87,6 +88,7 @@ def register(sub: Any) -> None:
                    help="seconds to wait for outstanding delivery reports after sending (default 10)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--report", metavar="FILE.html", help="write an HTML report with plots")
+    p.add_argument("--force", action="store_true", help="overwrite the --report file if it exists")
     g = p.add_argument_group("--find-max", "search for the highest rate that stays within bounds")
     g.add_argument("--find-max", action="store_true", help="search instead of one run")
     g.add_argument("--max-429", type=float, default=0.01, metavar="FRACTION",
@@ -112,6 +114,7 @@ def build_spec(args: argparse.Namespace) -> LoadSpec:
     plan = as_config(args.config).plan(args.plan)
     if args.report and not args.report.lower().endswith((".html", ".htm")):
         raise InputError(f"--report {args.report}: the report is an HTML file (name it .html)")
+    check_outputs({"--report": args.report}, [args.config, args.recipients], force=args.force)
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
     if args.find_max and args.ramp:

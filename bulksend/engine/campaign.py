@@ -22,6 +22,7 @@ from bulksend.core.estimate import BodyMeter, discount_duplicates
 from bulksend.core.templates import missing_values, placeholders, render
 from bulksend.engine.ledger import Ledger
 from bulksend.errors import BulksendError, CampaignRefused, InputError, RecipientError
+from bulksend.outputs import open_private
 from bulksend.models import Batch, BatchResult, Message, Numbers, Recipient, Status, keep_only, numbers_of
 from bulksend.recipients import SEND_BLOCK, Block, RecipientSource, read_blocks
 
@@ -127,7 +128,7 @@ class _CsvSink:
             return
         if self._writer is None:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8", newline="")
+            self._file = open_private(self.path)  # checked before the run (bulksend.outputs); 0600
             self._writer = csv.writer(self._file)
             self._writer.writerow(self.header)
         self._writer.writerows(rows)

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bulksend.outputs import open_private
 from bulksend.core.estimate import BodyMeter
 from bulksend.core.seen import Keys, SeenNumbers, as_keys
 from bulksend.core.templates import missing_values, placeholders, render
@@ -225,7 +226,7 @@ def write_rejects(conn: sqlite3.Connection, cid: int, path: str, display: str) -
         return 0
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="") as f:
+        with open_private(path) as f:  # checked before the run (bulksend.outputs); 0600
             writer = csv.writer(f)
             writer.writerow(("source", "line", "value", "reason"))
             writer.writerows((display, line, value, reason) for line, value, reason in rows)
