@@ -167,7 +167,8 @@ class Journal:
         """Refuse a damaged file before anything is sent from it (O(pages); see the README)."""
         problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check(3)")]
         if problems != ["ok"]:
-            raise sqlite3.DatabaseError(f"database disk image is malformed: quick_check: {problems[0]}")
+            found = " ".join("; ".join(problems).replace("*** in database main ***", "").split())
+            raise sqlite3.DatabaseError(f"database disk image is malformed: quick_check: {found[:160]}")
 
     def holder(self) -> str | None:
         """Who holds this journal's lock (``pid N``), or None; for ``status``."""
