@@ -116,3 +116,8 @@ def create_private(path: str, force: bool = False) -> IO[str]:
         return _open(path, os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL))
     except FileExistsError:
         raise InputError(f"{path} exists; pass --force to overwrite it") from None
+
+
+def append_private(path: str) -> IO[bytes]:
+    """Open a log for appending (``listen``'s inbound log); created 0600, as it holds phone numbers."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, PRIVATE), "ab")

@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from bulksend.outputs import append_private
 from bulksend.serving import serve_app
 
 from bulksend.config import Config
@@ -170,7 +171,7 @@ async def _store_inbound(listener: Listener, hook: PlanHook, event: Any) -> None
 
 
 def _append(path: str, line: bytes) -> None:
-    with open(path, "ab") as f:
+    with append_private(path) as f:  # 0600: it holds phone numbers
         f.write(line)
 
 

@@ -237,3 +237,24 @@ def test_loadtest_report_is_checked_before_the_run(sandbox_process, tmp_path: Pa
     assert sb.stats()["plans"] == {}  # nothing was sent for any of them
     assert main([*run, "--report", str(existing), "--force"]) == 0
     assert existing.read_text().startswith("<!")
+
+
+def test_the_inbound_log_and_the_delivery_store_are_created_0600(tmp_path: Path) -> None:
+    import asyncio
+
+    from bulksend.delivery.store import SqliteDeliveryStore
+    from bulksend.outputs import append_private
+
+    log = tmp_path / "inbound.jsonl"
+    with append_private(str(log)) as f:
+        f.write(b"{}\n")
+    with append_private(str(log)) as f:  # appended, never truncated
+        f.write(b"{}\n")
+    assert log.read_bytes() == b"{}\n{}\n" and mode(log) == 0o600
+
+    async def open_store() -> None:
+        async with SqliteDeliveryStore(tmp_path / "d.db"):
+            pass
+
+    asyncio.run(open_store())
+    assert mode(tmp_path / "d.db") == 0o600
