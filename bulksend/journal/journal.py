@@ -39,7 +39,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-
 from bulksend.errors import InputError, MachineFailure
 from bulksend.journal import store
 from bulksend.journal.coalesce import Coalescer
@@ -169,10 +168,6 @@ class Journal:
         if problems != ["ok"]:
             found = " ".join("; ".join(problems).replace("*** in database main ***", "").split())
             raise sqlite3.DatabaseError(f"database disk image is malformed: quick_check: {found[:160]}")
-
-    def holder(self) -> str | None:
-        """Who holds this journal's lock (``pid N``), or None; for ``status``."""
-        return self._lock.holder()
 
     def _translate(self, exc: BaseException) -> BaseException:
         where = f"journal {self.path}"

@@ -97,11 +97,12 @@ class JournalFileLock:
     """A descriptor on the journal file, held as long as the journal is open.
 
     ``acquire`` (a sender) creates the file (0600) if needed and locks it
-    exclusively; ``open_shared`` (a reader) only opens it, to tell who
-    holds it. Close it with ``release`` after the SQLite connection.
+    exclusively; ``open_shared`` (a reader) only opens it, to check that it
+    is a regular file with one name and stays the file SQLite opens. Close
+    it with ``release`` after the SQLite connection.
     """
 
-    __slots__ = ("path", "_fd")
+    __slots__ = ("_fd", "path")
 
     def __init__(self, journal_path: Path) -> None:
         self.path = journal_path
@@ -150,21 +151,6 @@ class JournalFileLock:
             return True
         a, b = os.fstat(self._fd), os.stat(self.path)
         return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-
-    def holder(self) -> str | None:
-        """Who holds the exclusive lock right now (``pid N``), or None (for ``status``)."""
-        if self._fd is None or fcntl is None:
-            return None
-        st = os.fstat(self._fd)
-        found = _holder_of(st)
-        if found is not None or os.path.exists("/proc/locks"):
-            return found
-        try:  # pragma: no cover - no /proc: ask the lock itself
-            fcntl.flock(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:  # pragma: no cover
-            return "another process"
-        fcntl.flock(self._fd, fcntl.LOCK_UN)  # pragma: no cover
-        return None  # pragma: no cover
 
     def release(self) -> None:
         if self._fd is not None:
