@@ -139,3 +139,20 @@ def test_random_bytes_mid_file_are_found_at_open_by_send_and_resume(tmp_path: Pa
     assert main(["resume", "c", "-c", str(tmp_path / "c.toml"), "--journal", str(journal)]) == 2
     assert "is damaged" in capsys.readouterr().err
     assert digest(journal) == before
+
+
+@pytest.mark.parametrize(("raised", "kind"), [
+    (sqlite3.OperationalError("database or disk is full"), "machine"),
+    (sqlite3.OperationalError("disk I/O error"), "machine"),
+    (OSError(28, "No space left on device"), "machine"),
+    (OSError(5, "Input/output error"), "machine"),
+    (sqlite3.DatabaseError("database disk image is malformed"), "input"),
+    (OSError(13, "Permission denied"), "input"),
+])
+def test_a_failing_disk_is_the_machine_s_fault_a_bad_file_the_input_s(tmp_path: Path, raised: BaseException,
+                                                                       kind: str) -> None:
+    from bulksend.errors import MachineFailure
+
+    error = Journal(tmp_path / "j.db")._translate(raised)
+    assert isinstance(error, MachineFailure if kind == "machine" else JournalError)
+    assert str(error).startswith(f"journal {tmp_path / 'j.db'}") and "\n" not in str(error)
