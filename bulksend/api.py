@@ -25,6 +25,7 @@ from typing import Any
 from bulksend.config import Config
 from bulksend.providers import load_config
 from bulksend.delivery.api import delivery_db_path, recording_sends
+from bulksend.outputs import check_outputs
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
 from bulksend.preflight import Estimate, estimate, preflight
@@ -93,8 +94,11 @@ async def send_campaign(
     handle_signals: bool = False,
     delivery_db: str | Path | None = None,
     record_delivery: bool = True,
+    force: bool = False,
 ) -> CampaignSummary:
     """Send one campaign and return its summary.
+
+    ``force``: overwrite existing results and rejects files (else refused).
 
     With ``handle_signals`` the first SIGINT/SIGTERM stops taking new batches
     and lets in-flight ones finish; the summary then says what was not sent.
@@ -104,6 +108,9 @@ async def send_campaign(
     """
     config = as_config(config)
     preflight(spec, config.plan(spec.plan))
+    check_outputs({"--results": spec.results_path, "--rejects": spec.rejects_path},
+                  [spec.recipients.path if spec.recipients else None, *(e.path for e in spec.exclude), config.path],
+                  force=force)
     async with contextlib.AsyncExitStack() as stack:
         ledger = None
         if record_delivery:

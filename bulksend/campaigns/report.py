@@ -48,6 +48,7 @@ from bulksend.core.templates import placeholders, render
 from bulksend.errors import InputError, TemplateError
 from bulksend.journal import store
 from bulksend.journal.journal import Journal
+from bulksend.outputs import check_outputs, create_private, journal_files
 from bulksend.journal.records import (
     BATCHED,
     NEW,
@@ -94,7 +95,8 @@ class ReportWriter:
     """Writes one campaign's report, ``step`` by ``step`` on the journal's thread."""
 
     def __init__(self, campaign: CampaignRecord, out: str, fmt: str = "csv",
-                 price: Decimal | None = None, page: int = PAGE, delivery: DeliveryStatuses | None = None) -> None:
+                 price: Decimal | None = None, page: int = PAGE, delivery: DeliveryStatuses | None = None,
+                 force: bool = False) -> None:
         if fmt not in FORMATS:
             raise InputError(f"report format must be one of {', '.join(FORMATS)}, not {fmt!r}")
         self.campaign = campaign
@@ -102,6 +104,7 @@ class ReportWriter:
         self.fmt = fmt
         self.price = price
         self.page = page
+        self.force = force
         self.rows = 0
         self.done = False
         self._after = campaign.first_id - 1
@@ -134,7 +137,7 @@ class ReportWriter:
             self._file = sys.stdout
         else:
             try:
-                self._file = open(self.out, "w", encoding="utf-8", newline="")
+                self._file = create_private(self.out, self.force)  # 0600: it holds phone numbers
             except OSError as exc:
                 raise InputError(f"{self.out}: cannot write the report: {exc.strerror}") from None
         delimiter = ";" if self.fmt == "cdr" else ","
@@ -174,14 +177,20 @@ class ReportWriter:
 
 
 async def write_report(journal: Journal, name: str, out: str, fmt: str = "csv",
-                       price: Decimal | None = None, delivery: DeliveryStatuses | None = None) -> int:
+                       price: Decimal | None = None, delivery: DeliveryStatuses | None = None,
+                       force: bool = False) -> int:
     """Write campaign ``name``'s report to ``out`` (``-``: stdout); returns the row count.
-    ``delivery`` fills the ``delivery`` column (without it: ``pending`` for every accepted recipient)."""
+
+    ``delivery`` fills the ``delivery`` column (without it: ``pending`` for every
+    accepted recipient). ``out`` is never the journal, and an existing file is
+    refused unless ``force``.
+    """
+    check_outputs({"--out": out}, journal_files(journal.path), force=force)
     campaign = await journal.campaign(name)
     if campaign is None:
         known = ", ".join(c.name for c in await journal.campaigns()) or "none"
         raise InputError(f"no campaign named {name!r} in journal {journal.path} (campaigns: {known})")
-    writer = ReportWriter(campaign, out, fmt, price, delivery=delivery)
+    writer = ReportWriter(campaign, out, fmt, price, delivery=delivery, force=force)
     try:
         while not writer.done:
             await journal.call(writer.step)

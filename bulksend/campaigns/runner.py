@@ -37,7 +37,7 @@ from bulksend.config import Config, PlanConfig
 from bulksend.core.estimate import BodyMeter
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_RESUMABLE
-from bulksend.errors import CampaignRefused, TransientError
+from bulksend.errors import CampaignRefused, MachineFailure, TransientError
 from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.campaigns.journal_ledger import JournalLedger
@@ -76,6 +76,8 @@ class RunOptions:
     results_path: str | None = None
     #: a replacement list, for a campaign whose staging had not finished
     recipients: str | None = None
+    #: overwrite existing output files (results, rejects)
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,9 @@ class JournaledRun:
         if self.on_start is not None:
             self.on_start(run)
         summary = await run.wait()
+        machine = _machine_failure(run.crashed, ledger.failure)
+        if machine is not None:  # the journal's disk failed: stop here, resumable; nothing more is written
+            raise machine
         await ledger.close()
         after = await self.journal.read(store.counts, c.id)
         # Done only when the whole list was read and nothing went wrong: a run that
@@ -279,6 +284,15 @@ class JournaledRun:
         again = f" and asked again about {r.asked_again} unknown ones" if r.asked_again else ""
         return (f"reconciled {r.batches} batches left in flight{again}: {r.found:,} recipients accepted by the "
                 f"provider, {r.returned:,} to send again, {r.unknown:,} unknown")
+
+
+def _machine_failure(*errors: BaseException | None) -> MachineFailure | None:
+    """The first failure of the machine (a full disk) among a run's errors.
+
+    The campaign is left as the disk last saw it (running, batches in
+    flight): ``resume`` reconciles it like after a crash. Exit 75.
+    """
+    return next((e for e in errors if isinstance(e, MachineFailure)), None)
 
 
 def _exit_for(counts: Counts) -> int:

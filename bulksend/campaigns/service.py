@@ -25,6 +25,7 @@ from bulksend.journal.settings import JournalSettings
 from bulksend.campaigns.signals import StopSignals
 from bulksend.journal.staging import fingerprint
 from bulksend.models import Message
+from bulksend.outputs import check_outputs, journal_files
 from bulksend.providers import account_of, build_provider
 
 
@@ -58,6 +59,7 @@ async def send_journaled(
     if options.results_path is None and spec.results_path:
         options = replace(options, results_path=spec.results_path)
     provider = build_provider(plan, env)  # fails early on a missing token or bad plan
+    _check_outputs(config, settings, options, spec.rejects_path, _inputs(spec))
     async with await _open(settings, clock) as journal:
         if fresh:
             spec = replace(spec, name=await _unused_name(journal, spec.name))
@@ -89,9 +91,23 @@ async def resume_campaign(
             raise InputError(f"no campaign named {name!r} in journal {journal.path} (campaigns: {known})")
         chosen = config.plan(plan or campaign.target.plan)
         provider = build_provider(chosen, env)
+        src = campaign.source
+        _check_outputs(config, settings, options, None if campaign.staged else src.rejects_path,
+                       [src.path, *src.exclude, options.recipients])
         campaign = await _may_go_on(journal, campaign, chosen, options, message=None, max_batch=None,
                                     supports_send_at=provider.supports_send_at)
         return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+
+
+def _inputs(spec: CampaignSpec) -> list[str | None]:
+    return [spec.recipients.path if spec.recipients else None, *(e.path for e in spec.exclude)]
+
+
+def _check_outputs(config: Config, settings: JournalSettings, options: RunOptions, rejects: str | None,
+                   inputs: list[str | None]) -> None:
+    """The run's output files, checked before the journal is opened or anything sent (``bulksend.outputs``)."""
+    check_outputs({"--results": options.results_path, "--rejects": rejects},
+                  [*inputs, config.path, *journal_files(settings.path)], force=options.force)
 
 
 async def _unused_name(journal: Journal, name: str) -> str:
@@ -103,8 +119,9 @@ async def _unused_name(journal: Journal, name: str) -> str:
 
 
 async def _open(settings: JournalSettings, clock: Callable[[], float]) -> Journal:
+    # verify: a damaged journal is refused before anything is sent from it
     return await Journal.open(settings.path, synchronous=settings.synchronous,
-                              busy_timeout=settings.busy_timeout, clock=clock)
+                              busy_timeout=settings.busy_timeout, verify=True, clock=clock)
 
 
 async def _go(config: Config, journal: Journal, campaign: CampaignRecord, options: RunOptions,

@@ -16,7 +16,7 @@ import argparse
 import importlib
 import sys
 
-from bulksend.errors import BulksendError, CampaignRefused
+from bulksend.errors import BulksendError, CampaignRefused, MachineFailure
 
 #: subcommand modules, in the order ``--help`` lists them
 COMMANDS = ("demo", "send", "resume", "status", "report", "cancel", "sandbox", "count", "loadtest",
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except CampaignRefused as exc:
         print(f"bulksend: {exc}", file=sys.stderr)
         return 3
+    except MachineFailure as exc:
+        print(f"bulksend: {exc}", file=sys.stderr)
+        return 75
     except BulksendError as exc:
         print(f"bulksend: {exc}", file=sys.stderr)
         return 2

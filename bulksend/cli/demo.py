@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bulksend.api import build_spec, send_campaign
+from bulksend.campaigns import RunOptions
 from bulksend.cli.common import print_json, print_summary
 from bulksend.cli.render import demo_journal_text, demo_sandbox_text
 from bulksend.cli.runs import add_journal, progress
@@ -80,11 +81,11 @@ async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, dict[str, An
         spec = build_spec(plan="demo", recipients=str(workdir / "numbers.csv"), message=DEMO_MESSAGE,
                           campaign="demo", sender="BulkSend", results=str(workdir / "results.csv"))
         if args.no_journal:
-            summary = await send_campaign(config, spec, handle_signals=True,
+            summary = await send_campaign(config, spec, handle_signals=True, force=True,  # the demo's own files
                                           on_start=None if args.no_progress else progress)
         else:  # a new campaign each run (demo, demo-2, ...): its sandbox lives only as long as the demo
             outcome = await send_journaled(config, spec, journal_settings(None, args.journal),
-                                           handle_signals=True, fresh=True,
+                                           options=RunOptions(force=True), handle_signals=True, fresh=True,
                                            on_start=None if args.no_progress else progress)
             assert outcome.summary is not None
             summary = replace(outcome.summary, exit_code=outcome.exit_code)

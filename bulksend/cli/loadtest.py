@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bulksend.outputs import check_outputs
 from bulksend.api import as_config
 from bulksend.cli.common import add_config, print_json
 from bulksend.errors import InputError
@@ -100,6 +101,7 @@ def register(sub: Any) -> None:
     p.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics while it runs "
                         "(0: any free port; one worker's figures live, several workers' at the end)")
+    p.add_argument("--force", action="store_true", help="overwrite the --report file if it exists")
     g = p.add_argument_group("--find-max", "search for the highest rate that stays within bounds")
     g.add_argument("--find-max", action="store_true", help="search instead of one run")
     g.add_argument("--max-429", type=float, default=0.01, metavar="FRACTION",
@@ -125,6 +127,7 @@ def build_spec(args: argparse.Namespace) -> LoadSpec:
     plan = as_config(args.config).plan(args.plan)
     if args.report and not args.report.lower().endswith((".html", ".htm")):
         raise InputError(f"--report {args.report}: the report is an HTML file (name it .html)")
+    check_outputs({"--report": args.report}, [args.config, args.recipients], force=args.force)
     if args.histogram_log and Path(args.histogram_log).exists():
         raise InputError(f"--histogram-log {args.histogram_log}: exists; give a new file")
     if args.workers < 1:

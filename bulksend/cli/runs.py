@@ -39,6 +39,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics while it runs (0: any free port)")
 
 
+def add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="overwrite output files that exist (never an input of the run: that is always refused)")
+
+
 def settings_for(args: argparse.Namespace, config: Config | None) -> JournalSettings:
     return journal_settings(config, getattr(args, "journal", None))
 

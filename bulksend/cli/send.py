@@ -10,7 +10,7 @@ from bulksend.api import as_config, build_spec, dry_run, send_campaign
 from bulksend.core.smart_encoding import smart_encode
 from bulksend.preflight import render_estimate
 from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
-from bulksend.cli.runs import add_journal, add_run_options, note, print_outcome, progress, settings_for, stop_timeout
+from bulksend.cli.runs import add_force, add_journal, add_run_options, note, print_outcome, progress, settings_for, stop_timeout
 from bulksend.config import Config
 from bulksend.engine import CampaignSpec
 from bulksend.campaigns import RunOptions, send_journaled
@@ -54,6 +54,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-journal", action="store_true",
                    help="keep no journal (nothing survives a crash; the campaign cannot be resumed)")
     add_run_options(p)
+    add_force(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
@@ -85,6 +86,7 @@ def _send(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
     if not args.no_journal:
         return _send_journaled(args, config, spec)
     summary = run_loop(send_campaign(config, spec, handle_signals=True, delivery_db=settings_for(args, config).path,
+                                     force=args.force,
                                      on_start=None if args.no_progress else progress))
     if args.json:
         print_json(summary.to_dict())
@@ -97,7 +99,8 @@ def _send_journaled(args: argparse.Namespace, config: Config, spec: CampaignSpec
     """The default: the campaign is journaled, so ``bulksend resume`` can go on with it."""
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
-                         stop_timeout=stop_timeout(args, settings), results_path=spec.results_path)
+                         stop_timeout=stop_timeout(args, settings), results_path=spec.results_path,
+                         force=args.force)
     result = run_loop(send_journaled(
         config, spec, settings, options=options, handle_signals=True, fresh=args.campaign is None,
         on_start=None if args.no_progress else progress, on_event=note(args.no_progress and args.json)))

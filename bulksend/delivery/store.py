@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from bulksend.journal.readonly import connect_read_only
 from bulksend.delivery.model import DeliveryStatus, Inbound, Report, Sent
 
 T = TypeVar("T")
@@ -208,9 +209,7 @@ class SqliteDeliveryStore:
         if not Path(self.path).exists():
             self._absent = True
             return
-        conn = sqlite3.connect(f"{Path(self.path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn = connect_read_only(self.path, timeout=10.0)  # mode=ro: works on a full disk or a read-only file
         found = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                              "('delivery_sent', 'delivery_reports', 'inbound_messages')").fetchone()[0]
         self._absent = int(found) < 3

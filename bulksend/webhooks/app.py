@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from bulksend.outputs import append_private
 from bulksend.config import Config
 from bulksend.delivery.api import journal_lookup
 from bulksend.delivery.model import Inbound, Report
@@ -233,8 +234,7 @@ async def _store_inbound(listener: Listener, hook: PlanHook, event: InboundEvent
 
 def _append(path: str, line: bytes) -> None:
     """Append to the inbound log, created 0600: it holds phone numbers and message texts."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "ab") as f:
+    with append_private(path) as f:
         f.write(line)
 
 
