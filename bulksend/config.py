@@ -273,6 +273,15 @@ def check_max_batch(value: int | None, plan: PlanConfig | None = None, flag: str
                           "raise max_batch in the plan if the provider allows it")
 
 
+def finite_positive(text: str) -> float:
+    """A command-line number that must be finite and above 0 (a rate): the
+    argparse type, so ``--rate nan`` is a usage error (exit 2), not a traceback."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"not a finite number above 0: {text!r}")
+    return value
+
+
 def check_seconds(value: float | None, flag: str) -> None:
     """A finite number of seconds, at least 0."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
