@@ -52,7 +52,8 @@ def check_body(body: str, what: str = "the message") -> None:
         found = PLACEHOLDER.match(body, at)
         if found is None:
             end = body.find("}", at)
-            shown = body[at:end + 1] if 0 <= end - at <= 40 else body[at:at + 20] + "..."
+            shown = body[at:end + 1] if 0 <= end - at <= 40 else body[at:at + 20]
+            shown += "..." if len(shown) < len(body) - at and not shown.endswith("}") else ""
             raise InputError(f"{what} has {shown!r}, which is not a placeholder: a key is 1 to 16 characters "
                              "of A-Z a-z 0-9 . _ - inside ${...}")
         at = body.find("${", found.end())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,8 @@ from bulksend.sandbox import SandboxConfig
 from tests.helpers import make_config, plan_table, write_numbers
 
 
-def received(sb) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    return sb.state.stats()["plans"]["p1"]  # type: ignore[no-any-return]
+def received(sb: Any) -> dict[str, int]:
+    return dict(sb.state.stats()["plans"]["p1"])
 
 
 def test_a_fingerprint_is_size_and_hash_and_sees_a_change_of_the_same_size(tmp_path: Path) -> None:
@@ -45,7 +46,7 @@ def test_exclude_lists_and_old_campaigns_without_fingerprints(tmp_path: Path) ->
     assert "stop.txt" in dropped
 
 
-async def test_the_same_list_again_has_nothing_left_to_send(tmp_path: Path, sandbox) -> None:  # type: ignore[no-untyped-def]
+async def test_the_same_list_again_has_nothing_left_to_send(tmp_path: Path, sandbox: Any) -> None:
     numbers = write_numbers(tmp_path / "n.txt", 300)
     settings = JournalSettings(path=str(tmp_path / "j.db"))
     events: list[str] = []
@@ -60,7 +61,7 @@ async def test_the_same_list_again_has_nothing_left_to_send(tmp_path: Path, sand
     assert "nothing left to send in campaign c" in events and stats["recipients"] == 300
 
 
-async def test_another_list_or_message_under_the_name_is_refused_naming_it(tmp_path: Path, sandbox) -> None:  # type: ignore[no-untyped-def]
+async def test_another_list_or_message_under_the_name_is_refused_naming_it(tmp_path: Path, sandbox: Any) -> None:
     numbers = write_numbers(tmp_path / "n.txt", 300)
     other = write_numbers(tmp_path / "other.txt", 300, start=46_711_000_000)
     settings = JournalSettings(path=str(tmp_path / "j.db"))
@@ -81,7 +82,7 @@ async def test_another_list_or_message_under_the_name_is_refused_naming_it(tmp_p
     assert stats["recipients"] == 300  # the refused sends sent nothing
 
 
-async def test_a_paused_campaign_given_another_list_is_refused_too(tmp_path: Path, sandbox) -> None:  # type: ignore[no-untyped-def]
+async def test_a_paused_campaign_given_another_list_is_refused_too(tmp_path: Path, sandbox: Any) -> None:
     from tests.campaigns.test_journal_resume import stop_after
 
     numbers = write_numbers(tmp_path / "n.txt", 2000)
@@ -102,7 +103,7 @@ async def test_a_paused_campaign_given_another_list_is_refused_too(tmp_path: Pat
 
 
 async def test_allow_changes_sends_only_the_new_recipients_of_a_longer_list_and_says_how_many(
-        tmp_path: Path, sandbox) -> None:  # type: ignore[no-untyped-def]
+        tmp_path: Path, sandbox: Any) -> None:
     numbers = write_numbers(tmp_path / "n.txt", 300)
     settings = JournalSettings(path=str(tmp_path / "j.db"))
     events: list[str] = []
