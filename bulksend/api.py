@@ -23,6 +23,7 @@ from typing import Any
 
 from bulksend.config import Config, check_max_batch
 from bulksend.providers import load_config
+from bulksend.core.message_rules import check_text
 from bulksend.providers.checks import check_campaign, check_message
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
@@ -82,6 +83,9 @@ def build_spec(
         expire_at=expire_at, callback_url=callback_url, max_parts=max_parts,
     )
     check_message(built)
+    for value, flag in ((name, "--campaign"), (sender, "--from"), (column, "--column"), (recipients, "--recipients"),
+                        (results, "--results"), (rejects, "--rejects"), *((e, "--exclude") for e in exclude)):
+        check_text(value, flag)
     return CampaignSpec(
         name=name,
         plan=plan,

@@ -59,6 +59,13 @@ def check_body(body: str, what: str = "the message") -> None:
         at = body.find("${", found.end())
 
 
+def check_text(value: str | None, flag: str) -> None:
+    """A name, path or other text the journal keeps: valid Unicode (an argument
+    whose bytes were not UTF-8 holds lone surrogates, which nothing can store)."""
+    if value is not None and _SURROGATE.search(value):
+        raise InputError(f"{flag} {value!r}: not valid UTF-8")
+
+
 def check_defaults(defaults: Mapping[str, str], flag: str = "--param") -> None:
     """Keys in the placeholder grammar; values are text a message may carry."""
     for key, value in defaults.items():
@@ -103,11 +110,13 @@ def parse_time(text: str, what: str = "--send-at") -> datetime:
     """An aware UTC datetime from ISO-8601 text; no offset means UTC (as Sinch reads it)."""
     try:
         when = datetime.fromisoformat(text.strip())
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when.astimezone(timezone.utc)
     except ValueError:
         raise InputError(f"{what} {text!r}: not an ISO-8601 time (e.g. 2026-05-01T09:00:00+02:00)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
+    except OverflowError:
+        raise InputError(f"{what} {text!r}: out of range") from None
 
 
 def _text(when: datetime) -> str:

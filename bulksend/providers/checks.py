@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bulksend.config import PlanConfig, check_max_batch
-from bulksend.core.message_rules import check_body, check_callback_url, check_defaults, check_times, parse_time
+from bulksend.core.message_rules import check_body, check_callback_url, check_defaults, check_text, check_times, parse_time
 from bulksend.errors import InputError
 from bulksend.models import Message
 from bulksend.providers.registry import PROVIDERS
@@ -25,6 +25,8 @@ def check_message(message: Message) -> None:
     check_body(message.body)
     check_defaults(message.defaults)
     check_callback_url(message.callback_url)
+    check_text(message.callback_url, "--callback-url")
+    check_text(message.sender, "--from")
     send_at = parse_time(message.send_at) if message.send_at else None
     expire_at = parse_time(message.expire_at, "--expire-at") if message.expire_at else None
     check_times(send_at, expire_at, None, timedelta.max)  # the order; the provider's cap needs the plan
