@@ -97,6 +97,8 @@ CASES: dict[str, Case] = {
     "timeout-nan": Case((*SEND, *HI), "plans.a.timeout must be a finite number", plan={"timeout": "nan"}),
     "retry-deadline-inf": Case((*SEND, *HI), "must be a finite number", plan={"retry_deadline": "inf"}),
     "max-batch-zero-in-plan": Case((*SEND, *HI), "plans.a.max_batch must be at least 1", plan={"max_batch": "0"}),
+    "journal-stop-timeout-nan": Case((*SEND, *HI), "journal.stop_timeout must be a finite number of seconds",
+                                     plan={"journal_stop_timeout": "nan"}),
     # other commands
     "loadtest-rate-nan": Case(("loadtest", "--plan", "a", "--rate", "nan", "--duration", "1"),
                               "argument --rate", usage=True),
@@ -109,9 +111,10 @@ def config_text(url: str, plan: dict[str, str]) -> str:
     table = plan_table(url)
     retry = table.pop("retry")
     lines = ["[plans.a]"] + [f"{k} = {plan.get(k, _toml(v))}" for k, v in table.items()]
-    lines += [f"{k} = {v}" for k, v in plan.items() if k not in table and not k.startswith("retry_")]
+    lines += [f"{k} = {v}" for k, v in plan.items() if k not in table and not k.startswith(("retry_", "journal_"))]
     lines += ["[plans.a.retry]"] + [f"{k} = {_toml(v)}" for k, v in retry.items()]
     lines += [f"{k.removeprefix('retry_')} = {v}" for k, v in plan.items() if k.startswith("retry_")]
+    lines += ["[journal]"] + [f"{k.removeprefix('journal_')} = {v}" for k, v in plan.items() if k.startswith("journal_")]
     lines += ["[plans.b]", 'provider = "clickatell"', f'base_url = "{url}"', "rate = 1000"]
     return "\n".join(lines) + "\n"
 
