@@ -79,8 +79,7 @@ async def send_journaled(
                                            _source(spec), spec.max_batch, start_time(message) if held else None,
                                            inputs.to_json(), journal.clock())
             return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
-        known = Inputs.from_json(await journal.read(store.inputs_of, campaign.id))
-        changed = input_changes(known, inputs)
+        changed = input_changes(Inputs.from_json(await journal.read(store.inputs_of, campaign.id)), inputs)
         campaign = await _may_go_on(journal, campaign, plan, options, message=message, max_batch=spec.max_batch,
                                     supports_send_at=provider.supports_send_at, inputs=changed)
         if changed:  # allowed: the new list is read for the recipients the campaign does not have
@@ -88,10 +87,15 @@ async def send_journaled(
             campaign = await journal.read(store.get_campaign, campaign.id)
         out = await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
         if changed and on_event is not None:
-            added = out.counts.total - campaign.total
-            on_event(f"the new inputs added {added:,} recipients not yet in campaign {campaign.name}"
-                     f"{'' if out.state == 'done' else ' so far'}")
+            on_event(_added_text(campaign, out))
         return out
+
+
+def _added_text(before: CampaignRecord, out: JournalSummary) -> str:
+    """How many recipients new inputs added (``--allow-changes``)."""
+    added = out.counts.total - before.total
+    return (f"the new inputs added {added:,} recipients not yet in campaign {before.name}"
+            f"{'' if out.state == 'done' else ' so far'}")
 
 
 async def resume_campaign(

@@ -14,7 +14,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bulksend.config import PlanConfig, check_max_batch
-from bulksend.core.message_rules import check_body, check_callback_url, check_defaults, check_text, check_times, parse_time
+from bulksend.core.message_rules import (
+    check_body,
+    check_callback_url,
+    check_defaults,
+    check_text,
+    check_times,
+    parse_time,
+)
 from bulksend.errors import InputError
 from bulksend.models import Message
 from bulksend.providers.registry import PROVIDERS

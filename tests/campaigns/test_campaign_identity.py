@@ -10,7 +10,12 @@ import pytest
 
 from bulksend.api import build_spec
 from bulksend.campaigns import JournalSettings, RunOptions, send_journaled
-from bulksend.campaigns.identity import Inputs, file_fingerprint, input_changes, inputs_of
+from bulksend.campaigns.identity import (
+    Inputs,
+    file_fingerprint,
+    input_changes,
+    inputs_of,
+)
 from bulksend.engine.campaign import EXIT_OK
 from bulksend.errors import InputError
 from bulksend.sandbox import SandboxConfig
