@@ -20,7 +20,7 @@ from bulksend.errors import InputError
 from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import CampaignRecord, CampaignState, ListSource, Target, message_hash
-from bulksend.campaigns.identity import Inputs, input_changes, inputs_of, message_changes
+from bulksend.campaigns.identity import Inputs, file_fingerprint, input_changes, inputs_of, message_changes
 from bulksend.campaigns.runner import JournalSummary, OnEvent, OnStart, RunOptions, JournaledRun
 from bulksend.campaigns.schedule import normalized, start_time
 from bulksend.journal.settings import JournalSettings
@@ -85,10 +85,28 @@ async def send_journaled(
         if changed:  # allowed: the new list is read for the recipients the campaign does not have
             await journal.write(store.take_new_list, campaign.id, _source(spec), inputs.to_json(), journal.clock())
             campaign = await journal.read(store.get_campaign, campaign.id)
+        else:
+            campaign = await _same_bytes(journal, campaign)
         out = await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
         if changed and on_event is not None:
             on_event(_added_text(campaign, out))
         return out
+
+
+async def _same_bytes(journal: Journal, campaign: CampaignRecord) -> CampaignRecord:
+    """A list touched or copied back (a new mtime, the same bytes as its fingerprint)
+    is the same list: its staging goes on where it stopped, with no --allow-changes."""
+    src = campaign.source
+    if campaign.staged or src.path == "-":
+        return campaign
+    size, mtime = fingerprint(src.path)
+    if size < 0 or (size, mtime) == (src.size, src.mtime_ns):
+        return campaign
+    known = Inputs.from_json(await journal.read(store.inputs_of, campaign.id))
+    if known is None or known.list_path != src.path or file_fingerprint(src.path) != known.list_fp:
+        return campaign
+    await journal.write(store.set_source, campaign.id, replace(src, size=size, mtime_ns=mtime), journal.clock())
+    return await journal.read(store.get_campaign, campaign.id)
 
 
 def _added_text(before: CampaignRecord, out: JournalSummary) -> str:
@@ -113,6 +131,7 @@ async def resume_campaign(
         provider = build_provider(chosen, env)
         campaign = await _may_go_on(journal, campaign, chosen, options, message=None, max_batch=None,
                                     supports_send_at=provider.supports_send_at)
+        campaign = await _same_bytes(journal, campaign)
         return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
 
 

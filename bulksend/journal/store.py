@@ -652,3 +652,8 @@ def take_new_list(conn: sqlite3.Connection, cid: int, source: ListSource, inputs
         reset_staging(conn, cid, now)
     conn.execute("UPDATE campaigns SET source = ?, inputs = ?, staged = 0, line_done = 0, updated_at = ? "
                  "WHERE id = ?", (source.to_json(), inputs, now, cid))
+
+
+def set_source(conn: sqlite3.Connection, cid: int, source: ListSource, now: float) -> None:
+    """The list's description, nothing else (a file touched with the same bytes: its new mtime)."""
+    conn.execute("UPDATE campaigns SET source = ?, updated_at = ? WHERE id = ?", (source.to_json(), now, cid))

@@ -126,3 +126,25 @@ async def test_allow_changes_sends_only_the_new_recipients_of_a_longer_list_and_
     assert out.summary is not None and out.summary.sent == 150
     assert stats["recipients"] == 450 and stats["numbers_received_more_than_once"] == 0
     assert "the new inputs added 150 recipients not yet in campaign c" in events
+
+
+async def test_a_list_touched_with_the_same_bytes_goes_on_without_allow_changes(tmp_path: Path, sandbox: Any) -> None:
+    from bulksend.campaigns import resume_campaign
+    from tests.campaigns.test_journal_resume import stop_after
+
+    numbers = write_numbers(tmp_path / "n.txt", 200_000)
+    settings = JournalSettings(path=str(tmp_path / "j.db"))
+    async with sandbox(SandboxConfig(open_plans=True)) as sb:
+        config = make_config({"a": plan_table(sb.url, rate=4000, burst=400)})
+        spec = build_spec(plan="a", recipients=str(numbers), message="hi", campaign="c")
+        first = await send_journaled(config, spec, settings, on_start=stop_after(500))
+        assert first.state == "paused" and first.counts.total < 200_000, first.counts  # the list is not all read yet
+        os.utime(numbers, ns=(1, 1))  # copied back or touched: a new mtime, the same bytes
+        second = await send_journaled(config, spec, settings, on_start=stop_after(500))
+        assert second.state == "paused"
+        os.utime(numbers, ns=(2, 2))
+        fast = make_config({"a": plan_table(sb.url, rate=1_000_000, burst=1000, max_batch=1000)})
+        done = await resume_campaign(fast, "c", settings)
+        stats = received(sb)
+    assert done.exit_code == EXIT_OK and done.counts.accepted == 200_000
+    assert stats["distinct_numbers"] == 200_000 and stats["numbers_received_more_than_once"] == 0
