@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bulksend.config import Config
+from bulksend.config import Config, check_max_batch
 from bulksend.providers import load_config
 from bulksend.delivery.api import delivery_db_path, recording_sends
 from bulksend.outputs import check_outputs
+from bulksend.core.message_rules import check_text
+from bulksend.providers.checks import check_campaign, check_message
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
 from bulksend.preflight import Estimate, estimate, preflight
@@ -38,6 +40,10 @@ OnStart = Callable[[CampaignRun], Any]
 
 def as_config(config: Config | str | Path) -> Config:
     return config if isinstance(config, Config) else load_config(config)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def default_campaign_name(recipients: str) -> str:
@@ -66,16 +72,27 @@ def build_spec(
     rejects: str | None = None,
     resend_unknown: bool = False,
 ) -> CampaignSpec:
-    """A ``CampaignSpec`` from plain values (strings, as a user has them)."""
+    """A ``CampaignSpec`` from plain values (strings, as a user has them).
+
+    What can be checked without the plan is checked here (the message, the
+    defaults' keys, the callback URL, the times' order, ``max_batch`` >= 1);
+    the rest when it is sent (``check_campaign``). ``InputError`` if not.
+    """
     name = campaign or default_campaign_name(recipients)
+    check_max_batch(max_batch)
+    built = Message(
+        body=message, sender=sender, defaults=dict(params or {}),
+        delivery_report=DeliveryReport(delivery_report), send_at=send_at,
+        expire_at=expire_at, callback_url=callback_url, max_parts=max_parts,
+    )
+    check_message(built)
+    for value, flag in ((name, "--campaign"), (sender, "--from"), (column, "--column"), (recipients, "--recipients"),
+                        (results, "--results"), (rejects, "--rejects"), *((e, "--exclude") for e in exclude)):
+        check_text(value, flag)
     return CampaignSpec(
         name=name,
         plan=plan,
-        message=Message(
-            body=message, sender=sender, defaults=dict(params or {}),
-            delivery_report=DeliveryReport(delivery_report), send_at=send_at,
-            expire_at=expire_at, callback_url=callback_url, max_parts=max_parts,
-        ),
+        message=built,
         recipients=RecipientSource(recipients, fmt, column),
         exclude=tuple(RecipientSource(p) for p in exclude),
         max_batch=max_batch,
@@ -107,7 +124,9 @@ async def send_campaign(
     track`` and ``listen`` know them; ``record_delivery=False`` keeps none.
     """
     config = as_config(config)
-    preflight(spec, config.plan(spec.plan))
+    plan = config.plan(spec.plan)
+    check_campaign(plan, spec.message, spec.max_batch, _now())
+    preflight(spec, plan)
     check_outputs({"--results": spec.results_path, "--rejects": spec.rejects_path},
                   [spec.recipients.path if spec.recipients else None, *(e.path for e in spec.exclude), config.path],
                   force=force)
@@ -139,6 +158,7 @@ def dry_run(config: Config | str | Path, spec: CampaignSpec) -> Estimate:
     """What ``spec`` would send (the counts a send would report, encoding, parts,
     duration); sends nothing but the rejects file a send would write."""
     plan = as_config(config).plan(spec.plan)
+    check_campaign(plan, spec.message, spec.max_batch, _now())
     preflight(spec, plan, scan=False)
     rejects = RejectsFile(spec.rejects_path)
     try:

@@ -15,6 +15,7 @@ imports a provider.
 from __future__ import annotations
 
 import ipaddress
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -252,9 +253,40 @@ def _get(
     if isinstance(value, bool) or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
         raise ConfigError(f"{source}: {where}.{key} must be {names}, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{source}: {where}.{key} must be a finite number, not {value!r}")
     if minimum is not None and value < minimum:  # type: ignore[operator]
         raise ConfigError(f"{source}: {where}.{key} must be at least {minimum}, not {value!r}")
     return value
+
+
+# -- the generic numbers a user types on the command line or into the API ----
+def check_max_batch(value: int | None, plan: PlanConfig | None = None, flag: str = "--max-batch") -> None:
+    """At least 1 and, with ``plan``, never above the plan's ``max_batch``
+    (the provider's limit is its own: ``bulksend.providers.checks``)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{flag} {value!r}: must be a whole number of recipients, at least 1")
+    if plan is not None and value > plan.max_batch:
+        raise ConfigError(f"{flag} {value}: above plan {plan.name}'s max_batch ({plan.max_batch}); "
+                          "raise max_batch in the plan if the provider allows it")
+
+
+def finite_positive(text: str) -> float:
+    """A command-line number that must be finite and above 0 (a rate): the
+    argparse type, so ``--rate nan`` is a usage error (exit 2), not a traceback."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"not a finite number above 0: {text!r}")
+    return value
+
+
+def check_seconds(value: float | None, flag: str) -> None:
+    """A finite number of seconds, at least 0."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not math.isfinite(value) or value < 0):
+        raise ConfigError(f"{flag} {value!r}: must be a finite number of seconds, at least 0")
 
 
 def _table(raw: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:

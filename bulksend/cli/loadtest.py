@@ -16,6 +16,7 @@ from typing import Any
 
 from bulksend.outputs import check_outputs
 from bulksend.api import as_config
+from bulksend.config import finite_positive
 from bulksend.cli.common import add_config, print_json
 from bulksend.errors import InputError
 from bulksend.loadtest import (
@@ -69,7 +70,7 @@ def register(sub: Any) -> None:
         description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config(p)
     p.add_argument("--plan", required=True, help="the [plans.NAME] to load")
-    p.add_argument("--rate", type=float, help="recipients/s (the starting rate with --find-max)")
+    p.add_argument("--rate", type=finite_positive, help="recipients/s (the starting rate with --find-max)")
     p.add_argument("--ramp", metavar="FROM:TO", help="rise (or fall) linearly from FROM to TO recipients/s")
     p.add_argument("--duration", type=float, default=10.0,
                    help="seconds of sending (per step with --find-max; default 10)")

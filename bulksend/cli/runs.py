@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from bulksend.cli.common import print_json
 from bulksend.cli.render import outcome_text
-from bulksend.config import Config
+from bulksend.config import Config, check_seconds
 from bulksend.providers import load_config
 from bulksend.campaigns import JournalSettings, JournalSummary, journal_settings
 from bulksend.engine import CampaignRun
@@ -54,7 +54,8 @@ def optional_config(args: argparse.Namespace) -> Config | None:
 
 def stop_timeout(args: argparse.Namespace, settings: JournalSettings) -> float:
     value = getattr(args, "stop_timeout", None)
-    return settings.stop_timeout if value is None else max(0.0, float(value))
+    check_seconds(value, "--stop-timeout")
+    return settings.stop_timeout if value is None else float(value)
 
 
 def print_outcome(result: JournalSummary, as_json: bool) -> None:

@@ -666,3 +666,40 @@ def settle_unknown(conn: sqlite3.Connection, cid: int, seq: int, provider_id: st
                  "unknown = 0, settled_at = ? WHERE campaign = ? AND seq = ?",
                  (BatchState.ACCEPTED.value, provider_id or None, code, text[:500], now, cid, seq))
     return int(row[0])
+
+
+# -- a campaign's inputs (``campaigns.identity``) ---------------------------
+def create_campaign_with_inputs(
+    conn: sqlite3.Connection, name: str, target: Target, message: Message, source: ListSource,
+    max_batch: int | None, start_at: float | None, inputs: str, now: float,
+) -> CampaignRecord:
+    """``create_campaign`` and its inputs' fingerprints, in one transaction."""
+    created = create_campaign(conn, name, target, message, source, max_batch, start_at, now)
+    set_inputs(conn, created.id, inputs, now)
+    return created
+
+
+def set_inputs(conn: sqlite3.Connection, cid: int, inputs: str, now: float) -> None:
+    conn.execute("UPDATE campaigns SET inputs = ?, updated_at = ? WHERE id = ?", (inputs, now, cid))
+
+
+def inputs_of(conn: sqlite3.Connection, cid: int) -> str:
+    """The campaign's inputs as JSON, "" when it was created before they were kept."""
+    row = conn.execute("SELECT inputs FROM campaigns WHERE id = ?", (cid,)).fetchone()
+    return str(row[0]) if row is not None else ""
+
+
+def take_new_list(conn: sqlite3.Connection, cid: int, source: ListSource, inputs: str, now: float) -> None:
+    """``--allow-changes`` with another list: read ``source`` from its first line
+    for the recipients the campaign does not have yet (those it has are
+    skipped as repeats; nothing sent is forgotten)."""
+    (sent,) = conn.execute("SELECT count(*) FROM batches WHERE campaign = ?", (cid,)).fetchone()
+    if not sent:
+        reset_staging(conn, cid, now)
+    conn.execute("UPDATE campaigns SET source = ?, inputs = ?, staged = 0, line_done = 0, updated_at = ? "
+                 "WHERE id = ?", (source.to_json(), inputs, now, cid))
+
+
+def set_source(conn: sqlite3.Connection, cid: int, source: ListSource, now: float) -> None:
+    """The list's description, nothing else (a file touched with the same bytes: its new mtime)."""
+    conn.execute("UPDATE campaigns SET source = ?, updated_at = ? WHERE id = ?", (source.to_json(), now, cid))

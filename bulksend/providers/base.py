@@ -12,9 +12,11 @@ batch (accepted, or rejected for good) and raises for the rest:
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import orjson
@@ -150,6 +152,12 @@ class ProviderSpec:
     body_limit: int | None = None
     #: the plan key naming its (non-secret) account, kept with a journaled campaign
     account_key: str | None = None
+    #: the most recipients one request may carry (None: no limit bulksend knows)
+    max_batch: int | None = None
+    #: a sender (``from``) -> why the provider would refuse it, or None
+    sender_problem: Callable[[str], str | None] | None = None
+    #: how long after ``send_at`` (or now) a message may be kept; None: no ``expire_at`` at all
+    max_expiry: timedelta | None = None
     #: how far back (seconds) its lookups can see a batch; None: no limit
     lookback_s: float | None = None
 
@@ -161,6 +169,25 @@ class ProviderSpec:
     def account_of(self, plan: PlanConfig) -> str:
         value = plan.options.get(self.account_key) if self.account_key else None
         return value if isinstance(value, str) else ""
+
+
+_DIGITS = re.compile(r"\+?[0-9]+")
+_ALNUM = re.compile(r"[A-Za-z0-9 ]+")
+
+
+def gsm_sender_problem(sender: str, digits: int = 15, alphanumeric: int = 11) -> str | None:
+    """Why an SMS network would refuse ``sender``, or None: a number of up to
+    ``digits`` digits (a leading ``+`` allowed), or up to ``alphanumeric``
+    letters, digits and spaces with at least one letter (what the GSM
+    originator address holds; providers pass their own limits)."""
+    if _DIGITS.fullmatch(sender):
+        n = len(sender.lstrip("+"))
+        return None if n <= digits else f"a number of {n} digits (at most {digits})"
+    if not _ALNUM.fullmatch(sender):
+        return f"neither a number nor alphanumeric (letters, digits and spaces, at most {alphanumeric})"
+    if len(sender) > alphanumeric:
+        return f"{len(sender)} characters (an alphanumeric sender has at most {alphanumeric})"
+    return None
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:

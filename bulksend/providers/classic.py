@@ -49,6 +49,7 @@ from bulksend.providers.base import (
     LookupWindow,
     ProviderSpec,
     Verified,
+    gsm_sender_problem,
     parse_retry_after,
 )
 from bulksend.providers.callbacks import (
@@ -271,4 +272,9 @@ def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck:
     return classic
 
 
-SPEC = ProviderSpec("sinch_classic", KEYS, build, base_url, parse_callback, callback_check)
+#: ``from``: a number or an alphanumeric sender (seed 003, "From" field restrictions)
+SENDER_DIGITS, SENDER_ALPHANUMERIC = 15, 11
+
+#: one recipient a request; no ``max_expiry``: the API takes no expiry, so ``--expire-at`` is refused
+SPEC = ProviderSpec("sinch_classic", KEYS, build, base_url, parse_callback, callback_check, max_batch=1,
+                    sender_problem=lambda s: gsm_sender_problem(s, SENDER_DIGITS, SENDER_ALPHANUMERIC))

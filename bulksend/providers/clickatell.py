@@ -69,6 +69,7 @@ from bulksend.providers.base import (
     LookupWindow,
     ProviderSpec,
     Verified,
+    gsm_sender_problem,
     parse_retry_after,
 )
 from bulksend.providers.callbacks import PolledStatus, StatusPoll
@@ -76,6 +77,8 @@ from bulksend.providers.clickatell_reports import parse_callback
 from bulksend.providers.signing import verify_basic_password
 
 MAX_TO = 200
+#: ``from``: a two-way number or a registered sender ID, as the GSM network carries them
+SENDER_DIGITS, SENDER_ALPHANUMERIC = 15, 11
 FORMATS = ("json", "xml")
 _MIME = {"json": "application/json", "xml": "application/xml"}
 
@@ -318,4 +321,6 @@ def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | 
     return basic
 
 
-SPEC = ProviderSpec("clickatell", KEYS, build, base_url, parse_callback, callback_check)
+#: no ``max_expiry``: the codec sends no expiry, so ``--expire-at`` is refused rather than ignored
+SPEC = ProviderSpec("clickatell", KEYS, build, base_url, parse_callback, callback_check, max_batch=MAX_TO,
+                    sender_problem=lambda s: gsm_sender_problem(s, SENDER_DIGITS, SENDER_ALPHANUMERIC))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -32,6 +32,7 @@ from bulksend.providers.base import (
     LookupWindow,
     ProviderSpec,
     Verified,
+    gsm_sender_problem,
     json_error,
     parse_retry_after,
 )
@@ -50,6 +51,11 @@ REGIONS = ("us", "eu", "au", "br", "ca")
 MAX_BODY_CHARS = 2000
 #: how far back Sinch lists batches: a lookup's ``start_date`` may be at most 14 days ago
 LOOKBACK_S = 14 * 86_400.0
+MAX_TO = 1000
+#: ``expire_at`` defaults to ``send_at`` + 3 days, which is also its cap
+MAX_EXPIRY = timedelta(days=3)
+#: a sender: up to 15 digits (a leading + allowed) or up to 11 alphanumeric characters
+SENDER_DIGITS, SENDER_ALPHANUMERIC = 15, 11
 # 403 codes that mean the account, not the batch, is the problem.
 _ACCOUNT_CODES = frozenset({"blocked_account"})
 
@@ -72,7 +78,7 @@ class SinchXms:
     service_plan_id: str
     token: str = field(repr=False)
     name: str = "sinch_xms"
-    max_batch: int = 1000
+    max_batch: int = MAX_TO
     supports_send_at: bool = True
 
     @property
@@ -324,4 +330,6 @@ def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | 
 
 
 SPEC = ProviderSpec("sinch_xms", KEYS, build, base_url, lambda body, ctype, query: parse_callback(body),
-                    callback_check, body_limit=MAX_BODY_CHARS, account_key="service_plan_id", lookback_s=LOOKBACK_S)
+                    callback_check, body_limit=MAX_BODY_CHARS, account_key="service_plan_id", lookback_s=LOOKBACK_S,
+                    max_batch=MAX_TO, sender_problem=lambda s: gsm_sender_problem(s, SENDER_DIGITS, SENDER_ALPHANUMERIC),
+                    max_expiry=MAX_EXPIRY)
