@@ -27,6 +27,8 @@ from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
 from bulksend.preflight import Estimate, estimate, preflight
 from bulksend.lists.rejects import RejectsFile
+from bulksend.core.numbers import check_region
+from bulksend.lists.scan import scan_inputs
 from bulksend.lists.sources import RecipientSource, count_lines
 from bulksend.runtime import run as run_loop
 
@@ -62,9 +64,15 @@ def build_spec(
     results: str | None = None,
     rejects: str | None = None,
     resend_unknown: bool = False,
+    delimiter: str | None = None,
+    default_region: str | None = None,
 ) -> CampaignSpec:
-    """A ``CampaignSpec`` from plain values (strings, as a user has them)."""
+    """A ``CampaignSpec`` from plain values (strings, as a user has them).
+
+    ``delimiter``: a CSV's separator (default: sniffed from its header line);
+    ``default_region``: the country (ISO code) national numbers are from."""
     name = campaign or default_campaign_name(recipients)
+    region = check_region(default_region)
     return CampaignSpec(
         name=name,
         plan=plan,
@@ -73,8 +81,8 @@ def build_spec(
             delivery_report=DeliveryReport(delivery_report), send_at=send_at,
             expire_at=expire_at, callback_url=callback_url, max_parts=max_parts,
         ),
-        recipients=RecipientSource(recipients, fmt, column),
-        exclude=tuple(RecipientSource(p) for p in exclude),
+        recipients=RecipientSource(recipients, fmt, column, delimiter, region),
+        exclude=tuple(RecipientSource(p, region=region) for p in exclude),
         max_batch=max_batch,
         results_path=results,
         rejects_path=rejects or (str(Path(results).with_suffix(".rejects.csv")) if results else None),
@@ -96,6 +104,8 @@ async def send_campaign(
     and lets in-flight ones finish; the summary then says what was not sent.
     """
     config = as_config(config)
+    if spec.recipients is not None:  # read to its end before the first batch: exit 2 sends nothing
+        scan_inputs(spec.recipients, spec.exclude)
     preflight(spec, config.plan(spec.plan))
     async with Engine(config, env=env) as engine:
         run = engine.submit(spec)
@@ -121,6 +131,8 @@ def dry_run(config: Config | str | Path, spec: CampaignSpec) -> Estimate:
     """What ``spec`` would send (the counts a send would report, encoding, parts,
     duration); sends nothing but the rejects file a send would write."""
     plan = as_config(config).plan(spec.plan)
+    if spec.recipients is not None:
+        scan_inputs(spec.recipients, spec.exclude)
     preflight(spec, plan, scan=False)
     rejects = RejectsFile(spec.rejects_path)
     try:

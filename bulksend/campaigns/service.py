@@ -8,6 +8,7 @@ through staging, holding, reconciling and sending.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -24,6 +25,7 @@ from bulksend.campaigns.schedule import normalized, start_time
 from bulksend.journal.settings import JournalSettings
 from bulksend.campaigns.signals import StopSignals
 from bulksend.journal.staging import fingerprint
+from bulksend.lists.scan import scan_inputs
 from bulksend.models import Message
 from bulksend.providers import account_of, build_provider
 
@@ -39,7 +41,7 @@ def _source(spec: CampaignSpec) -> ListSource:
     path = r.path if r.path == "-" else str(Path(r.path).resolve())
     size, mtime = fingerprint(path)
     return ListSource(path, r.format, r.column, tuple(str(Path(e.path).resolve()) for e in spec.exclude),
-                      size, mtime, spec.rejects_path)
+                      size, mtime, spec.rejects_path, r.delimiter, r.region)
 
 
 async def send_journaled(
@@ -65,11 +67,17 @@ async def send_journaled(
         if campaign is None:
             from bulksend.preflight import preflight
 
+            # Every input error is found before the campaign exists: a list that
+            # cannot be read to its end, a missing exclude list, no number column.
+            if spec.recipients is not None:
+                scan_inputs(spec.recipients, spec.exclude)
             preflight(spec, plan)
             held = message.send_at is not None and not provider.supports_send_at
             campaign = await journal.write(store.create_campaign, spec.name, target_of(plan), message,
                                            _source(spec), spec.max_batch, start_time(message) if held else None,
                                            journal.clock())
+            result = await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+            return await _none_sendable(journal, campaign, result, spec)
         else:
             campaign = await _may_go_on(journal, campaign, plan, options, message=message,
                                         max_batch=spec.max_batch, supports_send_at=provider.supports_send_at)
@@ -92,6 +100,25 @@ async def resume_campaign(
         campaign = await _may_go_on(journal, campaign, chosen, options, message=None, max_batch=None,
                                     supports_send_at=provider.supports_send_at)
         return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+
+
+async def _none_sendable(journal: Journal, campaign: CampaignRecord, result: JournalSummary,
+                         spec: CampaignSpec) -> JournalSummary:
+    """A new campaign whose whole list held no one to send to is an input
+    error: it is taken out of the journal again (nothing of it was sent)."""
+    run = result.summary
+    if result.state != CampaignState.DONE.value or result.counts.total or run is None:
+        return result
+    await journal.write(_forget, campaign.id)
+    shown = spec.recipients.display if spec.recipients else "the list"
+    raise InputError(f"{shown}: no sendable recipients (read {run.recipients_read:,}: invalid {run.invalid:,}, "
+                     f"duplicates {run.duplicates:,}, excluded {run.excluded:,}); nothing was sent")
+
+
+def _forget(conn: sqlite3.Connection, cid: int) -> None:
+    for table in ("recipients", "batches", "rejects", "held", "blocks"):
+        conn.execute(f"DELETE FROM {table} WHERE campaign = ?", (cid,))  # noqa: S608 (fixed names)
+    conn.execute("DELETE FROM campaigns WHERE id = ?", (cid,))
 
 
 async def _unused_name(journal: Journal, name: str) -> str:
@@ -160,6 +187,7 @@ async def _replace_list(journal: Journal, campaign: CampaignRecord, path: str) -
     src = campaign.source
     resolved = path if path == "-" else str(Path(path).resolve())
     size, mtime = fingerprint(resolved)
-    source = ListSource(resolved, src.format, src.column, src.exclude, size, mtime, src.rejects_path)
+    source = ListSource(resolved, src.format, src.column, src.exclude, size, mtime, src.rejects_path,
+                        src.delimiter, src.region)
 
     await journal.write(store.replace_list, campaign.id, source, journal.clock())

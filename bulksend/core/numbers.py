@@ -93,7 +93,7 @@ def _read_messy(raw: str, region: str | None) -> str:
     elif cleaned.startswith("00"):
         text = "+" + bare[2:]
     elif region is None:
-        raise RecipientError("national format (leading 0); use the country code or --default-region", raw)
+        raise RecipientError("national format (leading 0); use the country code", raw)
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
