@@ -127,9 +127,6 @@ def _read_through(raw: IO[bytes], packed: bool, name: str, what: str, on_progres
     last = b"\n"
     try:
         while piece := stream.read(_PIECE):
-            if b"\0" in piece:
-                at = lines + piece[:piece.index(b"\0")].count(b"\n") + 1
-                raise InputError(f"{name}:{at}: a NUL byte: this {what} is not text; nothing was sent")
             if not (piece.isascii() and decoder.getstate()[0] == b""):
                 try:
                     decoder.decode(piece)
@@ -137,6 +134,9 @@ def _read_through(raw: IO[bytes], packed: bool, name: str, what: str, on_progres
                     at = lines + exc.object[:exc.start].count(b"\n") + 1
                     raise InputError(f"{name}:{at}: not valid UTF-8 ({exc.reason}, byte "
                                      f"0x{exc.object[exc.start]:02x}); nothing was sent") from None
+            if b"\0" in piece:
+                at = lines + piece[:piece.index(b"\0")].count(b"\n") + 1
+                raise InputError(f"{name}:{at}: a NUL byte: this {what} is not text; nothing was sent")
             lines += piece.count(b"\n")
             last = piece[-1:]
             if on_progress is not None:
