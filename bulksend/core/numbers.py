@@ -43,7 +43,7 @@ def normalize_msisdn(raw: str, region: str | None = None) -> str:
             return raw
         if raw[:1] == "0" and raw[:2] != "00":  # a national number: "0301234567"
             return _read_messy(raw, region)
-        digits = raw[2:] if raw.startswith("00") else raw
+        digits = raw.removeprefix("00")
     elif raw[:1] == "+" and raw[1:].isdigit() and raw.isascii():
         digits = raw[1:]
         if digits[0] != "0" and MIN_DIGITS <= len(digits) <= MAX_DIGITS:

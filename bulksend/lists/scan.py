@@ -121,7 +121,7 @@ def _not_regular(path: str) -> bool:
 
 def _read_through(raw: IO[bytes], packed: bool, name: str, what: str, on_progress: OnScan | None) -> int:
     total = os.fstat(raw.fileno()).st_size
-    stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if packed else raw
+    stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if packed else raw  # type: ignore[assignment]
     decoder = codecs.getincrementaldecoder("utf-8")()
     lines = 0
     last = b"\n"

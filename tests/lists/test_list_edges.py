@@ -9,7 +9,13 @@ import pytest
 
 from bulksend.errors import InputError
 from bulksend.lists.scan import scan_inputs, scan_list
-from bulksend.lists.sources import RecipientSource, count_lines, peek_columns, read_recipients, sniff_delimiter
+from bulksend.lists.sources import (
+    RecipientSource,
+    count_lines,
+    peek_columns,
+    read_recipients,
+    sniff_delimiter,
+)
 from bulksend.models import Recipient
 
 
