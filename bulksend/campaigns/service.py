@@ -26,6 +26,7 @@ from bulksend.journal.settings import JournalSettings
 from bulksend.campaigns.signals import StopSignals
 from bulksend.journal.staging import fingerprint
 from bulksend.lists.scan import scan_inputs
+from bulksend.lists.sources import RecipientSource
 from bulksend.models import Message
 from bulksend.providers import account_of, build_provider
 
@@ -81,6 +82,7 @@ async def send_journaled(
         else:
             campaign = await _may_go_on(journal, campaign, plan, options, message=message,
                                         max_batch=spec.max_batch, supports_send_at=provider.supports_send_at)
+            _scan_rest(campaign)
         return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
 
 
@@ -99,7 +101,19 @@ async def resume_campaign(
         provider = build_provider(chosen, env)
         campaign = await _may_go_on(journal, campaign, chosen, options, message=None, max_batch=None,
                                     supports_send_at=provider.supports_send_at)
+        _scan_rest(campaign)
         return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+
+
+def _scan_rest(campaign: CampaignRecord) -> None:
+    """A campaign whose list is not all in the journal yet: the list is read to
+    its end again before this run sends anything (the checks of staging, a list
+    gone or changed, come after and say so in their own words)."""
+    src = campaign.source
+    if campaign.staged or src.path == "-" or not Path(src.path).is_file():
+        return
+    scan_inputs(RecipientSource(src.path, src.format, src.column, src.delimiter, src.region),
+                [RecipientSource(path, region=src.region) for path in src.exclude if Path(path).is_file()])
 
 
 async def _none_sendable(journal: Journal, campaign: CampaignRecord, result: JournalSummary,

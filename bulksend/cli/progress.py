@@ -40,8 +40,8 @@ def progress_line(stats: CampaignStats, width: int = 30, now: float | None = Non
 
 def _expected(stats: CampaignStats) -> int | None:
     """Recipients the run will settle: exact once the list is read, until then
-    from the lines counted ahead (a header, blank lines and comments make that a
-    little high); None when nothing was counted."""
+    from the lines counted ahead (a CSV header is not counted; blank lines and
+    comments make it a little high); None when nothing was counted."""
     if stats.total is not None:
         return max(1, stats.total)
     if not stats.total_hint:

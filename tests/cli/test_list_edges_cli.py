@@ -159,3 +159,19 @@ def tempdir() -> str:
     import tempfile
 
     return tempfile.gettempdir()
+
+
+def test_resume_reads_the_rest_of_the_list_to_its_end_first(tmp_path: Path, env: Any, capsys: Any) -> None:
+    from tests.helpers import free_port
+
+    sb, config, _ = env
+    down = write_config(tmp_path / "down.toml", f"http://127.0.0.1:{free_port()}",
+                        retry={"initial": 0.01, "max": 0.02, "jitter": 0.0, "attempts": 2})
+    numbers = write_numbers(tmp_path / "n.txt", 60_000)
+    assert send(down, numbers) == 75  # the provider is out of reach: paused, the list not all read
+    data = numbers.read_bytes()
+    numbers.write_bytes(data[:-24] + b"\xff" + data[-24:])
+    capsys.readouterr()
+    assert main(["resume", "c", "-c", str(config), "--allow-changes", "--no-progress"]) == 2
+    assert f"{numbers}:59999: not valid UTF-8" in one_line(capsys.readouterr().err)
+    assert received(sb) == 0
