@@ -175,3 +175,20 @@ def test_resume_reads_the_rest_of_the_list_to_its_end_first(tmp_path: Path, env:
     assert main(["resume", "c", "-c", str(config), "--allow-changes", "--no-progress"]) == 2
     assert f"{numbers}:59999: not valid UTF-8" in one_line(capsys.readouterr().err)
     assert received(sb) == 0
+
+
+def test_the_scan_shows_progress_on_a_terminal_only() -> None:
+    import io
+
+    from bulksend.cli.progress import scan_progress
+
+    assert scan_progress(io.StringIO(), False, "n.txt") is None
+    out = io.StringIO()
+    show = scan_progress(out, True, "n.txt")
+    assert show is not None
+    show(50, 100)
+    show(60, 100)  # within 0.2 s of the last: not drawn
+    show(100, 100)  # the end is always drawn, then cleared
+    text = out.getvalue()
+    assert "checking n.txt to its end before sending   50%" in text and " 60%" not in text
+    assert text.endswith("100%\r\x1b[K")
