@@ -24,10 +24,10 @@ import os
 import stat
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import IO
 
 from bulksend.errors import InputError
+from bulksend.lists.scanned import ListScan, remember, scanned
 from bulksend.lists.sources import RecipientSource, header_lines
 from bulksend.lists.spool import spool, spooled
 
@@ -35,37 +35,6 @@ from bulksend.lists.spool import spool, spooled
 OnScan = Callable[[int, int], None]
 
 _PIECE = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class ListScan:
-    """What the pre-scan found: the list reads to its end, and how many lines it has."""
-
-    path: str
-    #: lines in the file (a last line without a newline counts)
-    lines: int
-    #: lines that can hold a recipient: ``lines`` less a CSV header
-    data_lines: int
-
-
-_DONE: dict[tuple[str, int, int], ListScan] = {}
-
-
-def _key(path: str) -> tuple[str, int, int] | None:
-    target = spooled(path) or path
-    if target == "-":
-        return None
-    try:
-        st = os.stat(target)
-    except OSError:
-        return None
-    return os.path.realpath(path if path != "-" else target), st.st_size, st.st_mtime_ns
-
-
-def scanned(path: str) -> ListScan | None:
-    """The scan of ``path`` made in this process, if it has not changed since."""
-    key = _key(path)
-    return _DONE.get(key) if key else None
 
 
 def scan_inputs(recipients: RecipientSource, exclude: Iterable[RecipientSource] = (),
@@ -103,11 +72,7 @@ def scan_list(source: RecipientSource, what: str = "recipient list",
     with raw:
         lines = _read_through(raw, target.endswith(".gz"), source.display, what, on_progress)
     data = lines - header_lines(source) if lines else 0
-    found = ListScan(path, lines, max(0, data))
-    key = _key(path)
-    if key is not None:
-        _DONE[key] = found
-    return found
+    return remember(ListScan(path, lines, max(0, data)))
 
 
 def _not_regular(path: str) -> bool:

@@ -491,7 +491,7 @@ def count_lines(path: str) -> int | None:
     """Lines that can hold a recipient (a CSV header is not one), a cheap total
     for the progress bar: the pre-scan's count (``scan``) when this process made
     one, else counted; None for stdin that was not scanned."""
-    from bulksend.lists.scan import scanned
+    from bulksend.lists.scanned import scanned
 
     done = scanned(path)
     if done is not None:
