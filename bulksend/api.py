@@ -32,6 +32,8 @@ from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.models import DeliveryReport, Message
 from bulksend.preflight import Estimate, estimate, preflight
 from bulksend.lists.rejects import RejectsFile
+from bulksend.core.numbers import check_region
+from bulksend.lists.scan import scan_inputs
 from bulksend.lists.sources import RecipientSource, count_lines
 from bulksend.runtime import run as run_loop
 
@@ -71,14 +73,20 @@ def build_spec(
     results: str | None = None,
     rejects: str | None = None,
     resend_unknown: bool = False,
+    delimiter: str | None = None,
+    default_region: str | None = None,
 ) -> CampaignSpec:
     """A ``CampaignSpec`` from plain values (strings, as a user has them).
 
     What can be checked without the plan is checked here (the message, the
     defaults' keys, the callback URL, the times' order, ``max_batch`` >= 1);
     the rest when it is sent (``check_campaign``). ``InputError`` if not.
+
+    ``delimiter``: a CSV's separator (default: sniffed from its header line);
+    ``default_region``: the country (ISO code) national numbers are from.
     """
     name = campaign or default_campaign_name(recipients)
+    region = check_region(default_region)
     check_max_batch(max_batch)
     built = Message(
         body=message, sender=sender, defaults=dict(params or {}),
@@ -93,8 +101,8 @@ def build_spec(
         name=name,
         plan=plan,
         message=built,
-        recipients=RecipientSource(recipients, fmt, column),
-        exclude=tuple(RecipientSource(p) for p in exclude),
+        recipients=RecipientSource(recipients, fmt, column, delimiter, region),
+        exclude=tuple(RecipientSource(p, region=region) for p in exclude),
         max_batch=max_batch,
         results_path=results,
         rejects_path=rejects or (str(Path(results).with_suffix(".rejects.csv")) if results else None),
@@ -124,6 +132,8 @@ async def send_campaign(
     track`` and ``listen`` know them; ``record_delivery=False`` keeps none.
     """
     config = as_config(config)
+    if spec.recipients is not None:  # read to its end before the first batch: exit 2 sends nothing
+        scan_inputs(spec.recipients, spec.exclude)
     plan = config.plan(spec.plan)
     check_campaign(plan, spec.message, spec.max_batch, _now())
     preflight(spec, plan)
@@ -159,6 +169,8 @@ def dry_run(config: Config | str | Path, spec: CampaignSpec) -> Estimate:
     duration); sends nothing but the rejects file a send would write."""
     plan = as_config(config).plan(spec.plan)
     check_campaign(plan, spec.message, spec.max_batch, _now())
+    if spec.recipients is not None:
+        scan_inputs(spec.recipients, spec.exclude)
     preflight(spec, plan, scan=False)
     rejects = RejectsFile(spec.rejects_path)
     try:

@@ -26,6 +26,8 @@ from bulksend.campaigns.schedule import normalized, start_time
 from bulksend.journal.settings import JournalSettings
 from bulksend.campaigns.signals import StopSignals
 from bulksend.journal.staging import fingerprint
+from bulksend.lists.scan import scan_inputs
+from bulksend.lists.sources import RecipientSource
 from bulksend.models import Message
 from bulksend.outputs import check_outputs, journal_files
 from bulksend.providers import account_of, build_provider
@@ -43,7 +45,7 @@ def _source(spec: CampaignSpec) -> ListSource:
     path = r.path if r.path == "-" else str(Path(r.path).resolve())
     size, mtime = fingerprint(path)
     return ListSource(path, r.format, r.column, tuple(str(Path(e.path).resolve()) for e in spec.exclude),
-                      size, mtime, spec.rejects_path)
+                      size, mtime, spec.rejects_path, r.delimiter, r.region)
 
 
 async def send_journaled(
@@ -75,12 +77,17 @@ async def send_journaled(
             from bulksend.preflight import preflight
 
             check_campaign(plan, message, spec.max_batch, datetime.fromtimestamp(clock(), timezone.utc))
+            # Every input error is found before the campaign exists: a list that
+            # cannot be read to its end, a missing exclude list, no number column.
+            if spec.recipients is not None:
+                scan_inputs(spec.recipients, spec.exclude)
             preflight(spec, plan)
             held = message.send_at is not None and not provider.supports_send_at
             campaign = await journal.write(store.create_campaign_with_inputs, spec.name, target_of(plan), message,
                                            _source(spec), spec.max_batch, start_time(message) if held else None,
                                            inputs.to_json(), journal.clock())
-            return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+            result = await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+            return await _none_sendable(journal, campaign, result, spec)
         changed = input_changes(Inputs.from_json(await journal.read(store.inputs_of, campaign.id)), inputs)
         campaign = await _may_go_on(journal, campaign, plan, options, message=message, max_batch=spec.max_batch,
                                     supports_send_at=provider.supports_send_at, inputs=changed)
@@ -89,6 +96,7 @@ async def send_journaled(
             campaign = await journal.read(store.get_campaign, campaign.id)
         else:
             campaign = await _same_bytes(journal, campaign)
+            _scan_rest(campaign)
         out = await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
         if changed and on_event is not None:
             on_event(_added_text(campaign, out))
@@ -137,6 +145,7 @@ async def resume_campaign(
         campaign = await _may_go_on(journal, campaign, chosen, options, message=None, max_batch=None,
                                     supports_send_at=provider.supports_send_at)
         campaign = await _same_bytes(journal, campaign)
+        _scan_rest(campaign)
         return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
 
 
@@ -149,6 +158,30 @@ def _check_outputs(config: Config, settings: JournalSettings, options: RunOption
     """The run's output files, checked before the journal is opened or anything sent (``bulksend.outputs``)."""
     check_outputs({"--results": options.results_path, "--rejects": rejects},
                   [*inputs, config.path, *journal_files(settings.path)], force=options.force)
+
+
+def _scan_rest(campaign: CampaignRecord) -> None:
+    """A campaign whose list is not all in the journal yet: the list is read to
+    its end again before this run sends anything (the checks of staging, a list
+    gone or changed, come after and say so in their own words)."""
+    src = campaign.source
+    if campaign.staged or src.path == "-" or not Path(src.path).is_file():
+        return
+    scan_inputs(RecipientSource(src.path, src.format, src.column, src.delimiter, src.region),
+                [RecipientSource(path, region=src.region) for path in src.exclude if Path(path).is_file()])
+
+
+async def _none_sendable(journal: Journal, campaign: CampaignRecord, result: JournalSummary,
+                         spec: CampaignSpec) -> JournalSummary:
+    """A new campaign whose whole list held no one to send to is an input
+    error: it is taken out of the journal again (nothing of it was sent)."""
+    run = result.summary
+    if result.state != CampaignState.DONE.value or result.counts.total or run is None:
+        return result
+    await journal.write(store.forget_campaign, campaign.id)
+    shown = spec.recipients.display if spec.recipients else "the list"
+    raise InputError(f"{shown}: no sendable recipients (read {run.recipients_read:,}: invalid {run.invalid:,}, "
+                     f"duplicates {run.duplicates:,}, excluded {run.excluded:,}); nothing was sent")
 
 
 async def _unused_name(journal: Journal, name: str) -> str:
@@ -220,6 +253,7 @@ async def _replace_list(journal: Journal, campaign: CampaignRecord, path: str) -
     src = campaign.source
     resolved = path if path == "-" else str(Path(path).resolve())
     size, mtime = fingerprint(resolved)
-    source = ListSource(resolved, src.format, src.column, src.exclude, size, mtime, src.rejects_path)
+    source = ListSource(resolved, src.format, src.column, src.exclude, size, mtime, src.rejects_path,
+                        src.delimiter, src.region)
 
     await journal.write(store.replace_list, campaign.id, source, journal.clock())

@@ -18,14 +18,31 @@ from bulksend.cli.render import outcome_text
 from bulksend.config import Config, check_seconds
 from bulksend.providers import load_config
 from bulksend.campaigns import JournalSettings, JournalSummary, journal_settings
-from bulksend.engine import CampaignRun
-from bulksend.cli.progress import show_progress
+from bulksend.engine import CampaignRun, CampaignSpec
+from bulksend.cli.progress import scan_progress, show_progress
+from bulksend.lists.scan import scan_inputs
 
 
 def add_journal(p: argparse.ArgumentParser) -> None:
     p.add_argument("--journal", metavar="PATH",
                    help="the journal file (default: $BULKSEND_JOURNAL, the config's [journal] path, "
                         "else .bulksend/journal.db)")
+
+
+def add_list_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--delimiter", metavar="CHAR",
+                   help="a CSV list's separator: , ; or tab (default: the one its header line holds most of)")
+    p.add_argument("--default-region", metavar="CC",
+                   help="the country (ISO code, e.g. DE) of numbers written nationally, like 030 1234567")
+
+
+def check_lists(spec: CampaignSpec, quiet: bool = False) -> None:
+    """Read the list (and exclude lists) to their end before anything is sent,
+    showing how far on a terminal; ``InputError`` (exit 2) names file, line, reason."""
+    if spec.recipients is None:
+        return
+    tty = sys.stderr.isatty() and not quiet
+    scan_inputs(spec.recipients, spec.exclude, scan_progress(sys.stderr, tty, spec.recipients.display))
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:

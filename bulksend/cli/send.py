@@ -10,7 +10,8 @@ from bulksend.api import as_config, build_spec, dry_run, send_campaign
 from bulksend.core.smart_encoding import smart_encode
 from bulksend.preflight import render_estimate
 from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
-from bulksend.cli.runs import add_force, add_journal, add_run_options, note, print_outcome, progress, settings_for, stop_timeout
+from bulksend.cli.runs import (add_force, add_journal, add_list_options, add_run_options, check_lists, note,
+                               print_outcome, progress, settings_for, stop_timeout)
 from bulksend.config import Config
 from bulksend.engine import CampaignSpec
 from bulksend.campaigns import RunOptions, send_journaled
@@ -33,6 +34,7 @@ def register(sub: Any) -> None:
                    help="default value for ${KEY} (repeatable)")
     p.add_argument("--column", help="the CSV/JSONL column holding the number")
     p.add_argument("--format", choices=("text", "csv", "jsonl"), help="list format (default: by name)")
+    add_list_options(p)
     p.add_argument("--exclude", action="append", default=[], metavar="FILE",
                    help="numbers never to message, e.g. opt-outs (repeatable)")
     p.add_argument("--from", dest="sender", help="sender (overrides the plan's 'from')")
@@ -71,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
         max_parts=plan.max_parts, column=args.column, fmt=args.format,
         exclude=tuple(args.exclude), max_batch=args.max_batch,
         results=args.results, rejects=args.rejects, resend_unknown=args.resend_unknown,
+        delimiter=args.delimiter, default_region=args.default_region,
     )
+    check_lists(spec, quiet=args.no_progress)
     if args.dry_run:
         est = dry_run(config, spec)
         print_json(est.to_dict()) if args.json else print(render_estimate(est, plan))
@@ -92,6 +96,11 @@ def _send(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
         print_json(summary.to_dict())
     else:
         print_summary(summary)
+    if summary.recipients_read and summary.exit_code == 0 and not (summary.sent or summary.not_sent):
+        print(f"bulksend: {args.recipients}: no sendable recipients (read {summary.recipients_read:,}: "
+              f"invalid {summary.invalid:,}, duplicates {summary.duplicates:,}, excluded {summary.excluded:,}); "
+              "nothing was sent", file=sys.stderr)
+        return 2
     return summary.exit_code
 
 

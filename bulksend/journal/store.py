@@ -703,3 +703,11 @@ def take_new_list(conn: sqlite3.Connection, cid: int, source: ListSource, inputs
 def set_source(conn: sqlite3.Connection, cid: int, source: ListSource, now: float) -> None:
     """The list's description, nothing else (a file touched with the same bytes: its new mtime)."""
     conn.execute("UPDATE campaigns SET source = ?, updated_at = ? WHERE id = ?", (source.to_json(), now, cid))
+
+
+def forget_campaign(conn: sqlite3.Connection, cid: int) -> None:
+    """Take a campaign out of the journal again: one whose list held no one to send to
+    (an input error; nothing of it was sent)."""
+    for table in ("recipients", "batches", "rejects", "held", "blocks"):
+        conn.execute(f"DELETE FROM {table} WHERE campaign = ?", (cid,))  # fixed names, not input
+    conn.execute("DELETE FROM campaigns WHERE id = ?", (cid,))
