@@ -22,7 +22,7 @@ from bulksend.core.estimate import BodyMeter
 from bulksend.engine.calls import ProviderCalls
 from bulksend.engine.campaign import CampaignRun, CampaignSpec, CampaignSummary
 from bulksend.engine.ledger import Ledger, MemoryLedger
-from bulksend.engine.network import Network, Route
+from bulksend.engine.network import Network
 from bulksend.engine.plan import PlanRunner
 from bulksend.engine.retry import Sleep
 from bulksend.engine.transport import HttpTransport, Transport, open_session
@@ -64,7 +64,7 @@ class Engine:
         if self._given is not None:
             self._transport = self._given
         else:
-            self._session = open_session(self.connections, route=Route(self.network.context()))
+            self._session = open_session(self.connections, ssl_context=self.network.context())
             self._transport = HttpTransport(self._session)
         if self.metrics is not None:
             self._transport = self.metrics.metered(self._transport)

@@ -21,14 +21,13 @@ proxy's host and port only.
 
 from __future__ import annotations
 
+import base64
 import ssl
 import urllib.request
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
-
-import aiohttp
 
 from bulksend.config import PlanConfig
 from bulksend.errors import ConfigError
@@ -42,13 +41,16 @@ class Route:
     ssl: ssl.SSLContext
     #: an http:// proxy URL without credentials, or None (direct)
     proxy: str | None = None
-    proxy_auth: aiohttp.BasicAuth | None = None
+    #: the ``Proxy-Authorization`` value, or None
+    proxy_auth: str | None = field(default=None, repr=False)
 
     def request_kwargs(self) -> dict[str, Any]:
+        """What ``session.request`` takes for this route."""
         kwargs: dict[str, Any] = {"ssl": self.ssl}
         if self.proxy is not None:
             kwargs["proxy"] = self.proxy
-            kwargs["proxy_auth"] = self.proxy_auth
+            if self.proxy_auth is not None:
+                kwargs["proxy_headers"] = {"Proxy-Authorization": self.proxy_auth}
         return kwargs
 
     def describe(self) -> str:
@@ -90,7 +92,7 @@ class Network:
         proxy, auth = found
         return Route(context, proxy, auth)
 
-    def _proxy_auth(self, plan: PlanConfig) -> aiohttp.BasicAuth | None:
+    def _proxy_auth(self, plan: PlanConfig) -> str | None:
         var = plan.network.proxy_auth_env
         if var is None:
             return None
@@ -101,17 +103,22 @@ class Network:
         user, colon, password = value.partition(":")
         if not colon or not user:
             raise ConfigError(f"plans.{plan.name}: {var} must hold user:password for the proxy")
-        return aiohttp.BasicAuth(user, password)
+        return basic_auth(user, password)
 
 
-def env_proxy(env: Mapping[str, str], url: str) -> tuple[str, aiohttp.BasicAuth | None] | None:
+def basic_auth(user: str, password: str) -> str:
+    """A ``Proxy-Authorization`` value (RFC 7617)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def env_proxy(env: Mapping[str, str], url: str) -> tuple[str, str | None] | None:
     """The proxy ``*_PROXY`` in ``env`` gives for ``url`` (None: go direct), as urllib reads them."""
     proxies = _proxies(env)
     parts = urlsplit(url)
     chosen = proxies.get(parts.scheme)
     if not chosen or parts.hostname is None:
         return None
-    if urllib.request.proxy_bypass_environment(parts.hostname, proxies):  # NO_PROXY
+    if _bypass(parts.hostname, proxies):  # NO_PROXY
         return None
     proxy = urlsplit(chosen if "://" in chosen else "http://" + chosen)
     if proxy.scheme != "http" or not proxy.hostname:
@@ -119,10 +126,14 @@ def env_proxy(env: Mapping[str, str], url: str) -> tuple[str, aiohttp.BasicAuth 
                           f"(https targets are tunnelled through them), not {proxy.scheme}://")
     auth = None
     if proxy.username is not None:
-        auth = aiohttp.BasicAuth(unquote(proxy.username), unquote(proxy.password or ""))
+        auth = basic_auth(unquote(proxy.username), unquote(proxy.password or ""))
     host = f"[{proxy.hostname}]" if ":" in proxy.hostname else proxy.hostname
     port = f":{proxy.port}" if proxy.port else ""
     return f"http://{host}{port}", auth
+
+
+#: urllib's NO_PROXY matching (the one aiohttp's trust_env uses); absent from typeshed
+_bypass: Callable[[str, dict[str, str]], bool] = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
 
 
 def _proxies(env: Mapping[str, str]) -> dict[str, str]:

@@ -47,19 +47,17 @@ class Transport(Protocol):
 
 
 def open_session(
-    connections: int = 100, user_agent: str = USER_AGENT, *, route: Route | None = None,
+    connections: int = 100, user_agent: str = USER_AGENT, *, ssl_context: ssl.SSLContext | None = None,
     trace_configs: list[aiohttp.TraceConfig] | None = None,
 ) -> aiohttp.ClientSession:
     """The session an engine (or a load test) owns (call inside a running loop).
 
-    ``route`` is the default of every request: its context verifies
-    certificates (default: Python's default context; verification is never
-    off), its proxy (if any) carries them. Loopback sandboxes speak plain http.
+    ``ssl_context`` verifies certificates unless a request's route says
+    another (default: Python's default context; verification is never off).
+    Proxies are per request (``Route``). Loopback sandboxes speak plain http.
     """
-    route = route or Route(ssl.create_default_context())
-    connector = aiohttp.TCPConnector(limit=connections, ssl=route.ssl)
+    connector = aiohttp.TCPConnector(limit=connections, ssl=ssl_context or ssl.create_default_context())
     return aiohttp.ClientSession(connector=connector, headers={"User-Agent": user_agent},
-                                 proxy=route.proxy, proxy_auth=route.proxy_auth,
                                  trace_configs=trace_configs)
 
 
