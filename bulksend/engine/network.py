@@ -11,7 +11,8 @@ Decided once per plan when its transport is made, never per request:
   ``proxy_auth_env`` names), else ``HTTPS_PROXY`` / ``HTTP_PROXY`` (by the
   URL's scheme, lower-case names first) unless ``NO_PROXY`` covers the host:
   the rules of ``urllib.request`` that aiohttp's ``trust_env`` applies, read
-  from the engine's environment. bulksend does not use ``trust_env`` itself:
+  from the engine's environment. Plain http goes to loopback only (config
+  rule), so an http:// sandbox plan is always reached directly. bulksend does not use ``trust_env`` itself:
   it would look both up again in a thread for every request, and would take
   ``~/.netrc`` credentials that clash with a provider's own Authorization.
 
@@ -86,7 +87,9 @@ class Network:
             raise ConfigError(f"plans.{plan.name}.{exc}") from None
         if net.proxy is not None:
             return Route(context, net.proxy, self._proxy_auth(plan))
-        found = env_proxy(self.env, plan.base_url)
+        # Plain http is allowed to loopback only (the sandbox): a corporate HTTP_PROXY
+        # could not reach it, so it is always reached directly.
+        found = None if plan.base_url.startswith("http://") else env_proxy(self.env, plan.base_url)
         if found is None:
             return Route(context)
         proxy, auth = found

@@ -170,10 +170,11 @@ async def test_a_proxy_that_is_down_stops_the_campaign_resumable(tls: SimpleName
     assert "cannot connect to the proxy for 127.0.0.1" in summary.stopped_reason
 
 
-async def test_plain_http_sandbox_ignores_an_https_proxy(tmp_path: Path) -> None:
-    """HTTPS_PROXY is for https URLs; the loopback sandbox over http goes direct."""
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "HTTP_PROXY", "http_proxy"])
+async def test_plain_http_sandbox_goes_direct_whatever_the_env_says(tmp_path: Path, variable: str) -> None:
+    """Plain http is loopback only (the sandbox); a corporate proxy could not reach it."""
     numbers = write_numbers(tmp_path / "n.txt", 10)
     async with running(SandboxConfig(plans={"p1": SandboxPlan()}), port=0) as sb, ConnectProxy() as proxy:
-        summary = await send(sb.url, numbers, env={"HTTPS_PROXY": proxy.url})
+        summary = await send(sb.url, numbers, env={variable: proxy.url})
         assert received(sb) == 10
-    assert summary.exit_code == 0 and proxy.tunnels == []
+    assert summary.exit_code == 0 and proxy.tunnels == [] and proxy.refused == []
