@@ -259,6 +259,9 @@ class _Runner:
                 retryable = True
             except AmbiguousOutcome as exc:  # may have been taken: never resent
                 rec.attempt(sent_at, self.clock(), exc.code or "ambiguous", parts)
+            except CampaignRefused as exc:  # a certificate not verified, a proxy refusing the tunnel
+                rec.attempt(sent_at, self.clock(), exc.code or "refused", parts)
+                rec.stopped = rec.stopped or f"the test was refused: {exc}"
             else:
                 done = self.clock()
                 rec.attempt(sent_at, done, str(response.status), parts)

@@ -125,3 +125,15 @@ async def test_track_polls_over_tls_through_https_proxy(tls: tuple[ssl.SSLContex
             result = await track_campaign(config, store, "c", "a", env={"HTTPS_PROXY": proxy.url})
     assert (result.candidates, result.requests, result.errors) == (30, 3, 0)  # one poll a batch
     assert proxy.tunnels and set(proxy.tunnels) == {sb.url.removeprefix("https://")}
+
+
+async def test_loadtest_against_an_unverified_certificate_stops_with_the_reason(
+        tls: tuple[ssl.SSLContext, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    server, _ = tls
+    async with running(SandboxConfig(plans={"p1": SandboxPlan(rate=1e6, burst=1e6)}), ssl_context=server) as sb:
+        plan = make_config({"demo": plan_table(sb.url)}).plan("demo")
+        result = await run_loadtest(LoadSpec(plan, RateProfile.constant(50, 1.0)), env={})
+        received = sb.state.plans["p1"].stats.recipients if "p1" in sb.state.plans else 0
+    assert result.accepted == received == 0
+    assert "cannot verify the TLS certificate of 127.0.0.1" in result.stopped
