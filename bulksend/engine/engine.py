@@ -110,7 +110,10 @@ class Engine:
         transport = self.transport
         if self._session is None:
             return transport
-        routed: Transport = HttpTransport(self._session, self.network.route(plan))
+        route = self.network.route(plan)
+        # the session's defaults need no binding: the send path stays as it was
+        plain = route.proxy is None and route.ssl is self.network.context()
+        routed: Transport = HttpTransport(self._session, None if plain else route)
         return self.metrics.metered(routed) if self.metrics is not None else routed
 
     def submit(

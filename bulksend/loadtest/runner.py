@@ -95,9 +95,10 @@ async def run_worker(
         session = await stack.enter_async_context(open_session(
             spec.max_in_flight, "bulksend-loadtest/0.1", ssl_context=route.ssl,
             trace_configs=[metrics.trace_config()] if metrics is not None else None))
-        await warm_up(session, spec, route.request_kwargs())
+        per_request = route.request_kwargs() if route.proxy else {}  # its TLS context is the session's
+        await warm_up(session, spec, per_request)
         runner = _Runner(spec, provider, session, recorder, message, clock, tracker, stop)
-        runner.route = route.request_kwargs()
+        runner.route = per_request
         gc.collect()
         gc.freeze()  # what exists now is never garbage: keep collections short during the run
         recorder.start = start_at if start_at is not None else clock() + LEAD
