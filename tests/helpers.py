@@ -202,7 +202,7 @@ class ConnectProxy:
             self.tunnels.append(target)
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.TimeoutError, asyncio.LimitOverrunError):
+        except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError, asyncio.LimitOverrunError):
             pass
         finally:
             writer.close()

@@ -15,7 +15,13 @@ import trustme
 from bulksend.cli import main
 from bulksend.errors import ConfigError
 from bulksend.sandbox import SandboxConfig, SandboxPlan, running
-from tests.helpers import ConnectProxy, make_config, plan_table, write_config, write_numbers
+from tests.helpers import (
+    ConnectProxy,
+    make_config,
+    plan_table,
+    write_config,
+    write_numbers,
+)
 
 pytestmark = pytest.mark.timeout(90)
 

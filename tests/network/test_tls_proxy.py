@@ -17,7 +17,13 @@ from bulksend.engine import CampaignSpec, CampaignSummary, Engine
 from bulksend.models import Message
 from bulksend.recipients import RecipientSource
 from bulksend.sandbox import RunningSandbox, SandboxConfig, SandboxPlan, running
-from tests.helpers import ConnectProxy, free_port, make_config, plan_table, write_numbers
+from tests.helpers import (
+    ConnectProxy,
+    free_port,
+    make_config,
+    plan_table,
+    write_numbers,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
