@@ -61,6 +61,22 @@ class AutoPauseConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkConfig:
+    """A plan's way to its provider (``bulksend.engine.network`` applies it).
+
+    ``proxy``: an http:// forward proxy (https targets go through it by
+    CONNECT, TLS end to end), instead of ``HTTPS_PROXY``/``NO_PROXY``;
+    ``proxy_auth_env``: the environment variable holding its ``user:password``;
+    ``ca_file``: a PEM bundle trusted for this plan instead of the system's.
+    There is deliberately no key that turns certificate verification off.
+    """
+
+    proxy: str | None = None
+    proxy_auth_env: str | None = None
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PlanConfig:
     name: str
     provider: str
@@ -77,6 +93,8 @@ class PlanConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     #: on by default; None (``auto_pause = false``): never pause on errors
     auto_pause: AutoPauseConfig | None = field(default_factory=AutoPauseConfig)
+    #: how requests reach the provider: ``proxy``, ``proxy_auth_env``, ``ca_file``
+    network: NetworkConfig = field(default_factory=NetworkConfig)
 
     @property
     def is_loopback(self) -> bool:
@@ -140,7 +158,7 @@ JOURNAL_KEYS = frozenset({"path", "synchronous", "busy_timeout", "stop_timeout"}
 
 _COMMON = frozenset({
     "provider", "base_url", "rate", "burst", "max_batch", "concurrency",
-    "from", "max_parts", "timeout", "retry", "auto_pause",
+    "from", "max_parts", "timeout", "retry", "auto_pause", "proxy", "proxy_auth_env", "ca_file",
 })
 
 
@@ -179,7 +197,38 @@ def _plan(name: str, table: Any, source: str, providers: Mapping[str, PlanRules]
         retry=_retry(table.get("retry", {}), where + ".retry", source),
         auto_pause=_auto_pause(table.get("auto_pause"), where + ".auto_pause", source),
         options=options,
+        network=_network(table, where, source),
     )
+
+
+def _network(table: Mapping[str, Any], where: str, source: str) -> NetworkConfig:
+    """``proxy`` (http://host:port, no credentials in it), ``proxy_auth_env``, ``ca_file`` (an existing file)."""
+    proxy = _get(table, "proxy", str, where, source, None)
+    auth_env = _get(table, "proxy_auth_env", str, where, source, None)
+    ca_file = _get(table, "ca_file", str, where, source, None)
+    if proxy is not None:
+        try:
+            parts = urlsplit(proxy)
+            _ = parts.port  # raises ValueError on a bad port
+        except ValueError:
+            parts = urlsplit("")
+        if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+            raise ConfigError(f"{source}: {where}.proxy: not an http://host:port proxy URL: {proxy!r} "
+                              "(https targets are tunnelled through it, TLS end to end)")
+        if parts.username or parts.password:
+            raise ConfigError(f"{source}: {where}.proxy: credentials do not belong in the config file; "
+                              "put user:password in an environment variable named by proxy_auth_env")
+        proxy = proxy.rstrip("/")
+    if auth_env is not None and proxy is None:
+        raise ConfigError(f"{source}: {where}.proxy_auth_env is set but {where}.proxy is not")
+    if ca_file is not None:
+        path = Path(ca_file).expanduser()
+        if not path.is_absolute() and Path(source).is_file():
+            path = Path(source).resolve().parent / path  # relative to the config file
+        if not path.is_file():
+            raise ConfigError(f"{source}: {where}.ca_file: no such file: {ca_file!r}")
+        ca_file = str(path)
+    return NetworkConfig(proxy, auth_env, ca_file)
 
 
 def _base_url(table: Mapping[str, Any], where: str, source: str) -> str | None:

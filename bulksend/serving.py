@@ -36,6 +36,7 @@ import contextlib
 import logging
 import math
 import resource
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -265,8 +266,11 @@ async def read_body(request: web.BaseRequest, timeout: float) -> bytes:
 async def serve_app(
     app: web.Application, port: int = 0, host: str = "127.0.0.1", *,
     limits: ServeLimits | None = None, stats: ConnectionStats | None = None, log: logging.Logger | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[str]:
     """Serve ``app`` until the block ends; yields its base URL. ``port=0`` picks a free one.
+
+    With ``ssl_context`` it speaks https (tests of TLS; the URL says so).
 
     With ``limits``, connections are capped and timed (module docstring); ``stats``
     counts what the limits refused and ``log`` says so (default ``bulksend.serving``).
@@ -285,14 +289,14 @@ async def serve_app(
     server: asyncio.AbstractServer | None = None
     try:
         if pool is None:
-            site = web.TCPSite(runner, host, port, reuse_address=True)
+            site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
             await site.start()
             bound = runner.addresses[0][1]
         else:
             loop = asyncio.get_running_loop()
-            server = await loop.create_server(pool, host, port, reuse_address=True)
+            server = await loop.create_server(pool, host, port, reuse_address=True, ssl=ssl_context)
             bound = server.sockets[0].getsockname()[1]
-        yield f"http://{host}:{bound}"
+        yield f"{'https' if ssl_context else 'http'}://{host}:{bound}"
     finally:
         if server is not None:
             server.close()

@@ -26,14 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import ssl
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 import aiohttp
 
-from bulksend.engine.transport import perform
+from bulksend.engine.network import Network
+from bulksend.engine.transport import open_session, perform
 from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError
 from bulksend.loadtest.delivery import DeliveryReceiver, DeliveryTracker
 from bulksend.loadtest.recorder import Recorder
@@ -89,12 +91,14 @@ async def run_worker(
             receiver = await stack.enter_async_context(DeliveryReceiver(tracker, clock))
             message = replace(message, callback_url=receiver.url,
                               delivery_report=DeliveryReport.PER_RECIPIENT)
-        connector = aiohttp.TCPConnector(limit=spec.max_in_flight, ssl=ssl.create_default_context())
-        session = await stack.enter_async_context(aiohttp.ClientSession(
-            connector=connector, headers={"User-Agent": "bulksend-loadtest/0.1"},
+        route = Network(os.environ if env is None else env).route(spec.plan)  # the engine's TLS and proxy rules
+        session = await stack.enter_async_context(open_session(
+            spec.max_in_flight, "bulksend-loadtest/0.1", ssl_context=route.ssl,
             trace_configs=[metrics.trace_config()] if metrics is not None else None))
-        await warm_up(session, spec)
+        per_request = route.request_kwargs() if route.proxy else {}  # its TLS context is the session's
+        await warm_up(session, spec, per_request)
         runner = _Runner(spec, provider, session, recorder, message, clock, tracker, stop)
+        runner.route = per_request
         gc.collect()
         gc.freeze()  # what exists now is never garbage: keep collections short during the run
         recorder.start = start_at if start_at is not None else clock() + LEAD
@@ -140,7 +144,7 @@ class RecorderStats:
         return self._rec.totals.retries
 
 
-async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec) -> None:
+async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec, route: dict[str, Any] | None = None) -> None:
     """Open a few connections (and TLS sessions) before the clock starts, so
     the first batches are not charged for them: GETs of the plan's base URL,
     which send no message; whatever they answer is ignored."""
@@ -149,7 +153,7 @@ async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec) -> None:
     async def one() -> None:
         with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError):
             async with session.get(spec.plan.base_url + "/", timeout=timeout, allow_redirects=False,
-                                   trace_request_ctx=UNCOUNTED) as resp:
+                                   trace_request_ctx=UNCOUNTED, **(route or {})) as resp:
                 await resp.read()
 
     await asyncio.gather(*(one() for _ in range(min(WARM_CONNECTIONS, spec.max_in_flight))))
@@ -164,7 +168,7 @@ async def _drain(tracker: DeliveryTracker, timeout: float, clock: Clock,
 
 class _Runner:
     __slots__ = ("spec", "provider", "session", "recorder", "message", "clock", "tracker", "stop",
-                 "timeout", "parts", "in_flight", "tasks")
+                 "timeout", "parts", "in_flight", "tasks", "route")
 
     def __init__(self, spec: LoadSpec, provider: Provider, session: aiohttp.ClientSession,
                  recorder: Recorder, message: Message, clock: Clock,
@@ -181,6 +185,8 @@ class _Runner:
         self.parts = spec.parts_per_message
         self.in_flight = 0
         self.tasks: set[asyncio.Task[None]] = set()
+        #: the plan's TLS context and proxy (``bulksend.engine.network.Route``)
+        self.route: dict[str, Any] = {}
 
     async def run(self, worker: int, workers: int) -> None:
         schedule = self.spec.schedule
@@ -248,12 +254,15 @@ class _Runner:
             retry_after: float | None = None
             retryable = False
             try:
-                response = await perform(self.session, request, self.timeout)
+                response = await perform(self.session, request, self.timeout, **self.route)
             except TransientError as exc:  # nothing was sent: safe to resend
                 rec.attempt(sent_at, self.clock(), exc.code or "connect", parts)
                 retryable = True
             except AmbiguousOutcome as exc:  # may have been taken: never resent
                 rec.attempt(sent_at, self.clock(), exc.code or "ambiguous", parts)
+            except CampaignRefused as exc:  # a certificate not verified, a proxy refusing the tunnel
+                rec.attempt(sent_at, self.clock(), exc.code or "refused", parts)
+                rec.stopped = rec.stopped or f"the test was refused: {exc}"
             else:
                 done = self.clock()
                 rec.attempt(sent_at, done, str(response.status), parts)

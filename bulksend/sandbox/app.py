@@ -20,6 +20,8 @@ from aiohttp import web
 from bulksend.serving import serve_app
 
 if TYPE_CHECKING:
+    import ssl
+
     from bulksend.metrics import Handler
 
 from bulksend.sandbox import (
@@ -107,10 +109,12 @@ class RunningSandbox:
 
 @contextlib.asynccontextmanager
 async def running(config: SandboxConfig, port: int = 0, host: str = "127.0.0.1",
-                  clock: SandboxClock | None = None) -> AsyncIterator[RunningSandbox]:
-    """Run the sandbox in this event loop; ``port=0`` picks a free one; ``clock`` injects its time."""
+                  clock: SandboxClock | None = None,
+                  ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[RunningSandbox]:
+    """Run the sandbox in this event loop; ``port=0`` picks a free one; ``clock`` injects its time;
+    ``ssl_context`` serves it over https (tests of TLS and proxies)."""
     app = build_app(config, clock)
-    async with serve_app(app, port, host) as url:
+    async with serve_app(app, port, host, ssl_context=ssl_context) as url:
         yield RunningSandbox(url, app)
 
 
