@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bulksend.api import build_spec, send, send_campaign
-    from bulksend.config import Config, PlanConfig, RetryConfig, load_config, parse_config
+    from bulksend.config import Config, PlanConfig, RetryConfig
     from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine, Ledger, MemoryLedger
     from bulksend.errors import (
         AmbiguousOutcome,
@@ -30,20 +30,23 @@ if TYPE_CHECKING:
         TransientError,
     )
     from bulksend.models import Batch, BatchResult, DeliveryReport, Message, Outcome, Recipient, Status
-    from bulksend.recipients import RecipientSource
+    from bulksend.providers import load_config, parse_config
+    from bulksend.lists.sources import RecipientSource
 
 __version__ = "0.1.0"
 
 #: where each public name lives
 _HOMES = {
     "bulksend.api": ("build_spec", "send", "send_campaign"),
-    "bulksend.config": ("Config", "PlanConfig", "RetryConfig", "load_config", "parse_config"),
+    "bulksend.config": ("Config", "PlanConfig", "RetryConfig"),
+    # the config readers with every provider's rules (``bulksend.providers.registry``)
+    "bulksend.providers": ("load_config", "parse_config"),
     "bulksend.engine": ("CampaignRun", "CampaignSpec", "CampaignSummary", "Engine", "Ledger", "MemoryLedger"),
     "bulksend.errors": ("AmbiguousOutcome", "BatchRejected", "BulksendError", "CampaignRefused", "ConfigError",
                         "InputError", "ProviderError", "RateLimited", "RecipientError", "TemplateError",
                         "TransientError"),
     "bulksend.models": ("Batch", "BatchResult", "DeliveryReport", "Message", "Outcome", "Recipient", "Status"),
-    "bulksend.recipients": ("RecipientSource",),
+    "bulksend.lists.sources": ("RecipientSource",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 

@@ -4,28 +4,42 @@ Every key is checked: an unknown key or a bad value is a ``ConfigError``
 naming the file and the key (``plans.demo.rate``). Secrets never sit in the
 file: a plan names the environment variables that hold them (``token_env``),
 and they are read only when a provider is built.
+
+This module knows the keys every plan has. A plan's provider-specific keys
+and its default URL belong to the provider: the readers take the providers'
+rules (``PlanRules``, by provider name) as an argument, and
+``bulksend.providers.load_config`` passes the registry's. Nothing here
+imports a provider.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from bulksend.errors import ConfigError
 
 T = TypeVar("T")
 
-# Provider name -> the extra keys its plans may carry (beside the common ones).
-PROVIDER_KEYS: dict[str, frozenset[str]] = {
-    "sinch_xms": frozenset({"service_plan_id", "region", "token_env", "callback_secret_env"}),
-    "clickatell": frozenset({"token_env", "format", "callback_secret_env"}),
-    "sinch_classic": frozenset({"key_env", "secret_env", "auth"}),
-}
+
+class PlanRules(Protocol):
+    """What a provider says about its plans' tables (``providers.base.ProviderSpec`` is one)."""
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The keys its plans may carry beside the common ones."""
+        ...
+
+    @property
+    def base_url(self) -> Callable[[Mapping[str, Any], str | None, str, str], str]:
+        """(its keys' values, the checked ``base_url`` given or None, where, source) -> the URL."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +61,22 @@ class AutoPauseConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkConfig:
+    """A plan's way to its provider (``bulksend.engine.network`` applies it).
+
+    ``proxy``: an http:// forward proxy (https targets go through it by
+    CONNECT, TLS end to end), instead of ``HTTPS_PROXY``/``NO_PROXY``;
+    ``proxy_auth_env``: the environment variable holding its ``user:password``;
+    ``ca_file``: a PEM bundle trusted for this plan instead of the system's.
+    There is deliberately no key that turns certificate verification off.
+    """
+
+    proxy: str | None = None
+    proxy_auth_env: str | None = None
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PlanConfig:
     name: str
     provider: str
@@ -63,6 +93,8 @@ class PlanConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     #: on by default; None (``auto_pause = false``): never pause on errors
     auto_pause: AutoPauseConfig | None = field(default_factory=AutoPauseConfig)
+    #: how requests reach the provider: ``proxy``, ``proxy_auth_env``, ``ca_file``
+    network: NetworkConfig = field(default_factory=NetworkConfig)
 
     @property
     def is_loopback(self) -> bool:
@@ -96,7 +128,7 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, providers: Mapping[str, PlanRules]) -> Config:
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -106,15 +138,15 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(raw, str(path))
+    return parse_config(raw, str(path), providers)
 
 
-def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> Config:
+def parse_config(raw: Mapping[str, Any], source: str, providers: Mapping[str, PlanRules]) -> Config:
     _no_unknown(raw, {"plans", "sandbox", "journal"}, "", source)
     plans_raw = raw.get("plans", {})
     if not isinstance(plans_raw, dict):
         raise ConfigError(f"{source}: 'plans' must be a table of [plans.NAME] tables")
-    plans = {name: _plan(name, table, source) for name, table in plans_raw.items()}
+    plans = {name: _plan(name, table, source, providers) for name, table in plans_raw.items()}
     sandbox = _table(raw, "sandbox", source)
     journal = _table(raw, "journal", source)
     _no_unknown(journal, JOURNAL_KEYS, "journal.", source)
@@ -126,21 +158,23 @@ JOURNAL_KEYS = frozenset({"path", "synchronous", "busy_timeout", "stop_timeout"}
 
 _COMMON = frozenset({
     "provider", "base_url", "rate", "burst", "max_batch", "concurrency",
-    "from", "max_parts", "timeout", "retry", "auto_pause",
+    "from", "max_parts", "timeout", "retry", "auto_pause", "proxy", "proxy_auth_env", "ca_file",
 })
 
 
-def _plan(name: str, table: Any, source: str) -> PlanConfig:
+def _plan(name: str, table: Any, source: str, providers: Mapping[str, PlanRules]) -> PlanConfig:
     where = f"plans.{name}"
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: {where} must be a table")
     provider = _get(table, "provider", str, where, source)
-    if provider not in PROVIDER_KEYS:
+    rules = providers.get(provider)
+    if rules is None:
         raise ConfigError(
             f"{source}: {where}.provider: unknown provider {provider!r} "
-            f"(one of {', '.join(sorted(PROVIDER_KEYS))})"
+            f"(one of {', '.join(sorted(providers))})"
         )
-    _no_unknown(table, _COMMON | PROVIDER_KEYS[provider], where + ".", source)
+    _no_unknown(table, _COMMON | rules.keys, where + ".", source)
+    options = {k: v for k, v in table.items() if k in rules.keys}
     max_batch = _get(table, "max_batch", int, where, source, 200, minimum=1)
     rate = float(_get(table, "rate", (int, float), where, source, minimum=0.001))
     burst = _get(table, "burst", int, where, source, max(max_batch, int(rate)), minimum=1)
@@ -152,7 +186,7 @@ def _plan(name: str, table: Any, source: str) -> PlanConfig:
     return PlanConfig(
         name=name,
         provider=provider,
-        base_url=_base_url(table, provider, where, source),
+        base_url=rules.base_url(options, _base_url(table, where, source), where, source),
         rate=rate,
         burst=burst,
         max_batch=max_batch,
@@ -162,15 +196,44 @@ def _plan(name: str, table: Any, source: str) -> PlanConfig:
         timeout=float(_get(table, "timeout", (int, float), where, source, 30.0, minimum=0.001)),
         retry=_retry(table.get("retry", {}), where + ".retry", source),
         auto_pause=_auto_pause(table.get("auto_pause"), where + ".auto_pause", source),
-        options={k: v for k, v in table.items() if k in PROVIDER_KEYS[provider]},
+        options=options,
+        network=_network(table, where, source),
     )
 
 
-def _base_url(table: Mapping[str, Any], provider: str, where: str, source: str) -> str:
+def _network(table: Mapping[str, Any], where: str, source: str) -> NetworkConfig:
+    """``proxy`` (http://host:port, no credentials in it), ``proxy_auth_env``, ``ca_file`` (an existing file)."""
+    proxy = _get(table, "proxy", str, where, source, None)
+    auth_env = _get(table, "proxy_auth_env", str, where, source, None)
+    ca_file = _get(table, "ca_file", str, where, source, None)
+    if proxy is not None:
+        try:
+            parts = urlsplit(proxy)
+            _ = parts.port  # raises ValueError on a bad port
+        except ValueError:
+            parts = urlsplit("")
+        if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+            raise ConfigError(f"{source}: {where}.proxy: not an http://host:port proxy URL: {proxy!r} "
+                              "(https targets are tunnelled through it, TLS end to end)")
+        if parts.username or parts.password:
+            raise ConfigError(f"{source}: {where}.proxy: credentials do not belong in the config file; "
+                              "put user:password in an environment variable named by proxy_auth_env")
+        proxy = proxy.rstrip("/")
+    if auth_env is not None and proxy is None:
+        raise ConfigError(f"{source}: {where}.proxy_auth_env is set but {where}.proxy is not")
+    if ca_file is not None:
+        path = Path(ca_file).expanduser()
+        if not path.is_absolute() and Path(source).is_file():
+            path = Path(source).resolve().parent / path  # relative to the config file
+        if not path.is_file():
+            raise ConfigError(f"{source}: {where}.ca_file: no such file: {ca_file!r}")
+        ca_file = str(path)
+    return NetworkConfig(proxy, auth_env, ca_file)
+
+
+def _base_url(table: Mapping[str, Any], where: str, source: str) -> str | None:
+    """The plan's ``base_url``, checked, or None (its provider has a default)."""
     base = _get(table, "base_url", str, where, source, None)
-    region = _get(table, "region", str, where, source, None)
-    if base and region:
-        raise ConfigError(f"{source}: {where}: give base_url or region, not both")
     if base:
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -181,20 +244,7 @@ def _base_url(table: Mapping[str, Any], provider: str, where: str, source: str) 
                 "(real providers need https)"
             )
         return str(base).rstrip("/")
-    return _default_url(provider, region or "us", where, source)
-
-
-def _default_url(provider: str, region: str, where: str, source: str) -> str:
-    if provider == "sinch_xms":
-        from bulksend.providers.xms import region_url
-
-        try:
-            return region_url(region)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: {where}.region: {exc}") from None
-    if provider == "clickatell":
-        return "https://api.clickatell.com"
-    return "https://messagingapi.sinch.com"
+    return None
 
 
 def _retry(table: Any, where: str, source: str) -> RetryConfig:
@@ -252,9 +302,40 @@ def _get(
     if isinstance(value, bool) or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
         raise ConfigError(f"{source}: {where}.{key} must be {names}, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{source}: {where}.{key} must be a finite number, not {value!r}")
     if minimum is not None and value < minimum:  # type: ignore[operator]
         raise ConfigError(f"{source}: {where}.{key} must be at least {minimum}, not {value!r}")
     return value
+
+
+# -- the generic numbers a user types on the command line or into the API ----
+def check_max_batch(value: int | None, plan: PlanConfig | None = None, flag: str = "--max-batch") -> None:
+    """At least 1 and, with ``plan``, never above the plan's ``max_batch``
+    (the provider's limit is its own: ``bulksend.providers.checks``)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{flag} {value!r}: must be a whole number of recipients, at least 1")
+    if plan is not None and value > plan.max_batch:
+        raise ConfigError(f"{flag} {value}: above plan {plan.name}'s max_batch ({plan.max_batch}); "
+                          "raise max_batch in the plan if the provider allows it")
+
+
+def finite_positive(text: str) -> float:
+    """A command-line number that must be finite and above 0 (a rate): the
+    argparse type, so ``--rate nan`` is a usage error (exit 2), not a traceback."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"not a finite number above 0: {text!r}")
+    return value
+
+
+def check_seconds(value: float | None, flag: str) -> None:
+    """A finite number of seconds, at least 0."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not math.isfinite(value) or value < 0):
+        raise ConfigError(f"{flag} {value!r}: must be a finite number of seconds, at least 0")
 
 
 def _table(raw: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:

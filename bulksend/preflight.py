@@ -5,32 +5,55 @@ body over the plan's ``max_parts`` or the provider's character limit) is
 refused here with the count in the message, before a single request.
 A templated body differs per recipient, so the list is read once ahead
 (streamed, each distinct body counted once); a static body is counted once.
+Both read the list through the one intake (``bulksend.lists.screen``), so
+the estimate counts exactly what a send would.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bulksend.config import PlanConfig
 from bulksend.core.estimate import BodyMeter
-from bulksend.core.templates import check_template, missing_values, placeholders, render
-from bulksend.engine.campaign import CampaignSpec
+from bulksend.core.templates import check_template, placeholders
 from bulksend.errors import InputError
+from bulksend.lists.rejects import RejectsFile
+from bulksend.lists.screen import Screener
+from bulksend.lists.sources import RecipientSource, peek_columns
+from bulksend.models import Message
 from bulksend.providers import body_limit
-from bulksend.recipients import peek_columns, read_blocks
+
+
+class CampaignSpec(Protocol):
+    """What preflight reads of a campaign (``bulksend.engine.CampaignSpec`` has it);
+    preflight sits below the engine, so it names only the fields."""
+
+    @property
+    def message(self) -> Message: ...
+
+    @property
+    def recipients(self) -> RecipientSource | None: ...
+
+    @property
+    def exclude(self) -> tuple[RecipientSource, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """What a campaign would send, from one read of its list."""
+    """What a campaign would send, from one read of its list through the one intake."""
 
+    #: recipients that would be messaged
     recipients: int
     invalid: int
     parts: dict[str, Any]
+    read: int = 0
+    duplicates: int = 0
+    excluded: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"recipients": self.recipients, "invalid": self.invalid, **self.parts}
+        return {"read": self.read, "invalid": self.invalid, "duplicates": self.duplicates,
+                "excluded": self.excluded, **self.parts, "recipients": self.recipients}
 
 
 def meter_for(spec: CampaignSpec, plan: PlanConfig) -> BodyMeter:
@@ -54,48 +77,39 @@ def preflight(spec: CampaignSpec, plan: PlanConfig, *, scan: bool = True) -> Non
         estimate(spec, plan, refuse=True)
 
 
-def estimate(spec: CampaignSpec, plan: PlanConfig, *, refuse: bool = False) -> Estimate:
-    """Read the list once and count what every valid line would cost.
-
-    Duplicates are not removed here (that needs the campaign's ledger), so
-    a list with duplicates is slightly overestimated.
-    """
+def estimate(spec: CampaignSpec, plan: PlanConfig, *, refuse: bool = False,
+             rejects: RejectsFile | None = None) -> Estimate:
+    """Read the list once, screened as a real send screens it (bad lines,
+    opt-outs, template values, repeats), and count what the recipients that
+    would really be messaged cost; ``rejects`` gets the lines a send would reject."""
     if spec.recipients is None:
         raise InputError("no recipient list given")
     meter = meter_for(spec, plan)
-    body, defaults = spec.message.body, spec.message.defaults
-    keys = placeholders(body)
-    invalid = 0
-    for recipients, errors in read_blocks(spec.recipients, wanted=keys):
-        invalid += len(errors)
-        if not keys:
-            meter.add(body, len(recipients))
-            continue
-        for r in recipients:
-            if missing_values(keys, r.params, defaults):
-                invalid += 1
-                continue
-            problem = meter.add(render(body, r.params, defaults))
-            if problem and refuse:
-                raise InputError(f"{spec.recipients.display}:{r.line}: {r.msisdn}: {problem}; nothing was sent")
-            invalid += bool(problem)
+    screener = Screener(spec.recipients, spec.message.body, spec.message.defaults, meter,
+                        exclude=spec.exclude, refuse=refuse)
+    counts = screener.run(rejects)
     tally = meter.tally
-    return Estimate(tally.recipients, invalid, tally.to_dict(plan.rate))
+    return Estimate(tally.recipients, counts.invalid, tally.to_dict(plan.rate), counts.read,
+                    counts.duplicates, counts.excluded)
 
 
 def render_estimate(est: Estimate, plan: PlanConfig) -> str:
     p = est.parts
     if not est.recipients:
-        return f"no sendable recipients ({est.invalid:,} invalid lines)"
+        return f"no sendable recipients (read {est.read:,}: {_dropped(est)})"
     per = p["parts_per_recipient"]
     return "\n".join([
         f"dry run on plan {plan.name} ({plan.provider}, {plan.rate:g} recipients/s): nothing was sent",
-        f"  recipients       {est.recipients:>12,}   (invalid lines {est.invalid:,})",
+        f"  recipients       {est.recipients:>12,}   (read {est.read:,}: {_dropped(est)})",
         f"  encoding         {p['encoding']:>12}   {_encodings(p['encodings'])}",
         f"  parts/recipient  {per['min']:>6} to {per['max']:<4} (mean {per['mean']})",
         f"  total parts      {p['total_parts']:>12,}",
         f"  est. duration    {_duration(p.get('estimated_duration_s', 0.0)):>12}   at the plan's rate",
     ])
+
+
+def _dropped(est: Estimate) -> str:
+    return f"invalid {est.invalid:,}, duplicates {est.duplicates:,}, excluded {est.excluded:,}"
 
 
 def _encodings(counts: dict[str, int]) -> str:

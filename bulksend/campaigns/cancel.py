@@ -18,8 +18,9 @@ from typing import Any
 from bulksend.config import Config
 from bulksend.engine import Engine
 from bulksend.errors import ConfigError, InputError
+from bulksend.journal import store
 from bulksend.journal.journal import Journal
-from bulksend.campaigns.reconcile import ProviderCalls, cancel_accepted, reconcile
+from bulksend.campaigns.reconcile import cancel_accepted, reconcile
 from bulksend.journal.records import CampaignState, Counts
 from bulksend.campaigns.schedule import start_time
 from bulksend.journal.settings import JournalSettings
@@ -61,13 +62,14 @@ async def cancel_campaign(settings: JournalSettings, name: str, config: Config |
                                   f"{c.message.send_at}; give --config so they can be cancelled there")
             async with Engine(config, env=env) as engine:
                 runner = engine.plan_runner(c.target.plan)
-                calls = ProviderCalls(runner.provider, runner.sender.session, runner.plan, engine.sleep)
+                calls = runner.calls
                 await reconcile(journal, c, calls, resend_unknown=False)
                 done = await cancel_accepted(journal, c, calls)
                 batches, recipients = done.batches, done.recipients
                 failures = list(done.failures or ())
         elif scheduled_there:
             notes.append(f"send_at {c.message.send_at} has passed: what was accepted is already out")
-        await journal.set_state(c.id, CampaignState.CANCELLED, "cancelled by the operator")
-        return CancelSummary(c.name, was, batches, recipients, await journal.counts(c.id), tuple(failures),
-                             tuple(notes))
+        await journal.write(store.set_state, c.id, CampaignState.CANCELLED, "cancelled by the operator",
+                            journal.clock())
+        counts = await journal.read(store.counts, c.id)
+        return CancelSummary(c.name, was, batches, recipients, counts, tuple(failures), tuple(notes))

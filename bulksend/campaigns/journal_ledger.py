@@ -18,6 +18,10 @@ It is also the campaign's batch source (``batches``), in two parts:
 
 Batches are numbered above every seq the journal ever recorded.
 
+Which recipients the campaign takes is the intake's business (the
+``Stager`` screens with ``bulksend.lists.screen``), so this ledger has no
+``admit``: nothing reads the list but its own batch source.
+
 The engine calls, per batch: ``before_send`` (the batch is written in
 flight, durably, before the request leaves), then ``after_send`` (the
 outcome, per recipient if the provider answered per recipient), or
@@ -29,17 +33,26 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 
 from bulksend.core.templates import placeholders
 from bulksend.errors import BulksendError
+from bulksend.journal import store
 from bulksend.journal.journal import Journal
-from bulksend.journal.records import R_ACCEPTED, R_FAILED, R_UNKNOWN, BatchState, CampaignRecord
-from bulksend.journal.staging import BLOCK_BATCHES, Stager, Taken, send_block
+from bulksend.journal.records import (
+    R_ACCEPTED,
+    R_FAILED,
+    R_UNKNOWN,
+    BatchState,
+    CampaignRecord,
+)
+from bulksend.journal.staged import Taken
+from bulksend.journal.staging import Stager
 from bulksend.journal.store import Assignment
-from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status, numbers_of
+from bulksend.lists.batches import BLOCK_BATCHES, cut, send_block
+from bulksend.models import Batch, BatchResult, Numbers, Recipient, Status
 
 if TYPE_CHECKING:
     from bulksend.engine.campaign import CampaignRun
@@ -89,12 +102,14 @@ class JournalLedger:
         self._in_flight: set[int] = set()
         #: batches cut from the list are written in flight with their block (see ``_write``)
         self.early_marks = early_marks
+        #: a journal failure met where nobody awaits (``skipped``), for the run's end
+        self.failure: BulksendError | None = None
 
     # -- the batch source ----------------------------------------------------
     async def batches(self, run: CampaignRun) -> AsyncIterator[Batch]:
         """Every recipient in no live batch, then the rest of the list, as new batches."""
-        await self.journal.free_orphans(self.campaign.id)
-        seq = await self.journal.next_seq(self.campaign.id)
+        await self.journal.write(store.free_orphans, self.campaign.id)
+        seq = await self.journal.read(store.next_seq, self.campaign.id)
         paged = self._static(run, seq) if not placeholders(self.campaign.message.body) else self._paged(run, seq)
         async for batch in paged:
             seq = batch.seq + 1
@@ -107,7 +122,7 @@ class JournalLedger:
         cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
         after = self.campaign.first_id - 1
         while not run.stopping:
-            rows = await self.journal.page_new(cid, after, max(size * self.page_batches, PAGE_MIN))
+            rows = await self.journal.read(store.page_new, cid, after, max(size * self.page_batches, PAGE_MIN))
             if not rows:
                 return
             after = rows[-1][0]
@@ -123,7 +138,7 @@ class JournalLedger:
         after = self.campaign.first_id - 1
         count = min(64, max(self.page_batches, PAGE_MIN // size))  # batches per journal call
         while not run.stopping:
-            page = await self.journal.page_numbers(cid, after, size, count)
+            page = await self.journal.read(store.page_numbers, cid, after, size, count)
             if not page:
                 return
             for lo, hi, numbers in page:
@@ -151,10 +166,8 @@ class JournalLedger:
         cid, name, size = self.campaign.id, self.campaign.name, run.batch_size
         if stager.seen is None:
             stager.block = send_block(size, stager.block)
-            stager.open(await self.journal.seen_numbers(cid))
-        lo = await self.journal.next_id()
-        stats = run.stats
-        static = not stager.keys  # then batches carry only numbers
+            stager.open(await self.journal.read(store.seen_numbers, cid))
+        lo = await self.journal.read(store.next_id)
         # Two blocks ahead; one when a block is BLOCK_BATCHES requests (small
         # batches), which take long enough to send on their own.
         depth = 1 if send_block(size, stager.block) // size >= BLOCK_BATCHES else 2
@@ -163,22 +176,17 @@ class JournalLedger:
             taken = stager.take()
             if taken is None:
                 break
-            stats.recipients_read += taken.read
-            stats.invalid += taken.invalid
-            stats.excluded += taken.excluded
-            stats.duplicates += taken.duplicates
-            fresh: Sequence[Any] = _as_numbers(taken.recipients) if static else taken.recipients
-            cut = [(seq + k, lo + start, lo + min(start + size, len(fresh)) - 1)
-                   for k, start in enumerate(range(0, len(fresh), size))]
-            self._write(lo, taken, (seq, lo, size), cut, fresh, static)
-            block = [Batch(name, s, chunk if static else tuple(chunk))
-                     for (s, _lo, _hi), chunk in zip(cut, (fresh[i:i + size] for i in range(0, len(fresh), size)))]
+            run.count_list(taken.counts)
+            fresh = taken.recipients  # ``Numbers`` when the body is static
+            block = cut(name, seq, fresh, size)
+            spans = [(b.seq, lo + k * size, lo + k * size + b.size - 1) for k, b in enumerate(block)]
+            self._write(lo, taken, (seq, lo, size), spans, fresh)
             ahead.append(block)
             if len(ahead) > depth:
                 for batch in ahead.popleft():
                     yield batch
-            if cut:
-                seq = cut[-1][0] + 1
+            if block:
+                seq = block[-1].seq + 1
             else:
                 await asyncio.sleep(0)  # a block of nothing but repeats: let the senders run
             lo += len(fresh)
@@ -189,7 +197,7 @@ class JournalLedger:
             await self.on_staged()
 
     def _write(self, lo: int, taken: Taken, assign: Assignment, cut: list[tuple[int, int, int]],
-               fresh: Sequence[Any], static: bool) -> None:
+               fresh: Sequence[Recipient]) -> None:
         """Write a block and the batches ``cut`` from it (not awaited).
 
         When the provider can be asked about a batch (``early_marks``), the
@@ -210,23 +218,13 @@ class JournalLedger:
                 self._spans[seq] = _Span(first, last, True)
             return
         # The block's members go in as one row, its numbers the reader's int64 keys.
-        params = None if static else orjson.dumps([r.params for r in fresh]).decode()
+        params = None if isinstance(fresh, Numbers) else orjson.dumps([r.params for r in fresh]).decode()
         written = self.journal.write_batches(cid, taken, lo, cut, params)
         spans = self._spans
         for seq, first, last in cut:
             spans[seq] = _Span(first, last, True, written)
 
     # -- the Ledger protocol ---------------------------------------------------
-    async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
-        """Not used: the journal stages and deduplicates the whole list itself.
-
-        A journaled campaign is submitted with ``batches=ledger.batches``;
-        reading the list again through ``admit`` would number batches from 0
-        and could reuse a seq after a crash, so it is refused.
-        """
-        raise BulksendError("a JournalLedger takes its batches from the journal: "
-                            "submit with batches=ledger.batches (see bulksend.journal)")
-
     async def before_send(self, batch: Batch) -> None:
         span = self._spans[batch.seq]
         if span.written is not None:  # in flight with its block: wait for that to be on disk
@@ -266,11 +264,20 @@ class JournalLedger:
                                  attempts, tally, rows, linger=self.early_marks)
 
     async def skipped(self, batch: Batch) -> None:
-        """Taken off the queue, refused by the provider or never got through: it goes back to be sent."""
+        """Taken off the queue, refused by the provider or never got through: it goes back to be sent.
+
+        The engine runs this as a task nobody awaits; a journal that cannot
+        record it (a full disk) leaves the batch in flight, reconciled on
+        resume, and the failure is kept for the run's end (``failure``).
+        """
         span = self._spans.pop(batch.seq, None)
         if batch.seq in self._in_flight or (span is not None and span.written is not None):
             self._in_flight.discard(batch.seq)
-            await self._return(batch.seq, span, "the run stopped before the provider took it; sent again on resume")
+            try:
+                await self._return(batch.seq, span,
+                                   "the run stopped before the provider took it; sent again on resume")
+            except BulksendError as exc:
+                self.failure = self.failure or exc
 
     async def close(self) -> None:
         """The run is over: batches written in flight with their block that never
@@ -283,8 +290,5 @@ class JournalLedger:
     async def _return(self, seq: int, span: _Span | None, text: str) -> None:
         if span is not None and span.written is not None:
             await asyncio.shield(span.written)  # the batch row must be on disk to be returned
-        await self.journal.return_batch(self.campaign.id, seq, "not_taken", text)
+        await self.journal.write(store.return_batch, self.campaign.id, seq, "not_taken", text, self.journal.clock())
 
-
-def _as_numbers(recipients: Sequence[Recipient]) -> Numbers:
-    return recipients if isinstance(recipients, Numbers) else Numbers(numbers_of(recipients))

@@ -34,13 +34,14 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bulksend.config import Config, PlanConfig
-from bulksend.core.estimate import BodyMeter, discount_duplicates
+from bulksend.core.estimate import BodyMeter
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_RESUMABLE
-from bulksend.errors import CampaignRefused, TransientError
+from bulksend.errors import CampaignRefused, MachineFailure, TransientError
+from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.campaigns.journal_ledger import JournalLedger
-from bulksend.campaigns.reconcile import ProviderCalls, Reconciled, reconcile
+from bulksend.campaigns.reconcile import Reconciled, reconcile
 from bulksend.journal.records import (
     BatchState,
     CampaignRecord,
@@ -53,7 +54,7 @@ from bulksend.campaigns.signals import StopSignals
 from bulksend.journal.staging import Stager, check_unchanged, write_rejects
 from bulksend.providers import body_limit
 from bulksend.providers.base import can_look_up
-from bulksend.recipients import count_lines
+from bulksend.lists.sources import count_lines
 
 OnStart = Callable[[CampaignRun], Any]
 OnEvent = Callable[[str], None]
@@ -75,6 +76,8 @@ class RunOptions:
     results_path: str | None = None
     #: a replacement list, for a campaign whose staging had not finished
     recipients: str | None = None
+    #: overwrite existing output files (results, rejects)
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,24 +131,25 @@ class JournaledRun:
                 return await self._ended(CampaignState.SCHEDULED, self.signals.reason, EXIT_RESUMABLE)
         async with Engine(self.config, env=self.env) as engine:
             runner = engine.plan_runner(plan.name)
-            await self.journal.set_state(self.campaign.id, CampaignState.RUNNING)
-            calls = ProviderCalls(runner.provider, runner.sender.session, runner.plan, engine.sleep)
-            if not await self._settle_down(runner.plan):
+            await self.journal.write(store.set_state, self.campaign.id, CampaignState.RUNNING, "", self.journal.clock())
+            calls = runner.calls
+            if not await self._settle_down(runner.plan, can_look_up(runner.provider)):
                 return await self._paused(self.signals.reason, EXIT_RESUMABLE)
             try:
-                self.reconciled = await reconcile(self.journal, self.campaign, calls, self.options.resend_unknown)
+                self.reconciled = await reconcile(self.journal, self.campaign, calls, self.options.resend_unknown,
+                                                  self.on_event)
             except TransientError as exc:
                 return await self._paused(f"cannot reconcile with the provider: {exc}", EXIT_RESUMABLE)
             except CampaignRefused as exc:
                 return await self._paused(str(exc), EXIT_REFUSED)
-            if self.reconciled.batches or self.reconciled.returned:
+            if self.reconciled.batches or self.reconciled.returned or self.reconciled.asked_again:
                 self.on_event(self._reconciled_text())
             if self.options.retry_failed:
-                again = await self.journal.return_failed(self.campaign.id)
+                again = await self.journal.write(store.return_failed, self.campaign.id, self.journal.clock())
                 self.on_event(f"{again:,} failed recipients will be sent again")
             if self.signals.requested.is_set():
                 return await self._paused(self.signals.reason, EXIT_RESUMABLE)
-            counts = await self.journal.counts(self.campaign.id)
+            counts = await self.journal.read(store.counts, self.campaign.id)
             if counts.pending == 0 and self.campaign.staged:
                 self.on_event(f"nothing left to send in campaign {self.campaign.name}")
                 return await self._ended(CampaignState.DONE, "", _exit_for(counts))
@@ -158,8 +162,8 @@ class JournaledRun:
         campaign = self.campaign
         if campaign.line_done or campaign.read:
             if not check_unchanged(campaign.source, self.options.allow_changes):
-                await self.journal.restart_list(campaign.id)
-                campaign = self.campaign = await self.journal.refresh(campaign)
+                await self.journal.write(store.restart_list, campaign.id, self.journal.clock())
+                campaign = self.campaign = await self.journal.read(store.get_campaign, campaign.id)
         self.meter = BodyMeter(campaign.message.max_parts or plan.max_parts, body_limit(plan.provider))
         self.staging_started = time.monotonic()
         self.on_event(f"reading {campaign.source.path} into the journal {self.journal.path}")
@@ -178,37 +182,41 @@ class JournaledRun:
     async def _staged(self, stager: Stager) -> None:
         """The whole list is in the journal: record it, write the rejects file."""
         campaign, meter = self.campaign, stager.meter
-        parts = discount_duplicates(meter.tally.to_dict(), stager.duplicates) if meter.tally.recipients else {}
+        parts = meter.tally.to_dict() if meter.tally.recipients else {}  # repeats were never metered
         if parts and campaign.line_done:
             parts["partial"] = True  # counted over the part of the list this run read
         staging_s = time.monotonic() - self.staging_started
-        _dups, total = await self.journal.finish_staging(campaign.id, parts, staging_s)
+        _dups, total = await self.journal.write(store.finish_staging, campaign.id, parts, staging_s,
+                                                self.journal.clock())
         if campaign.source.rejects_path:
             await self.journal.call(write_rejects, campaign.id, campaign.source.rejects_path,
                                     campaign.source.path)
-        c = self.campaign = await self.journal.refresh(campaign)
+        c = self.campaign = await self.journal.read(store.get_campaign, campaign.id)
         self.on_event(f"read the whole list in {staging_s:.1f}s: {total:,} recipients (read {c.read:,}, "
                       f"invalid {c.invalid:,}, duplicates {c.duplicates:,}, excluded {c.excluded:,})")
 
     async def _hold(self) -> bool:
         start = self.campaign.start_at
         assert start is not None
-        await self.journal.set_state(self.campaign.id, CampaignState.SCHEDULED, f"held until {iso_utc(start)}")
+        await self.journal.write(store.set_state, self.campaign.id, CampaignState.SCHEDULED,
+                                 f"held until {iso_utc(start)}", self.journal.clock())
         self.on_event(f"campaign {self.campaign.name} is held until {iso_utc(start)} (the provider cannot "
                       "schedule); Ctrl-C leaves it scheduled, 'bulksend resume' waits again")
         return await wait_until(start, self.signals.requested, self.clock)
 
-    async def _settle_down(self, plan: PlanConfig) -> bool:
+    async def _settle_down(self, plan: PlanConfig, asks_again: bool) -> bool:
         """Give requests a dead run sent the time to land before asking about them.
 
         A provider asked about a batch it is still processing would say it
         does not have it, and the batch would be sent twice. A request is
         given up on after ``plan.timeout``; so the provider is asked only
         that long after the previous run was last seen writing a batch.
+        (``asks_again``: unknown batches will be asked about too.)
         """
-        if not await self.journal.batches_in(self.campaign.id, (BatchState.IN_FLIGHT,)):
+        states = (BatchState.IN_FLIGHT, BatchState.UNKNOWN) if asks_again else (BatchState.IN_FLIGHT,)
+        if not await self.journal.read(store.batches_in, self.campaign.id, states):
             return True
-        last = await self.journal.last_activity(self.campaign.id) or 0.0
+        last = await self.journal.read(store.last_activity, self.campaign.id) or 0.0
         until = last + plan.timeout
         if until > self.clock():
             self.on_event(f"waiting {until - self.clock():.1f}s (the plan's timeout) before asking the provider "
@@ -225,26 +233,28 @@ class JournaledRun:
         ledger = JournalLedger(self.journal, c, stager=stager,
                                early_marks=can_look_up(engine.plan_runner(c.target.plan).provider))
         run = engine.submit(spec, ledger=ledger, batches=ledger.batches)
-        run.stats.total_hint = counts.pending
         if stager is None:
-            run.stats.list_read(counts.pending)
+            run.expect(counts.pending)
+            run.list_read(counts.pending)
         else:
             async def staged() -> None:
-                run.stats.list_read(counts.pending)  # the progress bar's total is exact from here
+                run.list_read(counts.pending)  # the progress bar's total is exact from here
                 await self._staged(stager)
 
             ledger.on_staged = staged
-            run.stats.started = self.staging_started  # the run reads the list as it sends
-            run.meter = stager.meter
+            run.meter_with(stager.meter)
             lines = count_lines(c.source.path) if self.on_start is not None else None  # for progress only
-            if lines is not None:
-                run.stats.total_hint += max(0, lines - c.line_done)
+            # The run reads the list as it sends: it started when the reading did.
+            run.expect(counts.pending + max(0, (lines or 0) - c.line_done), started=self.staging_started)
         self.signals.attach(run)
         if self.on_start is not None:
             self.on_start(run)
         summary = await run.wait()
+        machine = _machine_failure(run.crashed, ledger.failure)
+        if machine is not None:  # the journal's disk failed: stop here, resumable; nothing more is written
+            raise machine
         await ledger.close()
-        after = await self.journal.counts(c.id)
+        after = await self.journal.read(store.counts, c.id)
         # Done only when the whole list was read and nothing went wrong: a run that
         # crashed part-way has nothing pending in the journal for the lines it never read.
         whole = stager is None or stager.done
@@ -261,9 +271,9 @@ class JournaledRun:
 
     async def _ended(self, state: CampaignState, reason: str, code: int,
                      summary: CampaignSummary | None = None) -> JournalSummary:
-        await self.journal.set_state(self.campaign.id, state, reason)
-        counts = await self.journal.counts(self.campaign.id)
-        c = await self.journal.refresh(self.campaign)
+        await self.journal.write(store.set_state, self.campaign.id, state, reason, self.journal.clock())
+        counts = await self.journal.read(store.counts, self.campaign.id)
+        c = await self.journal.read(store.get_campaign, self.campaign.id)
         return JournalSummary(
             campaign=c.name, journal=str(self.journal.path), state=state.value, reason=reason, exit_code=code,
             counts=counts, summary=summary, reconciled=asdict(self.reconciled), staging_s=c.staging_s,
@@ -271,8 +281,18 @@ class JournaledRun:
 
     def _reconciled_text(self) -> str:
         r = self.reconciled
-        return (f"reconciled {r.batches} batches left in flight: {r.found:,} recipients accepted by the "
+        again = f" and asked again about {r.asked_again} unknown ones" if r.asked_again else ""
+        return (f"reconciled {r.batches} batches left in flight{again}: {r.found:,} recipients accepted by the "
                 f"provider, {r.returned:,} to send again, {r.unknown:,} unknown")
+
+
+def _machine_failure(*errors: BaseException | None) -> MachineFailure | None:
+    """The first failure of the machine (a full disk) among a run's errors.
+
+    The campaign is left as the disk last saw it (running, batches in
+    flight): ``resume`` reconciles it like after a crash. Exit 75.
+    """
+    return next((e for e in errors if isinstance(e, MachineFailure)), None)
 
 
 def _exit_for(counts: Counts) -> int:

@@ -4,6 +4,10 @@ calls the same public API a Python user would call.
 Each subcommand is a module here with ``register(subparsers)``; its parser
 sets ``func`` to a function taking the parsed arguments and returning the
 exit code.
+
+Exit codes and the text a person reads are the command line's: the library
+returns values, ``render`` turns them into text, and ``runs`` holds what
+the commands that run or read a campaign share (options, progress, notes).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import argparse
 import importlib
 import sys
 
-from bulksend.errors import BulksendError, CampaignRefused
+from bulksend.errors import BulksendError, CampaignRefused, MachineFailure
 
 #: subcommand modules, in the order ``--help`` lists them
 COMMANDS = ("demo", "send", "resume", "status", "report", "cancel", "sandbox", "count", "loadtest",
@@ -42,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except CampaignRefused as exc:
         print(f"bulksend: {exc}", file=sys.stderr)
         return 3
+    except MachineFailure as exc:
+        print(f"bulksend: {exc}", file=sys.stderr)
+        return 75
     except BulksendError as exc:
         print(f"bulksend: {exc}", file=sys.stderr)
         return 2

@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from bulksend.cli.common import print_json
-from bulksend.cli.resume import add_journal, optional_config, settings_for
+from bulksend.cli.render import cancel_text
+from bulksend.cli.runs import add_journal, optional_config, settings_for
 from bulksend.campaigns.cancel import cancel_campaign
 from bulksend.runtime import run as run_loop
 
@@ -29,13 +30,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_dict())
     else:
-        n = result.counts
-        print(f"campaign {result.campaign} cancelled (was {result.was}); {n.pending:,} recipients will not be sent")
-        if result.withdrawn_batches:
-            print(f"  withdrawn at the provider: {result.withdrawn_batches:,} scheduled batches, "
-                  f"{result.withdrawn_recipients:,} recipients")
-        for text in result.notes:
-            print(f"  note: {text}")
-        for text in result.failures:
-            print(f"  could not withdraw: {text}")
+        print(cancel_text(result))
     return 1 if result.failures else 0

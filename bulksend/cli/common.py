@@ -47,23 +47,7 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
 
 
 def print_summary(summary: CampaignSummary, stream: TextIO | None = None) -> None:
-    s = summary
-    lines = [
-        f"campaign {s.campaign} on plan {s.plan}",
-        f"  read       {s.recipients_read:>10,}",
-        f"  invalid    {s.invalid:>10,}   duplicates {s.duplicates:,}   excluded {s.excluded:,}",
-        f"  sent       {s.sent:>10,}   in {s.batches:,} batches, {s.requests:,} requests, {s.retries:,} retries",
-        f"  failed     {s.failed:>10,}   unknown {s.unknown:,}   not sent {s.not_sent:,}",
-        f"  elapsed    {s.elapsed_s:>10.2f}s  ({s.rate:,.0f} recipients/s)",
-    ]
-    if s.parts:
-        per = s.parts["parts_per_recipient"]
-        lines.append(f"  message    {s.parts['encoding']:>10}   {per['min']}-{per['max']} parts per recipient, "
-                     f"{s.parts['total_parts']:,} parts in all")
-    if s.stopped_reason:
-        lines.append(f"  stopped: {s.stopped_reason}")
-    if s.last_errors:
-        label = "last errors" if s.failed or s.unknown else "recovered from (retried)"
-        lines.append(f"  {label}:")
-        lines.extend(f"    {err}" for err in s.last_errors[-3:])
-    (stream or sys.stdout).write("\n".join(lines) + "\n")
+    # imported here: the text needs the journal's records, which most commands never load
+    from bulksend.cli.render import summary_text
+
+    (stream or sys.stdout).write(summary_text(summary))

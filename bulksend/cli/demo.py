@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from bulksend.api import build_spec, send_campaign
+from bulksend.campaigns import RunOptions
 from bulksend.cli.common import print_json, print_summary
-from bulksend.cli.resume import add_journal
+from bulksend.cli.render import demo_journal_text, demo_sandbox_text
+from bulksend.cli.runs import add_journal, progress
 from bulksend.campaigns import journal_settings, send_journaled
-from bulksend.cli.send import _progress
-from bulksend.config import parse_config
+from bulksend.providers import parse_config
 from bulksend.engine import CampaignSummary
 from bulksend.runtime import run as run_loop
 from bulksend.sandbox import Faults, SandboxConfig, SandboxPlan, running
@@ -80,17 +81,15 @@ async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, dict[str, An
         spec = build_spec(plan="demo", recipients=str(workdir / "numbers.csv"), message=DEMO_MESSAGE,
                           campaign="demo", sender="BulkSend", results=str(workdir / "results.csv"))
         if args.no_journal:
-            summary = await send_campaign(config, spec, handle_signals=True,
-                                          on_start=None if args.no_progress else _progress)
+            summary = await send_campaign(config, spec, handle_signals=True, force=True,  # the demo's own files
+                                          on_start=None if args.no_progress else progress)
         else:  # a new campaign each run (demo, demo-2, ...): its sandbox lives only as long as the demo
             outcome = await send_journaled(config, spec, journal_settings(None, args.journal),
-                                           handle_signals=True, fresh=True,
-                                           on_start=None if args.no_progress else _progress)
+                                           options=RunOptions(force=True), handle_signals=True, fresh=True,
+                                           on_start=None if args.no_progress else progress)
             assert outcome.summary is not None
             summary = replace(outcome.summary, exit_code=outcome.exit_code)
-            print(f"journal {outcome.journal}: campaign {outcome.campaign} {outcome.state} "
-                  f"(try: bulksend status {outcome.campaign}; bulksend report {outcome.campaign} --out "
-                  "report.csv)", file=sys.stderr)
+            print(demo_journal_text(outcome), file=sys.stderr)
         await asyncio.gather(*sb.state.background)  # late accepts land before the count is read
         return summary, sb.state.stats()["plans"]["demo"]
 
@@ -101,10 +100,5 @@ def run(args: argparse.Namespace) -> int:
         print_json({**summary.to_dict(), "sandbox": received})
         return summary.exit_code
     print_summary(summary)
-    twice = received["numbers_received_more_than_once"]
-    dropped = received["drops"] + received["accept_drops"] + received["late_accepts"]
-    print(f"sandbox: {received['distinct_numbers']:,} distinct numbers received, "
-          f"{twice:,} more than once; {received['rate_limited']:,} answered 429, "
-          f"{received['server_errors']:,} 5xx, {dropped:,} dropped")
-    print(f"files: {args.workdir}/numbers.csv, results.csv, results.rejects.csv", file=sys.stdout)
+    print(demo_sandbox_text(received, args.workdir))
     return summary.exit_code

@@ -8,7 +8,8 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from bulksend.config import is_loopback_url, load_config
+from bulksend.config import is_loopback_url
+from bulksend.providers import load_config
 from bulksend.runtime import run as run_loop
 from bulksend.sandbox import SandboxConfig, sandbox_config_from_table, serve
 from bulksend.sandbox.config import Faults

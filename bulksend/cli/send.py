@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
@@ -11,17 +10,18 @@ from bulksend.api import as_config, build_spec, dry_run, send_campaign
 from bulksend.core.smart_encoding import smart_encode
 from bulksend.preflight import render_estimate
 from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
-from bulksend.cli.worker import add_broker, broker_run
-from bulksend.cli.resume import add_journal, add_run_options, note, print_outcome, settings_for, stop_timeout
+from bulksend.cli.runs import (add_force, add_journal, add_list_options, add_run_options, check_lists, note,
+                               print_outcome, progress, settings_for, stop_timeout)
 from bulksend.config import Config
-from bulksend.engine import CampaignRun, CampaignSpec
+from bulksend.engine import CampaignSpec
 from bulksend.campaigns import RunOptions, send_journaled
 from bulksend.models import DeliveryReport
-from bulksend.progress import show_progress
 from bulksend.runtime import run as run_loop
 
 
 def register(sub: Any) -> None:
+    from bulksend.cli.worker import add_broker
+
     p: argparse.ArgumentParser = sub.add_parser(
         "send", help="send a campaign", description="Send a campaign to a recipient list.")
     add_config(p)
@@ -36,6 +36,7 @@ def register(sub: Any) -> None:
                    help="default value for ${KEY} (repeatable)")
     p.add_argument("--column", help="the CSV/JSONL column holding the number")
     p.add_argument("--format", choices=("text", "csv", "jsonl"), help="list format (default: by name)")
+    add_list_options(p)
     p.add_argument("--exclude", action="append", default=[], metavar="FILE",
                    help="numbers never to message, e.g. opt-outs (repeatable)")
     p.add_argument("--from", dest="sender", help="sender (overrides the plan's 'from')")
@@ -57,6 +58,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-journal", action="store_true",
                    help="keep no journal (nothing survives a crash; the campaign cannot be resumed)")
     add_run_options(p)
+    add_force(p)
     add_broker(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
@@ -74,21 +76,38 @@ def run(args: argparse.Namespace) -> int:
         max_parts=plan.max_parts, column=args.column, fmt=args.format,
         exclude=tuple(args.exclude), max_batch=args.max_batch,
         results=args.results, rejects=args.rejects, resend_unknown=args.resend_unknown,
+        delimiter=args.delimiter, default_region=args.default_region,
     )
+    check_lists(spec, quiet=args.no_progress)
     if args.dry_run:
         est = dry_run(config, spec)
         print_json(est.to_dict()) if args.json else print(render_estimate(est, plan))
         return 0
+    from bulksend.metrics import announce_to_stderr, serving
+
+    with serving(args.metrics_port, announce=announce_to_stderr):
+        return _send(args, config, spec)
+
+
+def _send(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
     if args.broker or args.detach:
-        return broker_run(args, config, spec, _progress)
+        from bulksend.cli.worker import broker_run
+
+        return broker_run(args, config, spec, progress)
     if not args.no_journal:
         return _send_journaled(args, config, spec)
-    summary = run_loop(send_campaign(config, spec, handle_signals=True,
-                                     on_start=None if args.no_progress else _progress))
+    summary = run_loop(send_campaign(config, spec, handle_signals=True, delivery_db=settings_for(args, config).path,
+                                     force=args.force,
+                                     on_start=None if args.no_progress else progress))
     if args.json:
         print_json(summary.to_dict())
     else:
         print_summary(summary)
+    if summary.recipients_read and summary.exit_code == 0 and not (summary.sent or summary.not_sent):
+        print(f"bulksend: {args.recipients}: no sendable recipients (read {summary.recipients_read:,}: "
+              f"invalid {summary.invalid:,}, duplicates {summary.duplicates:,}, excluded {summary.excluded:,}); "
+              "nothing was sent", file=sys.stderr)
+        return 2
     return summary.exit_code
 
 
@@ -96,10 +115,11 @@ def _send_journaled(args: argparse.Namespace, config: Config, spec: CampaignSpec
     """The default: the campaign is journaled, so ``bulksend resume`` can go on with it."""
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
-                         stop_timeout=stop_timeout(args, settings), results_path=spec.results_path)
+                         stop_timeout=stop_timeout(args, settings), results_path=spec.results_path,
+                         force=args.force)
     result = run_loop(send_journaled(
         config, spec, settings, options=options, handle_signals=True, fresh=args.campaign is None,
-        on_start=None if args.no_progress else _progress, on_event=note(args.no_progress and args.json)))
+        on_start=None if args.no_progress else progress, on_event=note(args.no_progress and args.json)))
     print_outcome(result, args.json)
     return result.exit_code
 
@@ -115,12 +135,3 @@ def _message(args: argparse.Namespace) -> str:
               f"-> {result.after.encoding.value} {result.after.segments} parts", file=sys.stderr)
     return result.text
 
-
-def _progress(run: CampaignRun) -> None:
-    task = asyncio.ensure_future(show_progress(run, sys.stderr, sys.stderr.isatty()))
-    run.stats  # the task ends when the run is done
-    _KEEP.add(task)
-    task.add_done_callback(_KEEP.discard)
-
-
-_KEEP: set[asyncio.Future[None]] = set()

@@ -8,9 +8,10 @@ from typing import Any
 from bulksend.cli.common import print_json
 from bulksend.delivery.api import summary as delivery_summary
 from bulksend.delivery.summary import format_delivery
-from bulksend.cli.resume import add_journal, optional_config, settings_for
+from bulksend.cli.runs import add_journal, optional_config, settings_for
 from bulksend.journal import Journal
-from bulksend.campaigns.status import campaign_view, list_views, render_list, render_one
+from bulksend.campaigns.status import campaign_view, list_views
+from bulksend.cli.render import status_list, status_one
 from bulksend.runtime import run as run_loop
 
 
@@ -29,15 +30,21 @@ def register(sub: Any) -> None:
 async def _status(path: str, name: str | None) -> tuple[str, Any]:
     async with await Journal.open(path, readonly=True) as journal:
         if name:
+            if await journal.campaign(name) is None:
+                delivery = await delivery_summary(path, name)
+                if delivery["accepted"]:  # sent without the journal: its delivery is all there is to show
+                    text = (f"campaign {name}: sent without the journal (no per-batch record)\ndelivery\n"
+                            + "\n".join(format_delivery(delivery)))
+                    return text, {"campaign": name, "journaled": False, "delivery": delivery}
             view = await campaign_view(journal, name)
-            text, data = render_one(view), view.to_dict()
+            text, data = status_one(view), view.to_dict()
             delivery = await delivery_summary(path, name, accepted=view.counts.accepted)
             if delivery.get("reported"):
                 text += "\ndelivery\n" + "\n".join(format_delivery(delivery))
                 data["delivery"] = delivery
             return text, data
         views = await list_views(journal)
-        return render_list(views), [v.to_dict() for v in views]
+        return status_list(views), [v.to_dict() for v in views]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -71,7 +71,7 @@ def add_broker(p: argparse.ArgumentParser) -> None:
 def broker_run(args: argparse.Namespace, config: Any, spec: Any, on_start: Any) -> int:
     """``send --broker``: the campaign journaled here, sent by the workers."""
     from bulksend.campaigns import RunOptions
-    from bulksend.cli.resume import note, print_outcome, settings_for, stop_timeout
+    from bulksend.cli.runs import note, print_outcome, settings_for, stop_timeout
     from bulksend.errors import InputError
     from bulksend.scaleout.campaign import send_via_broker
 
@@ -80,7 +80,8 @@ def broker_run(args: argparse.Namespace, config: Any, spec: Any, on_start: Any) 
         raise InputError("--broker needs the journal (the submitter keeps it); drop --no-journal")
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
-                         stop_timeout=stop_timeout(args, settings), results_path=spec.results_path)
+                         stop_timeout=stop_timeout(args, settings), results_path=spec.results_path,
+                         force=args.force)
     result = _reporting_redis_errors(args.broker, lambda: run_loop(send_via_broker(
         config, spec, settings, args.broker, options=options, handle_signals=True, fresh=args.campaign is None,
         detach=args.detach, on_start=None if args.no_progress else on_start,
@@ -94,7 +95,7 @@ def broker_run(args: argparse.Namespace, config: Any, spec: Any, on_start: Any) 
 
 def broker_resume(args: argparse.Namespace, config: Any, options: Any, on_start: Any) -> int:
     """``resume --broker``: batches the workers hold are waited for, not sent again."""
-    from bulksend.cli.resume import note, print_outcome, settings_for
+    from bulksend.cli.runs import note, print_outcome, settings_for
     from bulksend.scaleout.campaign import resume_via_broker
 
     _need_broker(args)

@@ -98,25 +98,3 @@ class PartsTally:
             out["estimated_duration_s"] = round(self.recipients / rate, 1)
         return out
 
-
-def discount_duplicates(parts: dict[str, Any], duplicates: int) -> dict[str, Any]:
-    """A tally counted before deduplication, with ``duplicates`` rows taken out.
-
-    Exact when every body costs the same number of parts (a static message,
-    the common case); otherwise the tally is kept and says how many
-    duplicates it includes.
-    """
-    if not parts or duplicates <= 0:
-        return parts
-    out = dict(parts)
-    before, per = parts["recipients"], parts["parts_per_recipient"]
-    if per["min"] != per["max"] or duplicates >= before:
-        out["duplicates_included"] = duplicates
-        return out
-    kept = before - duplicates
-    out.update(recipients=kept, total_parts=per["max"] * kept)
-    if len(parts["encodings"]) == 1:
-        out["encodings"] = {name: kept for name in parts["encodings"]}
-    if "estimated_duration_s" in parts:
-        out["estimated_duration_s"] = round(parts["estimated_duration_s"] * kept / before, 1)
-    return out

@@ -1,7 +1,7 @@
 """How many SMS segments a text costs, and where each one ends.
 
-Counting model (rules and reference vectors: shared/reference/segments.md)
---------------------------------------------------------------------------
+Counting model (3GPP TS 23.038/23.040; vectors in tests/core/test_segments.py)
+-------------------------------------------------------------------------------
 A message is GSM-7 when every character is in the GSM 03.38 basic table
 (1 septet) or its extension table (ESC + code, 2 septets); otherwise the whole
 message is UCS-2 and each character costs its UTF-16 length (an astral

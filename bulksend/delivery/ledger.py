@@ -13,12 +13,12 @@ a recipient and measure accepted → delivered latency.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from bulksend.delivery.model import Sent
 from bulksend.delivery.store import DeliveryStore
 from bulksend.engine.ledger import Ledger
-from bulksend.models import Batch, BatchResult, Recipient, Status
+from bulksend.models import Batch, BatchResult, Status
 
 
 class DeliveryLedger:
@@ -29,15 +29,16 @@ class DeliveryLedger:
         self.store = store
         self.clock = clock
 
-    async def admit(self, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
-        return await self.inner.admit(recipients)
-
     async def before_send(self, batch: Batch) -> None:
         await self.inner.before_send(batch)
 
     async def after_send(self, batch: Batch, result: BatchResult, attempts: int) -> None:
         await self.inner.after_send(batch, result, attempts)
         now = self.clock()
+        if result.per_recipient is None:  # one answer for the whole batch: one statement
+            if result.outcome.status is Status.ACCEPTED:
+                await self.store.record_batch(batch.campaign, batch.numbers, result.outcome.provider_id, now)
+            return
         sent = []
         for r in batch.recipients:
             outcome = result.outcome_for(r.msisdn)

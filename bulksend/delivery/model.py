@@ -1,79 +1,21 @@
 """Values of delivery tracking: what a provider said became of a message.
 
-Every provider's status vocabulary is mapped onto one ``DeliveryStatus``;
+Every provider's status vocabulary is mapped onto one ``DeliveryStatus``
+(each provider module holds its own map, e.g. ``providers.xms_reports``);
 the provider's own word and code are kept beside it.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
+from bulksend.providers.callbacks import FINAL, DeliveryStatus
+from bulksend.providers.classic import CLASSIC_STATUS, classic_status
+from bulksend.providers.clickatell_reports import CLICKATELL_STATUS, clickatell_status
+from bulksend.providers.xms_reports import XMS_STATUS, xms_status
 
-class DeliveryStatus(str, enum.Enum):
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    REJECTED = "rejected"
-    ABORTED = "aborted"
-    PENDING = "pending"
-    UNKNOWN = "unknown"
-
-    @property
-    def final(self) -> bool:
-        return self in FINAL
-
-
-FINAL = frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.EXPIRED,
-                   DeliveryStatus.REJECTED, DeliveryStatus.ABORTED})
-
-#: Sinch XMS statuses (delivery reports, callbacks)
-XMS_STATUS = {
-    "Delivered": DeliveryStatus.DELIVERED, "Failed": DeliveryStatus.FAILED,
-    "Expired": DeliveryStatus.EXPIRED, "Rejected": DeliveryStatus.REJECTED,
-    "Aborted": DeliveryStatus.ABORTED, "Cancelled": DeliveryStatus.ABORTED,
-    "Deleted": DeliveryStatus.FAILED, "Queued": DeliveryStatus.PENDING,
-    "Dispatched": DeliveryStatus.PENDING, "Unknown": DeliveryStatus.UNKNOWN,
-}
-
-#: Sinch Classic message status
-CLASSIC_STATUS = {
-    "Successful": DeliveryStatus.DELIVERED, "Faulted": DeliveryStatus.FAILED,
-    "Pending": DeliveryStatus.PENDING, "Unknown": DeliveryStatus.UNKNOWN,
-}
-
-#: Clickatell messageStatus codes
-CLICKATELL_STATUS = {
-    "001": DeliveryStatus.UNKNOWN,    # message unknown
-    "002": DeliveryStatus.PENDING,    # queued
-    "003": DeliveryStatus.PENDING,    # delivered to gateway
-    "004": DeliveryStatus.DELIVERED,  # received by recipient
-    "005": DeliveryStatus.FAILED,     # error with message
-    "006": DeliveryStatus.ABORTED,    # user cancelled delivery
-    "007": DeliveryStatus.FAILED,     # error delivering message
-    "008": DeliveryStatus.PENDING,    # OK (received by Clickatell)
-    "009": DeliveryStatus.FAILED,     # routing error
-    "010": DeliveryStatus.EXPIRED,    # message expired
-    "011": DeliveryStatus.PENDING,    # scheduled for later delivery
-    "012": DeliveryStatus.FAILED,     # out of credit
-    "013": DeliveryStatus.ABORTED,    # Clickatell cancelled the message
-    "014": DeliveryStatus.FAILED,     # maximum MT limit exceeded
-}
-
-
-def xms_status(value: str) -> DeliveryStatus:
-    return XMS_STATUS.get(value, DeliveryStatus.UNKNOWN)
-
-
-def classic_status(value: str) -> DeliveryStatus:
-    return CLASSIC_STATUS.get(value, DeliveryStatus.UNKNOWN)
-
-
-def clickatell_status(value: str) -> DeliveryStatus:
-    code = value.strip()
-    if code.isdigit():
-        code = code.zfill(3)
-    return CLICKATELL_STATUS.get(code, DeliveryStatus.UNKNOWN)
+__all__ = ["CLASSIC_STATUS", "CLICKATELL_STATUS", "FINAL", "XMS_STATUS", "DeliveryStatus", "Inbound", "Report",
+           "Sent", "classic_status", "clickatell_status", "xms_status"]
 
 
 @dataclass(frozen=True, slots=True)

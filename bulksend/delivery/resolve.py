@@ -6,20 +6,26 @@ provider's own id (XMS batch id + number, Clickatell ``apiMessageId``,
 Classic ``messageId``). ``Resolver`` tries, in order:
 
 1. the delivery store's own record of accepted recipients (``DeliveryLedger``);
-2. the journal, through ``Journal.find_by_provider_id`` (the SQLite journal
-   of issue 4), when one is bound (``JournalLookup``);
-3. for a client reference: the campaign it names, if the number was sent in it.
+2. the campaign journal, through ``Journal.find_by_provider_id``, when one
+   is bound (``JournalLookup``);
+3. for a client reference: the campaign it names, if the number was sent in
+   it — only when the report names no provider id. A report naming a batch or
+   message id that neither the store nor the journal knows is unknown even
+   if its client reference names a known campaign (anyone can write a
+   client reference; only the provider knows the batch id).
 
 A report that none of them knows is *unknown*: nothing is stored.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from bulksend.delivery.model import Sent
 from bulksend.delivery.store import DeliveryStore
+from bulksend.providers.callbacks import Ref
+
+__all__ = ["ProviderIdLookup", "Ref", "Resolver", "campaign_of"]
 
 
 class ProviderIdLookup(Protocol):
@@ -28,15 +34,6 @@ class ProviderIdLookup(Protocol):
     async def find_by_provider_id(self, provider_id: str, msisdn: str) -> tuple[str, str] | None: ...
 
     async def accepted_at(self, provider_id: str, msisdn: str) -> float | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """How a report names its message."""
-
-    provider_id: str = ""
-    msisdn: str = ""
-    client_reference: str = ""
 
 
 def campaign_of(client_reference: str) -> str | None:
@@ -71,6 +68,7 @@ class Resolver:
                 if found is not None:
                     await self._remember(found, ref.provider_id)
                     return found
+            return None
         campaign = campaign_of(ref.client_reference) if ref.client_reference else None
         if campaign is not None and ref.msisdn and await self.store.was_sent(campaign, ref.msisdn):
             return campaign, ref.msisdn

@@ -1,46 +1,47 @@
 """Polling for delivery where callbacks are not possible (``bulksend track``).
 
-For every recipient of a campaign that the store knows was accepted and that
-has no final status yet, ask the provider:
+For every recipient of a campaign that was accepted and has no final status
+yet, ask the provider. Who was accepted comes from the campaign journal
+(``accepted``: every accepted batch of a journaled send or resume) and from
+the delivery store's own record (``delivery_sent``: sends without a journal,
+and ``DeliveryLedger``); the two are merged by number. What to ask and how to read the
+answer is the provider's (``poll_requests`` / ``parse_poll``), e.g.:
 
 - Sinch XMS: one ``GET .../batches/{id}/delivery_report?type=full`` per batch
   (it lists every recipient under its status); it has no per-recipient time,
   so polled XMS reports carry none and do not count towards latency;
 - Sinch Classic: one ``GET /v1/message/status/{messageId}`` per message.
 
-Requests are paced by a bucket at the plan's ``rate`` (one token a request,
-``burst`` at most) with at most ``concurrency`` in flight, so polling never
-pushes the plan past its limit. A poll that fails transiently is counted and
-skipped: running ``track`` again picks it up.
+Requests go through the engine's transport (its one session, or a test's
+``MockTransport``), paced by a bucket at the plan's ``rate`` (one token a
+request, ``burst`` at most) with at most ``concurrency`` in flight, so
+polling never pushes the plan past its limit. A poll that fails transiently
+is counted and skipped: running ``track`` again picks it up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
-
-import aiohttp
 
 from bulksend.config import Config, PlanConfig
-from bulksend.delivery.model import Report, Sent, classic_status
+from bulksend.delivery.model import Report, Sent
 from bulksend.delivery.store import DeliveryStore
+from bulksend.engine import Engine
 from bulksend.engine.bucket import RecipientBucket
-from bulksend.engine.transport import perform
+from bulksend.engine.calls import ProviderCalls
+from bulksend.engine.transport import Transport
 from bulksend.errors import AmbiguousOutcome, InputError, TransientError
-from bulksend.models import HttpRequest, HttpResponse
 from bulksend.providers import build_provider
-from bulksend.providers.classic import SinchClassic
-from bulksend.providers.xms import SinchXms
-from bulksend.webhooks.parse import Malformed, parse_xms
+from bulksend.providers.callbacks import StatusPoll
 
 
 @dataclass(slots=True)
 class TrackResult:
     campaign: str
+    accepted: int = 0     # accepted recipients known (journal and delivery store)
     candidates: int = 0   # accepted recipients without a final status before polling
     requests: int = 0
     updated: int = 0      # reports stored
@@ -48,83 +49,37 @@ class TrackResult:
     errors: int = 0       # polls that failed transiently (run again)
 
 
-def xms_report_request(xms: SinchXms, batch_id: str) -> HttpRequest:
-    base = f"{xms.base_url.rstrip('/')}/xms/v1/{quote(xms.service_plan_id, safe='')}/batches"
-    return HttpRequest("GET", f"{base}/{quote(batch_id, safe='')}/delivery_report?type=full",
-                       {"Authorization": f"Bearer {xms.token}"})
-
-
-def xms_reports(response: HttpResponse, wanted: Mapping[str, Sent], now: float) -> list[Report]:
-    """Reports for the ``wanted`` numbers (msisdn -> Sent) out of a full batch report."""
-    if response.status != 200:
-        raise TransientError(f"Sinch XMS delivery report answered {response.status}", status=response.status)
-    try:
-        parsed = parse_xms(response.body)
-    except Malformed as exc:
-        raise TransientError(f"Sinch XMS delivery report unreadable: {exc}") from None
-    out = []
-    for event in parsed.statuses:
-        sent = wanted.get(event.ref.msisdn)
-        if sent is not None:
-            out.append(Report(sent.campaign, sent.msisdn, event.status, event.provider_status, event.code,
-                              None, now, sent.provider_id))
-    return out
-
-
-Poll = Callable[[], Awaitable[list[Report]]]
-
-
 async def track_campaign(
     config: Config, store: DeliveryStore, campaign: str, plan: str, *,
     env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time,
+    transport: Transport | None = None, accepted: Sequence[Sent] = (),
 ) -> TrackResult:
-    """Poll the provider once for every pending recipient of ``campaign``; store what it says."""
+    """Poll the provider once for every pending recipient of ``campaign``; store what it says.
+
+    ``accepted``: the recipients the journal says were accepted (see the module docstring)."""
     plan_config = config.plan(plan)
     provider = build_provider(plan_config, env)
+    known = {s.msisdn: s for s in await store.sent_of(campaign)}
+    known.update((s.msisdn, s) for s in accepted)
     final = await store.final_of(campaign)
-    todo = [s for s in await store.sent_of(campaign) if s.msisdn not in final and s.provider_id]
-    result = TrackResult(campaign, candidates=len(todo))
+    todo = [s for s in known.values() if s.msisdn not in final and s.provider_id]
+    result = TrackResult(campaign, accepted=len(known), candidates=len(todo))
     if not todo:
         return result
-    timeout = aiohttp.ClientTimeout(total=plan_config.timeout)
-    async with aiohttp.ClientSession(headers={"User-Agent": "bulksend/0.1"}) as session:
-        async def fetch(request: HttpRequest) -> HttpResponse:
-            result.requests += 1
-            return await perform(session, request, timeout)
-
-        polls = _polls(provider, todo, fetch, clock)
-        await _run(polls, plan_config, store, result)
+    polls = provider.poll_requests([(s.provider_id, s.msisdn) for s in todo])
+    if polls is None:
+        raise InputError(f"{provider.name} cannot be polled for delivery: "
+                         "its reports arrive by callback (bulksend listen)")
+    sent = {(s.provider_id, s.msisdn): s for s in todo}
+    async with Engine(config, env=env, transport=transport) as engine:
+        await _run(polls, engine.calls(plan), sent, store, result, clock)
     return result
 
 
-def _polls(provider: object, todo: list[Sent], fetch: Callable[[HttpRequest], Awaitable[HttpResponse]],
-           clock: Callable[[], float]) -> list[Poll]:
-    if isinstance(provider, SinchXms):
-        by_batch: dict[str, dict[str, Sent]] = defaultdict(dict)
-        for s in todo:
-            by_batch[s.provider_id][s.msisdn] = s
-
-        def xms_poll(batch_id: str, wanted: dict[str, Sent]) -> Poll:
-            async def poll() -> list[Report]:
-                return xms_reports(await fetch(xms_report_request(provider, batch_id)), wanted, clock())
-            return poll
-
-        return [xms_poll(b, w) for b, w in by_batch.items()]
-    if isinstance(provider, SinchClassic):
-        def classic_poll(sent: Sent) -> Poll:
-            async def poll() -> list[Report]:
-                value = provider.parse_status(await fetch(provider.status_request(sent.provider_id)))
-                return [Report(sent.campaign, sent.msisdn, classic_status(value), value, "", None, clock(),
-                               sent.provider_id)]
-            return poll
-
-        return [classic_poll(s) for s in todo]
-    raise InputError(f"{getattr(provider, 'name', provider)} cannot be polled for delivery: "
-                     "its reports arrive by callback (bulksend listen)")
-
-
-async def _run(polls: list[Poll], plan: PlanConfig, store: DeliveryStore, result: TrackResult) -> None:
+async def _run(polls: list[StatusPoll], calls: ProviderCalls, sent: Mapping[tuple[str, str], Sent],
+               store: DeliveryStore, result: TrackResult, clock: Callable[[], float]) -> None:
     """``concurrency`` workers take polls in order; each poll spends one token first."""
+    plan: PlanConfig = calls.plan
     bucket = RecipientBucket(plan.rate, max(1, plan.burst))
     queue = iter(polls)
 
@@ -132,10 +87,14 @@ async def _run(polls: list[Poll], plan: PlanConfig, store: DeliveryStore, result
         for poll in queue:  # the shared iterator hands each poll to exactly one worker
             await bucket.spend(1)
             try:
-                reports = await poll()
+                result.requests += 1
+                statuses = calls.provider.parse_poll(poll, await calls.once(poll.request))
             except (TransientError, AmbiguousOutcome):
                 result.errors += 1
                 continue
+            now = clock()
+            reports = [Report(s.campaign, s.msisdn, p.status, p.provider_status, p.code, None, now, s.provider_id)
+                       for p in statuses if (s := sent.get((p.provider_id, p.msisdn))) is not None]
             if reports:
                 await store.record_reports(reports)
                 result.updated += len(reports)

@@ -1,9 +1,9 @@
 """A campaign at run time: its producer, its counters, its results.
 
-The producer streams the recipient list through screening (invalid lines,
-opt-outs, template values), deduplication (the ledger) and chunking, and
-puts full batches on the plan's queue; the queue is bounded, so memory stays
-flat however long the list is. Outcomes come back through ``after_send``.
+The producer streams the recipient list through the one intake
+(``bulksend.lists``: invalid lines, opt-outs, template values, repeats,
+parts, then each block cut into batches) and puts the batches on the plan's
+queue; the queue is bounded, so memory stays flat however long the list is. Outcomes come back through ``after_send``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from bulksend.config import AutoPauseConfig
-from bulksend.core.estimate import BodyMeter, discount_duplicates
-from bulksend.core.templates import missing_values, placeholders, render
+from bulksend.core.estimate import BodyMeter
 from bulksend.engine.ledger import Ledger
-from bulksend.errors import BulksendError, CampaignRefused, InputError, RecipientError
-from bulksend.models import Batch, BatchResult, Message, Numbers, Recipient, Status, keep_only, numbers_of
-from bulksend.recipients import SEND_BLOCK, Block, RecipientSource, read_blocks
+from bulksend.errors import BulksendError, CampaignRefused, InputError
+from bulksend.lists.rejects import RejectsFile
+from bulksend.lists.screen import ListCounts, Screener
+from bulksend.lists.batches import cut, send_block
+from bulksend.lists.sources import RecipientSource
+from bulksend.outputs import open_private
+from bulksend.models import Batch, BatchResult, Message, Recipient, Status, numbers_of
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -127,7 +130,7 @@ class _CsvSink:
             return
         if self._writer is None:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8", newline="")
+            self._file = open_private(self.path)  # checked before the run (bulksend.outputs); 0600
             self._writer = csv.writer(self._file)
             self._writer.writerow(self.header)
         self._writer.writerows(rows)
@@ -161,11 +164,10 @@ class CampaignRun:
         self._recent_bad = 0  # how many of _recent are True, kept as they come and go
         self._workers: set[asyncio.Task[None]] = set()
         self._outstanding = 0
-        self._screened = 0
         self._produced = False
         self._done = asyncio.Event()
         self._results = _CsvSink(spec.results_path, ("msisdn", "status", "batch_id", "code", "attempts"))
-        self._rejects = _CsvSink(spec.rejects_path, ("source", "line", "value", "reason"))
+        self._rejects = RejectsFile(spec.rejects_path)
 
     # -- control ---------------------------------------------------------
     def stop(self, reason: str = "stopped by the operator") -> None:
@@ -238,94 +240,54 @@ class CampaignRun:
             self._check_done()
 
     async def batches_from_list(self) -> AsyncGenerator[Batch, None]:
+        """The list through the one intake (``Screener``), each block cut into batches."""
         spec = self.spec
         if spec.recipients is None:
             raise InputError("no recipient list given")
-        keys = placeholders(spec.message.body)
-        excluded = self._load_exclusions()
+        screener = Screener(spec.recipients, spec.message.body, spec.message.defaults, self.meter,
+                            exclude=spec.exclude)
         size = self.batch_size
-        static = not keys  # then batches carry only numbers
-        # Not yet handed out, at every yield: carry, then fresh[start:].
-        carry: Sequence[Any] = ()  # short of a batch at the end of the last block
-        fresh: Sequence[Any] = ()
-        start = seq = 0
+        fresh: Sequence[Recipient] = ()
+        handed = seq = 0  # fresh[:handed] is handed out
         try:
-            for block in read_blocks(spec.recipients, wanted=keys, size=size * max(1, SEND_BLOCK // size)):
-                fresh = await self.ledger.admit(self._screen(block, keys, excluded))
-                self.stats.duplicates += self._screened - len(fresh)
-                if static and not isinstance(fresh, Numbers):
-                    fresh = Numbers(numbers_of(fresh))
-                start = 0
-                if carry:  # the batch that straddles two blocks
-                    start = min(size - len(carry), len(fresh))
-                    carry = _joined(carry, fresh[:start], static)
-                    if len(carry) == size:
-                        batch, carry, seq = Batch(spec.name, seq, carry), (), seq + 1
-                        yield batch
-                while len(fresh) - start >= size:  # a clean block's batches are slices of its text
-                    chunk, start, seq = fresh[start:start + size], start + size, seq + 1
-                    yield Batch(spec.name, seq - 1, chunk if static else tuple(chunk))
-                if start < len(fresh):
-                    carry, start = fresh[start:], len(fresh)
+            for screened in screener.blocks(send_block(size)):
+                self.count_list(screened.counts)
+                self._rejects.write(screened.rejects)
+                fresh, handed = screened.recipients, 0
+                for batch in cut(spec.name, seq, fresh, size):
+                    handed, seq = handed + batch.size, seq + 1
+                    yield batch
                 if self.stopping:
                     return
-            if carry:
-                batch, carry = Batch(spec.name, seq, carry if static else tuple(carry)), ()
-                yield batch
-            self.stats.list_read()
+            self.list_read()
         finally:  # stopped or failed part way: what was read and admitted was not sent
-            left = [*numbers_of(carry), *numbers_of(fresh[start:])]
+            left = numbers_of(fresh[handed:])
             if left:
                 self._never_sent(left)
 
-    def _load_exclusions(self) -> set[str]:
-        from bulksend.recipients import load_numbers
+    # -- what the run is told (by its own producer, or a journal's batch source) --
+    def count_list(self, counts: ListCounts) -> None:
+        """Count a block of the list as screened."""
+        s = self.stats
+        s.recipients_read += counts.read
+        s.invalid += counts.invalid
+        s.excluded += counts.excluded
+        s.duplicates += counts.duplicates
 
-        out: set[str] = set()
-        for source in self.spec.exclude:
-            out |= load_numbers(source)
-        return out
+    def list_read(self, waiting: int = 0) -> None:
+        """The whole list is read (see ``CampaignStats.list_read``)."""
+        self.stats.list_read(waiting)
 
-    def _screen(self, block: Block, keys: tuple[str, ...], excluded: set[str]) -> Sequence[Recipient]:
-        """Count a block, report its bad lines, drop opt-outs and unfillable rows."""
-        recipients, errors = block
-        self.stats.recipients_read += len(recipients) + len(errors)
-        for err in errors:
-            self._reject(err)
-        if excluded:
-            kept = keep_only(recipients, [m not in excluded for m in numbers_of(recipients)])
-            self.stats.excluded += len(recipients) - len(kept)
-            recipients = kept
-        if keys:
-            recipients = [r for r in recipients if self._fillable(r, keys) and self._measured(r)]
-        elif recipients:
-            problem = self.meter.add(self.spec.message.body, len(recipients))
-            if problem:
-                raise InputError(problem)
-        self._screened = len(recipients)
-        return recipients
+    def expect(self, total_hint: int | None, started: float | None = None) -> None:
+        """An estimate of what is to come, for progress only; ``started``: when
+        the run began (earlier than now when its list was read while it was sent)."""
+        self.stats.total_hint = total_hint
+        if started is not None:
+            self.stats.started = started
 
-    def _measured(self, r: Recipient) -> bool:
-        """Count the parts of this recipient's body; refuse it if over the limits."""
-        problem = self.meter.add(render(self.spec.message.body, r.params, self.spec.message.defaults))
-        if problem:
-            self._reject(RecipientError(problem, r.msisdn, r.line, self._display))
-        return not problem
-
-    @property
-    def _display(self) -> str:
-        return self.spec.recipients.display if self.spec.recipients else ""
-
-    def _fillable(self, r: Recipient, keys: tuple[str, ...]) -> bool:
-        missing = missing_values(keys, r.params, self.spec.message.defaults)
-        if missing:
-            self._reject(RecipientError(
-                "no value for " + ", ".join(f"${{{k}}}" for k in missing), r.msisdn, r.line, self._display))
-        return not missing
-
-    def _reject(self, err: RecipientError) -> None:
-        self.stats.invalid += 1
-        self._rejects.rows([(err.source, err.line, err.value, err.reason)])
+    def meter_with(self, meter: BodyMeter) -> None:
+        """Tally parts in ``meter``: the one the reader of the list counts with."""
+        self.meter = meter
 
     # -- outcomes --------------------------------------------------------
     async def before_send(self, batch: Batch) -> None:
@@ -430,8 +392,7 @@ class CampaignRun:
             elapsed_s=round(elapsed, 3), rate=round(s.sent / elapsed, 1) if elapsed > 0 else 0.0,
             exit_code=self.exit_code(), stopped_reason=self.stopped_reason,
             last_errors=tuple(self.errors),
-            parts=discount_duplicates(self.meter.tally.to_dict(self.rate), s.duplicates)
-            if self.meter.tally.recipients else {},
+            parts=self.meter.tally.to_dict(self.rate) if self.meter.tally.recipients else {},
         )
 
     def exit_code(self) -> int:
@@ -448,9 +409,3 @@ class CampaignRun:
             return EXIT_FAILED
         return EXIT_OK
 
-
-def _joined(first: Sequence[Any], then: Sequence[Any], static: bool) -> Sequence[Any]:
-    """Two runs of recipients as one (numbers only when ``static``)."""
-    if static:
-        return Numbers([*numbers_of(first), *numbers_of(then)])
-    return [*first, *then]

@@ -22,6 +22,10 @@ first: the provider is asked whether it holds the batch's
 ``client_reference``; only if it does not, and the plan's ``timeout`` has
 passed since the request left, is the batch sent again. A
 provider that cannot be asked leaves the batch ``unknown``.
+
+Every request leaves through the engine's ``Transport`` (``transport.py``):
+sends here, lookups through ``ProviderCalls`` (``calls.py``), so a test can
+put a ``MockTransport`` in place of the network.
 """
 
 from __future__ import annotations
@@ -35,9 +39,15 @@ import aiohttp
 
 from bulksend.config import PlanConfig
 from bulksend.engine.bucket import RecipientBucket
+from bulksend.engine.calls import ProviderCalls
 from bulksend.engine.retry import Sleep, retrying
-from bulksend.engine.transport import perform
-from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError, Unreachable
+from bulksend.engine.transport import Transport
+from bulksend.errors import (
+    AmbiguousOutcome,
+    CampaignRefused,
+    TransientError,
+    Unreachable,
+)
 from bulksend.models import Batch, BatchResult, HttpRequest, Outcome, Status
 from bulksend.providers.base import Provider
 
@@ -57,12 +67,14 @@ class BatchSender:
     """Sends one batch to completion: attempts, retries, reconciliation."""
 
     def __init__(
-        self, plan: PlanConfig, provider: Provider, session: aiohttp.ClientSession,
+        self, plan: PlanConfig, provider: Provider, transport: Transport,
         bucket: RecipientBucket, sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.plan = plan
         self.provider = provider
-        self.session = session
+        self.transport = transport
+        #: lookups (and, for the journal, cancels) go through the same transport
+        self.calls = ProviderCalls(provider, transport, plan, sleep)
         self.bucket = bucket
         self.sleep = sleep
         #: the loop's clock (an attribute, so a test can set another)
@@ -117,7 +129,7 @@ class BatchSender:
         request = self.provider.send_request(batch, run.spec.message)
         left_at = self.clock()
         try:
-            response = await perform(self.session, request, self.timeout)
+            response = await self.transport.send(request, self.timeout)
         except AmbiguousOutcome:
             state.ambiguous = True
             state.left_at = left_at
@@ -148,11 +160,7 @@ class BatchSender:
 
     async def _look_up(self, batch: Batch, run: CampaignRun, lookup: HttpRequest) -> Outcome | None:
         run.stats.lookups += 1
-        try:
-            response = await perform(self.session, lookup, self.timeout)
-        except AmbiguousOutcome as exc:  # a lookup has no side effect: plain transient
-            raise TransientError(str(exc)) from None
-        return self.provider.parse_lookup(batch, response)
+        return self.provider.parse_lookup(batch, await self.calls.once(lookup))
 
 
 def _gave_up(exc: TransientError | AmbiguousOutcome, status: Status) -> BatchResult:
@@ -163,12 +171,12 @@ def _gave_up(exc: TransientError | AmbiguousOutcome, status: Status) -> BatchRes
 class PlanRunner:
     """The queue, bucket, pacer and worker pool of one service plan."""
 
-    def __init__(self, plan: PlanConfig, provider: Provider, session: aiohttp.ClientSession,
+    def __init__(self, plan: PlanConfig, provider: Provider, transport: Transport,
                  sleep: Sleep = asyncio.sleep) -> None:
         self.plan = plan
         self.provider = provider
         self.bucket = RecipientBucket(plan.rate, plan.burst)
-        self.sender = BatchSender(plan, provider, session, self.bucket, sleep)
+        self.sender = BatchSender(plan, provider, transport, self.bucket, sleep)
         # Bounded: a producer can be at most a few batches ahead of the pacer.
         self.queue: asyncio.Queue[tuple[Batch, CampaignRun]] = asyncio.Queue(
             maxsize=max(4, 2 * plan.concurrency))
@@ -176,6 +184,11 @@ class PlanRunner:
         self._slots = asyncio.Semaphore(plan.concurrency)
         self._workers: set[asyncio.Task[None]] = set()
         self._pacer: asyncio.Task[None] | None = None
+
+    @property
+    def calls(self) -> ProviderCalls:
+        """Lookups and cancels for this plan, over the engine's transport."""
+        return self.sender.calls
 
     def start(self) -> None:
         if self._pacer is None:

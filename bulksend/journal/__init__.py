@@ -28,7 +28,9 @@ from bulksend.journal.records import BatchState, CampaignRecord, CampaignState, 
 from bulksend.journal.settings import JournalSettings, journal_settings
 
 #: names that moved to ``bulksend.campaigns``; the old imports keep working
-_MOVED = frozenset({"JournalLedger", "JournalSummary", "RunOptions", "StopSignals", "resume_campaign", "send_journaled"})
+_MOVED = frozenset({
+    "JournalLedger", "JournalSummary", "RunOptions", "StopSignals", "resume_campaign", "send_journaled",
+})
 
 __all__ = [
     "DEFAULT_PATH", "BatchState", "CampaignRecord", "CampaignState", "Counts", "Journal", "JournalError",

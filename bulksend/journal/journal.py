@@ -4,6 +4,17 @@ One SQLite file (WAL mode) per workspace, ``.bulksend/journal.db`` unless
 told otherwise. All SQL runs on one worker thread (``SqliteWorker``), so the
 event loop never blocks on the disk; writes are group-committed.
 
+Every query is one function of ``store``, run here by one generic call::
+
+    counts = await journal.read(store.counts, cid)
+    await journal.write(store.set_state, cid, CampaignState.DONE, "", journal.clock())
+
+so a new query is written once, in ``store``. The few methods left on
+``Journal`` do more than run one function: they coalesce records
+(``mark_in_flight``, ``post_settle``), post without waiting
+(``post_rows``), or answer for a journal no campaign was written to yet
+(``campaign``, ``campaigns``, and the delivery lookups).
+
 Durability: ``synchronous = normal`` (the default) loses nothing a killed
 process wrote (SIGKILL, OOM, a crash): a commit is in the WAL, in the
 kernel's page cache, before its future resolves. A power cut or kernel
@@ -19,33 +30,26 @@ is never rewritten to "fix" it.
 from __future__ import annotations
 
 import asyncio
+import errno
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from bulksend.core.seen import SeenNumbers
-from bulksend.errors import InputError
+from bulksend.errors import InputError, MachineFailure
 from bulksend.journal import store
 from bulksend.journal.coalesce import Coalescer
-from bulksend.journal.lock import LockHeld, WorkspaceLock
-from bulksend.journal.records import (
-    BatchRow,
-    BatchState,
-    CampaignRecord,
-    CampaignState,
-    Counts,
-    ListSource,
-    Target,
-)
+from bulksend.journal.lock import HardLinked, JournalFileLock, LockHeld, NotAFile
+from bulksend.journal.readonly import connect_read_only
+from bulksend.journal.records import BatchState, CampaignRecord, StagedBlock
 from bulksend.journal.schema import SCHEMA_VERSION, SchemaTooNew, migrate
-from bulksend.journal.staging import Taken
 from bulksend.journal.worker import SqliteWorker
-from bulksend.models import Message
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 DEFAULT_PATH = ".bulksend/journal.db"
 SYNCHRONOUS = ("normal", "full")
@@ -58,11 +62,22 @@ class JournalError(InputError):
     """The journal file cannot be used as it is (exit 2). Names the file."""
 
 
+class JournalWriteFailed(MachineFailure):
+    """The disk under the journal failed a write (full, I/O error): the run stops, resumable (exit 75).
+
+    Everything committed before it is on disk; nothing after it was recorded.
+    """
+
+
+#: SQLite's words for a failure of the machine rather than of the file
+_MACHINE = ("disk is full", "disk I/O error", "database or disk is full")
+
+
 class Journal:
     """Async access to a journal file. Use ``await Journal.open(path)``."""
 
     def __init__(self, path: str | Path = DEFAULT_PATH, *, synchronous: str = "normal",
-                 busy_timeout: float = 5.0, readonly: bool = False,
+                 busy_timeout: float = 5.0, readonly: bool = False, verify: bool = False,
                  clock: Callable[[], float] = time.time) -> None:
         if synchronous not in SYNCHRONOUS:
             raise JournalError(f"journal synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
@@ -70,9 +85,11 @@ class Journal:
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
         self.readonly = readonly
+        #: run ``PRAGMA quick_check`` once at open (``send``/``resume``: a damaged file is refused)
+        self.verify = verify
         self.clock = clock
         self.empty = False
-        self._lock = WorkspaceLock(self.path)
+        self._lock = JournalFileLock(self.path)
         self._worker = SqliteWorker(self._connect, self._translate)
         self._closed = False
         self._post_error: BaseException | None = None
@@ -110,11 +127,17 @@ class Journal:
         if self.readonly:
             if not self.path.exists():
                 raise JournalError(f"no journal at {self.path} (nothing was sent with it; see --journal)")
+            self._lock.open_shared()
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock.acquire()
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            self._lock.acquire()  # creates the file 0600: SQLite gives -wal and -shm the same mode
         try:
+            conn = self._sqlite()
+        except BaseException:
+            self._lock.release()
+            raise
+        try:
+            if not self._lock.same_file():
+                raise JournalError(f"journal {self.path} was replaced while it was being opened")
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])  # reads the header first
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             if self.readonly:
@@ -123,6 +146,8 @@ class Journal:
                     raise SchemaTooNew(f"journal schema version {version}; this bulksend reads up to {SCHEMA_VERSION}")
                 self.empty = version == 0
             else:
+                if self.verify and version:
+                    self._quick_check(conn)
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
                 migrate(conn)
@@ -132,10 +157,27 @@ class Journal:
             raise
         return conn
 
+    def _sqlite(self) -> sqlite3.Connection:
+        if self.readonly:  # never writes: status and report work on a full disk, a read-only file
+            return connect_read_only(self.path, self.busy_timeout)
+        return sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+
+    def _quick_check(self, conn: sqlite3.Connection) -> None:
+        """Refuse a damaged file before anything is sent from it (O(pages); see the README)."""
+        problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            found = " ".join("; ".join(problems).replace("*** in database main ***", "").split())
+            raise sqlite3.DatabaseError(f"database disk image is malformed: quick_check: {found[:160]}")
+
     def _translate(self, exc: BaseException) -> BaseException:
         where = f"journal {self.path}"
         if isinstance(exc, (JournalError, store.InvariantError)):
             return exc
+        if isinstance(exc, NotAFile):
+            return JournalError(f"{where} is {exc.kind}, not a file; give --journal the path of a file")
+        if isinstance(exc, HardLinked):
+            return JournalError(f"{where} has {exc.links} names (hard links); SQLite keeps its log beside one "
+                                "name, so a journal must have only one: remove the other links")
         if isinstance(exc, LockHeld):
             return JournalError(f"{where} is in use by another bulksend ({exc.holder}); "
                                 "wait for it to finish or stop it (Ctrl-C) first")
@@ -144,6 +186,8 @@ class Journal:
         if isinstance(exc, BrokenPipeError):  # a report piped into `head`: not the journal's fault
             return exc
         if isinstance(exc, OSError):
+            if exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
+                return JournalWriteFailed(f"{where}: {exc.strerror or exc}; stopped, resume when it is fixed")
             return JournalError(f"{where}: {exc.strerror or exc}")
         if not isinstance(exc, sqlite3.Error):
             return exc
@@ -155,25 +199,38 @@ class Journal:
             return JournalError(f"{where} is locked by another program ({text} after {self.busy_timeout:g}s)")
         if "readonly" in text or "unable to open" in text:
             return JournalError(f"{where} cannot be written ({text})")
-        if "disk is full" in text or "disk I/O" in text:
-            return JournalError(f"{where}: {text}; nothing after the last commit was recorded")
+        if any(words in text for words in _MACHINE):
+            return JournalWriteFailed(f"{where}: {text}; nothing after the last commit was recorded. "
+                                      "Free space (or fix the disk), then 'bulksend resume'")
         return JournalError(f"{where}: {text}")
 
-    async def _call(self, fn: Callable[..., T], *args: Any, write: bool = False,
-                    shield: bool = True) -> T:
-        if self._closed:
-            raise JournalError(f"journal {self.path} is closed")
-        self._raise_posted()
-        # A write runs even if its caller is cancelled (a record the provider may act on must not
-        # be dropped), unless the caller says it may be dropped (``shield=False``).
-        future: asyncio.Future[T] = self._worker.submit_async(fn, *args, write=write,
-                                                              droppable=write and not shield)
-        return await future
+    # -- running store functions ---------------------------------------------
+    def _submit(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any],
+                write: bool) -> asyncio.Future[T]:
+        self._check_open()
+        job = partial(fn, **kwargs) if kwargs else fn
+        # A write runs (and commits) even if its caller is cancelled meanwhile:
+        # a record the provider may act on must not be dropped.
+        return self._worker.submit_async(job, *args, write=write)
+
+    async def read(self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args,
+                   **kwargs: P.kwargs) -> T:
+        """``fn(conn, *args)`` on the journal's thread: a query (``store.counts``, ...)."""
+        return await self._submit(fn, args, kwargs, write=False)
+
+    async def write(self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args,
+                    **kwargs: P.kwargs) -> T:
+        """``fn(conn, *args)`` on the journal's thread, in a transaction (``store.set_state``, ...).
+
+        Returns once it is committed. Store functions that stamp a time take
+        it as their ``now`` argument: pass ``journal.clock()``.
+        """
+        return await self._submit(fn, args, kwargs, write=True)
 
     def _check_open(self) -> None:
-        self._raise_posted()
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
+        self._raise_posted()
 
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue a write without waiting for it; a failure is raised by the next call.
@@ -208,46 +265,24 @@ class Journal:
             raise error
 
     async def call(self, fn: Callable[..., T], *args: Any, write: bool = False) -> T:
-        """Run ``fn(conn, *args)`` on the journal's thread (staging uses it)."""
-        return await self._call(fn, *args, write=write)
+        """``read`` or ``write`` without the type check, for a job that is not one store
+        function (staging a chunk, writing a report file)."""
+        return await self._submit(fn, args, {}, write)
 
-    # -- campaigns ----------------------------------------------------------
+    # -- what needs more than one store function ------------------------------
     async def campaign(self, name: str) -> CampaignRecord | None:
+        """The campaign of that name; None, too, in a journal no campaign was written to yet."""
         if self.empty:
             return None
-        return await self._call(store.find_campaign, name)
+        return await self.read(store.find_campaign, name)
 
     async def campaigns(self) -> list[CampaignRecord]:
         if self.empty:
             return []
-        return await self._call(store.list_campaigns)
-
-    async def create(self, name: str, target: Target, message: Message, source: ListSource,
-                     max_batch: int | None, start_at: float | None) -> CampaignRecord:
-        return await self._call(store.create_campaign, name, target, message, source, max_batch, start_at,
-                                self.clock(), write=True)
-
-    async def refresh(self, campaign: CampaignRecord) -> CampaignRecord:
-        return await self._call(store.get_campaign, campaign.id)
-
-    async def set_state(self, cid: int, state: CampaignState, reason: str = "") -> None:
-        await self._call(store.set_state, cid, state, reason, self.clock(), write=True)
-
-    async def update_spec(self, cid: int, target: Target, message: Message, max_batch: int | None,
-                          start_at: float | None) -> None:
-        await self._call(store.update_spec, cid, target, message, max_batch, start_at, self.clock(), write=True)
-
-    async def set_plan(self, cid: int, plan: str) -> None:
-        await self._call(store.set_plan, cid, plan, self.clock(), write=True)
+        return await self.read(store.list_campaigns)
 
     # -- staging --------------------------------------------------------------
-    async def seen_numbers(self, cid: int) -> SeenNumbers:
-        return await self._call(store.seen_numbers, cid)
-
-    async def next_id(self) -> int:
-        return await self._call(store.next_id)
-
-    def post_rows(self, cid: int, first: int, taken: Taken, assign: store.Assignment | None) -> None:
+    def post_rows(self, cid: int, first: int, taken: StagedBlock, assign: store.Assignment | None) -> None:
         """Append a block of the list without waiting for the disk (see ``post``).
 
         The batches cut from it are only sent after ``mark_in_flight``
@@ -256,7 +291,7 @@ class Journal:
         self.post(store.append_rows, cid, first, taken, assign, self.clock())
         self._marks.seal()  # a batch marked from now on may be in this block: its mark comes after it
 
-    def write_batches(self, cid: int, taken: Taken, first: int, cut: Sequence[store.CutBatch],
+    def write_batches(self, cid: int, taken: StagedBlock, first: int, cut: Sequence[store.CutBatch],
                       params: str | None = None) -> asyncio.Future[None]:
         """Write a block of the list (ids from ``first``) as the batches cut from it, in
         flight, its members in one row (``store.append_batches``); the future says it is on disk."""
@@ -264,31 +299,7 @@ class Journal:
         return self._worker.submit_async(store.append_batches, cid, taken, first, cut, params, self.clock(),
                                          write=True)
 
-    async def free_orphans(self, cid: int) -> int:
-        return await self._call(store.free_orphans, cid, write=True)
-
-    async def finish_staging(self, cid: int, parts: dict[str, Any], staging_s: float) -> tuple[int, int]:
-        return await self._call(store.finish_staging, cid, parts, staging_s, self.clock(), write=True)
-
-    async def reset_staging(self, cid: int) -> None:
-        await self._call(store.reset_staging, cid, self.clock(), write=True)
-
-    async def restart_list(self, cid: int) -> None:
-        await self._call(store.restart_list, cid, self.clock(), write=True)
-
-    async def rejects(self, cid: int) -> list[tuple[int, str, str]]:
-        return await self._call(store.rejects_of, cid)
-
     # -- sending --------------------------------------------------------------
-    async def page_new(self, cid: int, after: int, limit: int) -> list[tuple[int, str, str | None]]:
-        return await self._call(store.page_new, cid, after, limit)
-
-    async def page_numbers(self, cid: int, after: int, size: int, count: int) -> list[tuple[int, int, str]]:
-        return await self._call(store.page_numbers, cid, after, size, count)
-
-    async def next_seq(self, cid: int) -> int:
-        return await self._call(store.next_seq, cid)
-
     async def mark_in_flight(self, cid: int, seq: int, lo: int, hi: int, size: int, assigned: bool = False) -> None:
         """Record a batch in flight; returns once that is on disk.
 
@@ -306,16 +317,10 @@ class Journal:
             self._marks.withdraw(item, future)
             raise
 
-    async def settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
-                     attempts: int, tally: tuple[int, int, int],
-                     per_recipient: Sequence[tuple[str, str, str, int]] = ()) -> None:
-        await self._call(store.settle, cid, seq, state, provider_id, code, text, attempts, tally,
-                         per_recipient, self.clock(), write=True)
-
     def post_settle(self, cid: int, seq: int, state: BatchState, provider_id: str, code: str, text: str,
                     attempts: int, tally: tuple[int, int, int],
                     per_recipient: Sequence[tuple[str, str, str, int]] = (), linger: bool = False) -> None:
-        """``settle`` without waiting for the disk (see ``post``).
+        """``store.settle`` without waiting for the disk (see ``post``).
 
         With ``linger`` (for a provider that can be asked about a batch),
         outcomes are gathered on the event loop for up to ``SETTLE_LINGER``
@@ -336,40 +341,7 @@ class Journal:
         elif self._settle_timer is None:
             self._settle_timer = asyncio.get_running_loop().call_later(SETTLE_LINGER, self._flush_settles)
 
-    async def return_batch(self, cid: int, seq: int, code: str, text: str) -> int:
-        return await self._call(store.return_batch, cid, seq, code, text, self.clock(), write=True)
-
-    async def return_unknown(self, cid: int) -> int:
-        return await self._call(store.return_unknown, cid, self.clock(), write=True)
-
-    async def return_failed(self, cid: int) -> int:
-        return await self._call(store.return_failed, cid, self.clock(), write=True)
-
-    async def mark_cancelled(self, cid: int, seq: int) -> None:
-        await self._call(store.mark_cancelled, cid, seq, self.clock(), write=True)
-
-    async def batches_in(self, cid: int, states: Iterable[BatchState]) -> list[BatchRow]:
-        return await self._call(store.batches_in, cid, tuple(states))
-
-    async def members(self, batch: BatchRow) -> list[tuple[int, str, str | None]]:
-        return await self._call(store.members, batch.campaign, batch.seq, batch.lo, batch.hi)
-
     # -- what it tells ----------------------------------------------------------
-    async def counts(self, cid: int) -> Counts:
-        return await self._call(store.counts, cid)
-
-    async def last_activity(self, cid: int) -> float | None:
-        return await self._call(store.last_activity, cid)
-
-    async def recent_rate(self, cid: int) -> float:
-        return await self._call(store.recent_rate, cid)
-
-    async def last_errors(self, cid: int, limit: int = 5) -> list[str]:
-        return await self._call(store.last_errors, cid, limit)
-
-    async def report_page(self, cid: int, after: int, limit: int) -> list[tuple[Any, ...]]:
-        return await self._call(store.report_page, cid, after, limit)
-
     async def find_by_provider_id(self, provider_id: str, msisdn: str) -> tuple[str, str] | None:
         """``(campaign, msisdn)`` for a delivery report naming ``provider_id`` and a number.
 
@@ -378,10 +350,10 @@ class Journal:
         """
         if self.empty:
             return None
-        return await self._call(store.find_by_provider_id, provider_id, msisdn)
+        return await self.read(store.find_by_provider_id, provider_id, msisdn)
 
     async def accepted_at(self, provider_id: str, msisdn: str) -> float | None:
         """When the provider accepted what ``provider_id`` names (for delivery latency)."""
         if self.empty:
             return None
-        return await self._call(store.accepted_at, provider_id, msisdn)
+        return await self.read(store.accepted_at, provider_id, msisdn)

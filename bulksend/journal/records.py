@@ -1,4 +1,4 @@
-"""Values the journal hands out: campaigns, counts, report rows.
+"""Values the journal hands out and takes: campaigns, counts, batch rows, staged blocks.
 
 Pure: no SQL and no I/O here, only the shapes and how a ``Message`` and a
 list's description are written to and read from the journal (as JSON, and
@@ -11,11 +11,15 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from bulksend.models import DeliveryReport, Message
+from bulksend.models import DeliveryReport, Message, Recipient
+
+if TYPE_CHECKING:  # numpy is only needed by whoever builds a block
+    from bulksend.core.seen import Keys
 
 # recipients.state
 NEW = 0          # staged; in no live batch: it will be sent
@@ -25,6 +29,27 @@ R_FAILED = 3
 R_UNKNOWN = 4
 
 RECIPIENT_STATUS = {R_ACCEPTED: "accepted", R_FAILED: "failed", R_UNKNOWN: "unknown"}
+
+
+class StagedBlock(Protocol):
+    """What one screened block of the list adds to a campaign, as the store writes it.
+
+    Whoever reads the list (the screener) builds it; the journal only needs
+    these fields, so it never imports the code that reads lists.
+    """
+
+    #: the new recipients, in list order, and their numbers as int64 keys
+    recipients: Sequence[Recipient]
+    numbers: Keys
+    #: ``(campaign, line, value, reason)`` of each bad line
+    rejects: list[tuple[int, int, str, str]]
+    #: lines read, invalid, excluded, repeated
+    read: int
+    invalid: int
+    excluded: int
+    duplicates: int
+    #: the last list line this block covers
+    line_done: int
 
 
 class CampaignState(str, enum.Enum):
@@ -57,19 +82,23 @@ class ListSource:
     size: int = -1
     mtime_ns: int = -1
     rejects_path: str | None = None
+    #: how the list is read: a CSV's separator, the country of national numbers
+    delimiter: str | None = None
+    region: str | None = None
 
     def to_json(self) -> str:
         return orjson.dumps({
             "path": self.path, "format": self.format, "column": self.column,
             "exclude": list(self.exclude), "size": self.size, "mtime_ns": self.mtime_ns,
-            "rejects_path": self.rejects_path,
+            "rejects_path": self.rejects_path, "delimiter": self.delimiter, "region": self.region,
         }).decode()
 
     @classmethod
     def from_json(cls, text: str) -> ListSource:
         d = orjson.loads(text)
         return cls(d["path"], d.get("format"), d.get("column"), tuple(d.get("exclude", ())),
-                   int(d.get("size", -1)), int(d.get("mtime_ns", -1)), d.get("rejects_path"))
+                   int(d.get("size", -1)), int(d.get("mtime_ns", -1)), d.get("rejects_path"),
+                   d.get("delimiter"), d.get("region"))
 
 
 def message_to_json(message: Message) -> str:

@@ -1,9 +1,16 @@
-"""The journal's SQL: plain functions over one ``sqlite3.Connection``.
+"""The journal's SQL, all of it: plain functions over one ``sqlite3.Connection``.
 
 No threads and no asyncio here; ``Journal`` runs these on its worker
-thread, inside the transaction it opened. Queries that walk a campaign's
-recipients use the rowid (``id``) and say ``+campaign`` so that SQLite never
-trades the rowid range for a scan of some other index.
+thread, inside the transaction it opened::
+
+    n = await journal.read(store.counts, cid)
+    await journal.write(store.set_state, cid, state, reason, journal.clock())
+
+A function that stamps a time takes it as ``now`` (the journal's clock,
+injected), never reading one itself. A new query is one function here;
+nothing else changes. Queries that walk a campaign's recipients use the
+rowid (``id``) and say ``+campaign`` so that SQLite never trades the rowid
+range for a scan of some other index.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import orjson
@@ -29,15 +36,13 @@ from bulksend.journal.records import (
     CampaignState,
     Counts,
     ListSource,
+    StagedBlock,
     Target,
     message_from_json,
     message_hash,
     message_to_json,
 )
 from bulksend.models import Message, Numbers
-
-if TYPE_CHECKING:
-    from bulksend.journal.staging import Taken
 
 
 class InvariantError(Exception):
@@ -148,7 +153,7 @@ def seen_numbers(conn: sqlite3.Connection, cid: int) -> SeenNumbers:
 Assignment = tuple[int, int, int]
 
 
-def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, assign: Assignment | None,
+def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: StagedBlock, assign: Assignment | None,
                 now: float = 0.0) -> None:
     """Append one block of the list with ids from ``first``, and the counters
     that say how far staging got.
@@ -169,7 +174,7 @@ def append_rows(conn: sqlite3.Connection, cid: int, first: int, taken: Taken, as
     _block_done(conn, cid, taken, now)
 
 
-def _block_done(conn: sqlite3.Connection, cid: int, taken: Taken, now: float) -> None:
+def _block_done(conn: sqlite3.Connection, cid: int, taken: StagedBlock, now: float) -> None:
     """A block's bad lines and counters, and how far the list is staged."""
     if taken.rejects:
         conn.executemany("INSERT INTO rejects (campaign, line, value, reason) VALUES (?, ?, ?, ?)", taken.rejects)
@@ -185,7 +190,7 @@ def _block_done(conn: sqlite3.Connection, cid: int, taken: Taken, now: float) ->
 CutBatch = tuple[int, int, int]
 
 
-def append_batches(conn: sqlite3.Connection, cid: int, taken: Taken, first: int, cut: Sequence[CutBatch],
+def append_batches(conn: sqlite3.Connection, cid: int, taken: StagedBlock, first: int, cut: Sequence[CutBatch],
                    params: str | None = None, now: float = 0.0) -> None:
     """A block of the list, ids from ``first``, as the batches cut from it, written
     in flight: one row a batch and a small ``held`` one, and the block's members
@@ -284,6 +289,13 @@ def reset_staging(conn: sqlite3.Connection, cid: int, now: float) -> None:
     conn.execute("DELETE FROM rejects WHERE campaign = ?", (cid,))
     conn.execute("UPDATE campaigns SET staged = 0, line_done = 0, read = 0, invalid = 0, excluded = 0, "
                  "duplicates = 0, total = 0, staging_s = 0, updated_at = ? WHERE id = ?", (now, cid))
+
+
+def replace_list(conn: sqlite3.Connection, cid: int, source: ListSource, now: float) -> None:
+    """A new file for a list not yet fully staged: forget what was staged of
+    the old one (nothing of it was sent) and read ``source`` from its start."""
+    reset_staging(conn, cid, now)
+    conn.execute("UPDATE campaigns SET source = ? WHERE id = ?", (source.to_json(), cid))
 
 
 def rejects_of(conn: sqlite3.Connection, cid: int) -> list[tuple[int, str, str]]:
@@ -608,3 +620,94 @@ def accepted_at(conn: sqlite3.Connection, provider_id: str, msisdn: str) -> floa
             "SELECT b.settled_at FROM recipients AS r JOIN batches AS b ON b.campaign = r.campaign AND b.seq = r.seq "
             "WHERE r.provider_id = ? AND r.msisdn = ?", (provider_id, number)).fetchone()
     return float(row[0]) if row is not None and row[0] is not None else None
+
+
+# -- delivery tracking and reconciling (read what was accepted; settle an unknown batch) ---------
+#: ``(provider_id, msisdn, accepted_at)``: one recipient the provider took
+AcceptedRecipient = tuple[str, str, float]
+
+
+def accepted_recipients(conn: sqlite3.Connection, cid: int) -> list[AcceptedRecipient]:
+    """Every recipient of campaign ``cid`` the provider accepted, with the id its
+    reports name it by (its own, else its batch's) and when its batch was accepted
+    (``settled_at``; wall clock). What ``bulksend track`` polls after any journaled send."""
+    # imported here, so that this section merges on its own
+    from bulksend.journal.records import R_ACCEPTED
+
+    out: list[AcceptedRecipient] = []
+    blocks = BlockReader(conn)
+    for b in batches_in(conn, cid, (BatchState.ACCEPTED, BatchState.MIXED)):
+        when = float(b.settled_at or b.sent_at or 0.0)
+        held = conn.execute("SELECT 1 FROM held WHERE hi = ? AND campaign = ? AND seq = ?",
+                            (b.hi, cid, b.seq)).fetchone()
+        if held is not None:  # never exploded: every member shares the batch's answer
+            if b.state is BatchState.ACCEPTED and b.provider_id:
+                out.extend((b.provider_id, str(m[1]), when) for m in _held(blocks, cid, b.seq, b.lo, b.hi))
+            continue
+        for msisdn, state, pid in conn.execute(
+                "SELECT CAST(msisdn AS TEXT), state, provider_id FROM recipients WHERE id BETWEEN ? AND ? "
+                "AND +campaign = ? AND seq = ? ORDER BY id", (b.lo, b.hi, cid, b.seq)):
+            taken = state == R_ACCEPTED or (state == BATCHED and b.state is BatchState.ACCEPTED)
+            who = pid or b.provider_id
+            if taken and who:
+                out.append((str(who), str(msisdn), when))
+    return out
+
+
+def settle_unknown(conn: sqlite3.Connection, cid: int, seq: int, provider_id: str, code: str, text: str,
+                   now: float) -> int:
+    """An ``unknown`` batch the provider, asked again, says it has: accepted, whole.
+    Returns its size (0 if it was no longer unknown)."""
+    row = conn.execute("SELECT size FROM batches WHERE campaign = ? AND seq = ? AND state = ?",
+                       (cid, seq, BatchState.UNKNOWN.value)).fetchone()
+    if row is None:
+        return 0
+    conn.execute("UPDATE batches SET state = ?, provider_id = ?, code = ?, text = ?, accepted = size, failed = 0, "
+                 "unknown = 0, settled_at = ? WHERE campaign = ? AND seq = ?",
+                 (BatchState.ACCEPTED.value, provider_id or None, code, text[:500], now, cid, seq))
+    return int(row[0])
+
+
+# -- a campaign's inputs (``campaigns.identity``) ---------------------------
+def create_campaign_with_inputs(
+    conn: sqlite3.Connection, name: str, target: Target, message: Message, source: ListSource,
+    max_batch: int | None, start_at: float | None, inputs: str, now: float,
+) -> CampaignRecord:
+    """``create_campaign`` and its inputs' fingerprints, in one transaction."""
+    created = create_campaign(conn, name, target, message, source, max_batch, start_at, now)
+    set_inputs(conn, created.id, inputs, now)
+    return created
+
+
+def set_inputs(conn: sqlite3.Connection, cid: int, inputs: str, now: float) -> None:
+    conn.execute("UPDATE campaigns SET inputs = ?, updated_at = ? WHERE id = ?", (inputs, now, cid))
+
+
+def inputs_of(conn: sqlite3.Connection, cid: int) -> str:
+    """The campaign's inputs as JSON, "" when it was created before they were kept."""
+    row = conn.execute("SELECT inputs FROM campaigns WHERE id = ?", (cid,)).fetchone()
+    return str(row[0]) if row is not None else ""
+
+
+def take_new_list(conn: sqlite3.Connection, cid: int, source: ListSource, inputs: str, now: float) -> None:
+    """``--allow-changes`` with another list: read ``source`` from its first line
+    for the recipients the campaign does not have yet (those it has are
+    skipped as repeats; nothing sent is forgotten)."""
+    (sent,) = conn.execute("SELECT count(*) FROM batches WHERE campaign = ?", (cid,)).fetchone()
+    if not sent:
+        reset_staging(conn, cid, now)
+    conn.execute("UPDATE campaigns SET source = ?, inputs = ?, staged = 0, line_done = 0, updated_at = ? "
+                 "WHERE id = ?", (source.to_json(), inputs, now, cid))
+
+
+def set_source(conn: sqlite3.Connection, cid: int, source: ListSource, now: float) -> None:
+    """The list's description, nothing else (a file touched with the same bytes: its new mtime)."""
+    conn.execute("UPDATE campaigns SET source = ?, updated_at = ? WHERE id = ?", (source.to_json(), now, cid))
+
+
+def forget_campaign(conn: sqlite3.Connection, cid: int) -> None:
+    """Take a campaign out of the journal again: one whose list held no one to send to
+    (an input error; nothing of it was sent)."""
+    for table in ("recipients", "batches", "rejects", "held", "blocks"):
+        conn.execute(f"DELETE FROM {table} WHERE campaign = ?", (cid,))  # fixed names, not input
+    conn.execute("DELETE FROM campaigns WHERE id = ?", (cid,))

@@ -1,4 +1,4 @@
-"""The Sinch Classic messaging API codec (seed 003, providers.md §3). No I/O.
+"""The Sinch Classic messaging API codec. No I/O.
 
 One recipient per request: ``POST {base}/v1/sms/+{number}`` with
 ``{"message": ..., "from"?: ...}``, answered ``{"messageId": 123}``. Errors
@@ -25,18 +25,57 @@ recipient's text is rendered here.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import orjson
 
+from bulksend.config import PlanConfig, secret_from_env
 from bulksend.core.templates import render
-from bulksend.errors import CampaignRefused, RateLimited, TransientError
-from bulksend.models import Batch, BatchResult, HttpRequest, HttpResponse, Message, Outcome, Status
-from bulksend.providers.base import parse_retry_after
-from bulksend.providers.signing import basic_classic, decode_secret, iso_timestamp, sign_classic
+from bulksend.errors import CampaignRefused, ConfigError, RateLimited, TransientError
+from bulksend.models import (
+    Batch,
+    BatchResult,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    Outcome,
+    Status,
+)
+from bulksend.providers.base import (
+    CallbackCheck,
+    LookupWindow,
+    ProviderSpec,
+    Verified,
+    gsm_sender_problem,
+    parse_retry_after,
+)
+from bulksend.providers.callbacks import (
+    DeliveryStatus,
+    InboundEvent,
+    Malformed,
+    Parsed,
+    PolledStatus,
+    StatusPoll,
+    body_text,
+    load_json,
+    number,
+    shown,
+    status_lookup,
+    timestamp,
+)
+from bulksend.providers.signing import (
+    MAX_SKEW,
+    basic_classic,
+    decode_secret,
+    header,
+    iso_timestamp,
+    parse_timestamp,
+    sign_classic,
+    verify_classic,
+)
 
 AUTH_SCHEMES = ("basic", "signed")
 RECIPIENT_CODES = frozenset({40001, 40002, 40003})
@@ -101,7 +140,7 @@ class SinchClassic:
         raise_for_error(status, code, text, response)
         return BatchResult(Outcome(Status.FAILED, code=str(code or status), text=text))
 
-    def lookup_request(self, batch: Batch) -> HttpRequest | None:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest | None:
         return None  # Classic cannot be asked by client reference
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
@@ -124,6 +163,25 @@ class SinchClassic:
             raise TransientError(f"Sinch Classic status answered {response.status}", status=response.status)
         value = data.get("status")
         return value if value in STATUSES else "Unknown"
+
+    def poll_requests(self, sent: Sequence[tuple[str, str]]) -> list[StatusPoll]:
+        """One status request per message (one recipient each)."""
+        return [StatusPoll(self.status_request(message_id), message_id, (msisdn,)) for message_id, msisdn in sent]
+
+    def parse_poll(self, poll: StatusPoll, response: HttpResponse) -> list[PolledStatus]:
+        value = self.parse_status(response)
+        return [PolledStatus(poll.provider_id, msisdn, classic_status(value), value) for msisdn in poll.msisdns]
+
+
+#: Sinch Classic message status
+CLASSIC_STATUS = {
+    "Successful": DeliveryStatus.DELIVERED, "Faulted": DeliveryStatus.FAILED,
+    "Pending": DeliveryStatus.PENDING, "Unknown": DeliveryStatus.UNKNOWN,
+}
+
+
+#: a Classic status word (in any case) -> ``DeliveryStatus``
+classic_status = status_lookup(CLASSIC_STATUS)
 
 
 def _json(body: bytes) -> dict[str, Any]:
@@ -161,3 +219,62 @@ def raise_for_error(status: int, code: int | None, text: str, response: HttpResp
         raise TransientError(f"{label}: internal error", retry_after=parse_retry_after(response.headers), **kw)
     if status == 404:
         raise CampaignRefused(f"{label}: nothing at that URL; check the plan's base_url", **kw)
+
+
+# -- the plan's keys, the factory and callbacks (see ``registry``) -----------
+KEYS = frozenset({"key_env", "secret_env", "auth"})
+DEFAULT_URL = "https://messagingapi.sinch.com"
+
+
+def base_url(options: Mapping[str, Any], given: str | None, where: str, source: str) -> str:
+    return given or DEFAULT_URL
+
+
+def build(plan: PlanConfig, env: Mapping[str, str]) -> SinchClassic:
+    auth = plan.options.get("auth", "signed")
+    if auth not in AUTH_SCHEMES:
+        raise ConfigError(f"plans.{plan.name}.auth must be \"basic\" or \"signed\", not {auth!r}")
+    key = secret_from_env(env, plan.options.get("key_env"), plan, what="key")
+    secret = secret_from_env(env, plan.options.get("secret_env"), plan, what="secret")
+    try:
+        return SinchClassic(plan.base_url, key, secret, auth)
+    except ValueError as exc:  # the secret cannot sign (not Base64)
+        raise ConfigError(f"plans.{plan.name}: {exc} (read from {plan.options.get('secret_env')})") from None
+
+
+def parse_callback(body: bytes, content_type: str = "", query: Mapping[str, str] | None = None) -> Parsed:
+    """``{"event": "incomingSms", "to": {...}, "from": {...}, "message", "timestamp", "version"}``."""
+    data = load_json(body)
+    if data.get("event") != "incomingSms":
+        raise Malformed(f"unknown Classic callback event {shown(data.get('event'))}")
+    to, sender = data.get("to"), data.get("from")
+    if not isinstance(to, dict) or not isinstance(sender, dict):
+        raise Malformed("incomingSms needs to and from identities")
+    return Parsed("inbound", inbound=(InboundEvent(
+        number(sender.get("endpoint"), "from.endpoint"), number(to.get("endpoint"), "to.endpoint", required=False),
+        body_text(data.get("message")), timestamp(data.get("timestamp"))),))
+
+
+def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck:
+    """Always the signed-request scheme with the plan's key and secret (Sinch
+    signs Classic callbacks that way), over the path the listener sees. A
+    signature stays fresh until its ``x-timestamp`` leaves the skew window."""
+    key = secret_from_env(env, plan.options.get("key_env"), plan, "key")
+    secret = secret_from_env(env, plan.options.get("secret_env"), plan, "secret")
+
+    def classic(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        stamp = header(headers, "x-timestamp") or ""
+        when = parse_timestamp(stamp) if stamp else None
+        if when is None or not verify_classic(method, path, body, headers, key, secret, now):
+            return None
+        return Verified((header(headers, "authorization") or "").rpartition(":")[2], when + MAX_SKEW)
+
+    return classic
+
+
+#: ``from``: a number or an alphanumeric sender (seed 003, "From" field restrictions)
+SENDER_DIGITS, SENDER_ALPHANUMERIC = 15, 11
+
+#: one recipient a request; no ``max_expiry``: the API takes no expiry, so ``--expire-at`` is refused
+SPEC = ProviderSpec("sinch_classic", KEYS, build, base_url, parse_callback, callback_check, max_batch=1,
+                    sender_problem=lambda s: gsm_sender_problem(s, SENDER_DIGITS, SENDER_ALPHANUMERIC))

@@ -1,4 +1,4 @@
-"""The Clickatell REST API codec (seed 002, providers.md §2). No I/O.
+"""The Clickatell REST API codec. No I/O.
 
 ``POST {base}/rest/message`` with ``X-Version: 1``, ``Authorization: Bearer``
 and a JSON or XML body carrying one ``text`` for up to 200 numbers (digits
@@ -39,19 +39,46 @@ a plain message goes in full batches of 200.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from bulksend.config import PlanConfig, secret_from_env
 from bulksend.core.templates import placeholders, render
-from bulksend.errors import BatchRejected, CampaignRefused, RateLimited, TransientError
-from bulksend.models import Batch, BatchResult, HttpRequest, HttpResponse, Message, Outcome, Status
+from bulksend.errors import (
+    BatchRejected,
+    CampaignRefused,
+    ConfigError,
+    RateLimited,
+    TransientError,
+)
+from bulksend.models import (
+    Batch,
+    BatchResult,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    Outcome,
+    Status,
+)
 from bulksend.providers._xml import UnsafeXml, parse_untrusted, text_of
-from bulksend.providers.base import parse_retry_after
+from bulksend.providers.base import (
+    CallbackCheck,
+    LookupWindow,
+    ProviderSpec,
+    Verified,
+    gsm_sender_problem,
+    parse_retry_after,
+)
+from bulksend.providers.callbacks import PolledStatus, StatusPoll
+from bulksend.providers.clickatell_reports import parse_callback
+from bulksend.providers.signing import verify_basic_password
 
 MAX_TO = 200
+#: ``from``: a two-way number or a registered sender ID, as the GSM network carries them
+SENDER_DIGITS, SENDER_ALPHANUMERIC = 15, 11
 FORMATS = ("json", "xml")
 _MIME = {"json": "application/json", "xml": "application/xml"}
 
@@ -125,7 +152,7 @@ class Clickatell:
             raise CampaignRefused(f"{label}: nothing at {self.url}; check the plan's base_url", **kw)
         return per_number(batch, answer, status)
 
-    def lookup_request(self, batch: Batch) -> HttpRequest | None:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest | None:
         return None  # Clickatell cannot be asked by client reference
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
@@ -133,6 +160,12 @@ class Clickatell:
 
     def cancel_request(self, provider_id: str) -> HttpRequest | None:
         return None
+
+    def poll_requests(self, sent: Sequence[tuple[str, str]]) -> list[StatusPoll] | None:
+        return None  # statuses arrive by callback only
+
+    def parse_poll(self, poll: StatusPoll, response: HttpResponse) -> list[PolledStatus]:
+        return []
 
 
 def build_payload(batch: Batch, message: Message) -> dict[str, Any]:
@@ -255,3 +288,39 @@ def per_number(batch: Batch, answer: ParsedAnswer, status: int) -> BatchResult:
 
 
 _STATUS_TEXT = {400: "bad request", 410: "number blocked or unroutable"}
+
+
+# -- the plan's keys, the factory and callbacks (see ``registry``) -----------
+KEYS = frozenset({"token_env", "format", "callback_secret_env"})
+DEFAULT_URL = "https://api.clickatell.com"
+
+
+def base_url(options: Mapping[str, Any], given: str | None, where: str, source: str) -> str:
+    return given or DEFAULT_URL
+
+
+def build(plan: PlanConfig, env: Mapping[str, str]) -> Clickatell:
+    fmt = plan.options.get("format", "json")
+    if fmt not in FORMATS:
+        raise ConfigError(f"plans.{plan.name}.format must be \"json\" or \"xml\", not {fmt!r}")
+    token = secret_from_env(env, plan.options.get("token_env"), plan)
+    return Clickatell(plan.base_url, token, fmt)
+
+
+def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | None:
+    """With ``callback_secret_env``: HTTP Basic whose password is that secret
+    (Clickatell's "include basic HTTP authentication" option); without it, unsigned."""
+    var = plan.options.get("callback_secret_env")
+    if not var:
+        return None
+    shared = secret_from_env(env, var, plan, "callback secret")
+
+    def basic(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        return Verified() if verify_basic_password(headers, shared) else None  # the same on every request
+
+    return basic
+
+
+#: no ``max_expiry``: the codec sends no expiry, so ``--expire-at`` is refused rather than ignored
+SPEC = ProviderSpec("clickatell", KEYS, build, base_url, parse_callback, callback_check, max_batch=MAX_TO,
+                    sender_problem=lambda s: gsm_sender_problem(s, SENDER_DIGITS, SENDER_ALPHANUMERIC))

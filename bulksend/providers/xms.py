@@ -1,18 +1,21 @@
-"""The Sinch SMS REST API ("XMS") batch codec. See providers.md §1."""
+"""The Sinch SMS REST API ("XMS") batch codec."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import quote
 
 import orjson
 
+from bulksend.config import PlanConfig, secret_from_env
 from bulksend.core.templates import placeholders
-from bulksend.errors import CampaignRefused, RateLimited, TransientError
+from bulksend.errors import CampaignRefused, ConfigError, RateLimited, TransientError
 from bulksend.models import (
     Batch,
     BatchResult,
@@ -24,12 +27,43 @@ from bulksend.models import (
     Outcome,
     Status,
 )
-from bulksend.providers.base import json_error, parse_retry_after
+from bulksend.providers.base import (
+    CallbackCheck,
+    LookupWindow,
+    ProviderSpec,
+    Verified,
+    gsm_sender_problem,
+    json_error,
+    parse_retry_after,
+)
+from bulksend.providers.callbacks import Malformed, PolledStatus, StatusPoll
+from bulksend.providers.signing import (
+    MAX_SKEW,
+    SIG,
+    SIG_NONCE,
+    SIG_TIMESTAMP,
+    header,
+    verify_webhook_hmac,
+)
+from bulksend.providers.xms_reports import parse_callback, parse_report
 
 REGIONS = ("us", "eu", "au", "br", "ca")
 MAX_BODY_CHARS = 2000
+#: how far back Sinch lists batches: a lookup's ``start_date`` may be at most 14 days ago
+LOOKBACK_S = 14 * 86_400.0
+MAX_TO = 1000
+#: ``expire_at`` defaults to ``send_at`` + 3 days, which is also its cap
+MAX_EXPIRY = timedelta(days=3)
+#: a sender: up to 15 digits (a leading + allowed) or up to 11 alphanumeric characters
+SENDER_DIGITS, SENDER_ALPHANUMERIC = 15, 11
 # 403 codes that mean the account, not the batch, is the problem.
 _ACCOUNT_CODES = frozenset({"blocked_account"})
+
+
+def iso_ms(epoch: float) -> str:
+    """Sinch's time format, ``YYYY-MM-DDThh:mm:ss.SSSZ`` (UTC)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def region_url(region: str) -> str:
@@ -44,7 +78,7 @@ class SinchXms:
     service_plan_id: str
     token: str = field(repr=False)
     name: str = "sinch_xms"
-    max_batch: int = 1000
+    max_batch: int = MAX_TO
     supports_send_at: bool = True
 
     @property
@@ -90,9 +124,14 @@ class SinchXms:
             )
         return BatchResult(Outcome(Status.FAILED, code=code or str(status), text=text))
 
-    def lookup_request(self, batch: Batch) -> HttpRequest:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest:
+        """List batches by ``client_reference``. Sinch lists only batches created
+        in ``start_date``..``end_date`` (default: the last 24 hours, and never more
+        than ``LOOKBACK_S`` back), so a lookup for an older batch must say when."""
         ref = quote(batch.client_reference, safe="")
         url = f"{self._batches_url}?client_reference={ref}&page=0&page_size=100"
+        if window is not None:
+            url += f"&start_date={quote(iso_ms(window.start))}&end_date={quote(iso_ms(window.end))}"
         return HttpRequest("GET", url, {"Authorization": f"Bearer {self.token}"})
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
@@ -109,6 +148,31 @@ class SinchXms:
     def cancel_request(self, provider_id: str) -> HttpRequest:
         url = f"{self._batches_url}/{quote(provider_id, safe='')}"
         return HttpRequest("DELETE", url, {"Authorization": f"Bearer {self.token}"})
+
+    # -- delivery status (polling) -------------------------------------------
+    def poll_requests(self, sent: Sequence[tuple[str, str]]) -> list[StatusPoll]:
+        """One full delivery report per batch: it lists every recipient under its status."""
+        wanted: dict[str, list[str]] = {}
+        for batch_id, msisdn in sent:
+            wanted.setdefault(batch_id, []).append(msisdn)
+        return [StatusPoll(self.report_request(batch_id), batch_id, tuple(numbers))
+                for batch_id, numbers in wanted.items()]
+
+    def report_request(self, batch_id: str) -> HttpRequest:
+        url = f"{self._batches_url}/{quote(batch_id, safe='')}/delivery_report?type=full"
+        return HttpRequest("GET", url, {"Authorization": f"Bearer {self.token}"})
+
+    def parse_poll(self, poll: StatusPoll, response: HttpResponse) -> list[PolledStatus]:
+        """The asked-for numbers' lines of a full report; it has no per-recipient time."""
+        if response.status != 200:
+            raise TransientError(f"Sinch XMS delivery report answered {response.status}", status=response.status)
+        try:
+            events = parse_report(response.body)
+        except Malformed as exc:
+            raise TransientError(f"Sinch XMS delivery report unreadable: {exc}") from None
+        asked = set(poll.msisdns)
+        return [PolledStatus(poll.provider_id, e.ref.msisdn, e.status, e.provider_status, e.code)
+                for e in events if e.ref.msisdn in asked]
 
 
 def build_payload(batch: Batch, message: Message) -> dict[str, object]:
@@ -217,3 +281,55 @@ def _batch_id(body: bytes) -> str:
         return str(orjson.loads(body).get("id", ""))
     except (orjson.JSONDecodeError, AttributeError):
         return ""
+
+
+# -- the plan's keys, the factory and callbacks (see ``registry``) -----------
+KEYS = frozenset({"service_plan_id", "region", "token_env", "callback_secret_env"})
+
+
+def base_url(options: Mapping[str, Any], given: str | None, where: str, source: str) -> str:
+    """``base_url`` or ``region`` (``us`` by default), not both."""
+    region = options.get("region")
+    if region is not None and not isinstance(region, str):
+        raise ConfigError(f"{source}: {where}.region must be str, not {region!r}")
+    if given and region:
+        raise ConfigError(f"{source}: {where}: give base_url or region, not both")
+    if given:
+        return given
+    try:
+        return region_url(region or "us")
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {where}.region: {exc}") from None
+
+
+def build(plan: PlanConfig, env: Mapping[str, str]) -> SinchXms:
+    plan_id = plan.options.get("service_plan_id")
+    if not isinstance(plan_id, str) or not plan_id:
+        raise ConfigError(f"plans.{plan.name}.service_plan_id is required for sinch_xms")
+    token = secret_from_env(env, plan.options.get("token_env"), plan)
+    return SinchXms(plan.base_url, plan_id, token)
+
+
+def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | None:
+    """With ``callback_secret_env``, the shared-secret HMAC headers; without it, unsigned.
+    A signature stays fresh until its timestamp leaves the skew window."""
+    var = plan.options.get("callback_secret_env")
+    if not var:
+        return None
+    shared = secret_from_env(env, var, plan, "callback secret")
+
+    def hmac_check(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        stamp, signature = header(headers, SIG_TIMESTAMP) or "", header(headers, SIG) or ""
+        if not (stamp.isascii() and stamp.isdigit()) or not signature or not header(headers, SIG_NONCE):
+            return None
+        if not verify_webhook_hmac(shared, body, headers, now):
+            return None
+        return Verified(signature, int(stamp) + MAX_SKEW)
+
+    return hmac_check
+
+
+SPEC = ProviderSpec("sinch_xms", KEYS, build, base_url, lambda body, ctype, query: parse_callback(body),
+                    callback_check, body_limit=MAX_BODY_CHARS, account_key="service_plan_id", lookback_s=LOOKBACK_S,
+                    max_batch=MAX_TO, sender_problem=lambda s: gsm_sender_problem(s, SENDER_DIGITS, SENDER_ALPHANUMERIC),
+                    max_expiry=MAX_EXPIRY)

@@ -1,4 +1,4 @@
-"""The Sinch Classic messaging API, as the sandbox speaks it (seed 003, providers.md §3).
+"""The Sinch Classic messaging API, as the sandbox speaks it (the client side is ``providers.classic``).
 
 ``POST /classic/{plan_id}/v1/sms/{number}`` (also ``/v1/Sms/{number}``): a
 plan's ``base_url`` is ``http://127.0.0.1:PORT/classic/PLAN`` (the real one is
@@ -19,20 +19,20 @@ same fates as every other sandbox report.
 
 from __future__ import annotations
 
-import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
 
-from bulksend.providers.signing import verify_basic_classic, verify_classic
-from bulksend.sandbox.delivery import attach
+from bulksend.providers.signing import iso_timestamp, sign_classic, verify_basic_classic, verify_classic
+from bulksend.sandbox.fates import attach
 from bulksend.sandbox.faults import TAKEN_UNANSWERED, DroppedConnection, Fault, take_request
+from bulksend.sandbox.http import STATE
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
-from bulksend.sandbox.xms import STATE
 
 DEFAULT_SECRET = "sandbox"
-_FINAL = {"Delivered": "Successful", "Failed": "Faulted", "Expired": "Faulted", "Aborted": "Faulted"}
+_FINAL = {"Delivered": "Successful", "Failed": "Faulted", "Expired": "Faulted", "Cancelled": "Faulted"}
 
 
 def error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -55,7 +55,7 @@ async def _checked(request: web.Request, body: bytes) -> PlanState | web.Respons
         good = verify_basic_classic(request.headers, plan.plan.key, secret)
     elif scheme == "application":
         good = verify_classic(request.method, request.rel_url.raw_path, body, request.headers,
-                              plan.plan.key, secret, time.time())
+                              plan.plan.key, secret, request.app[STATE].clock.real_epoch())
     elif not auth:
         good = False
     else:
@@ -152,6 +152,20 @@ async def message_status(request: web.Request) -> web.Response:
     hook = record.extra["status_hook"]
     _code, status = hook(record, record.to[0], request.app[STATE].clock())
     return _ok({"status": _FINAL.get(status, "Pending")})
+
+
+def incoming_sms(state: SandboxState, plan: PlanState, url: str, sender: str, to: str,
+                 message: str) -> tuple[bytes, dict[str, str]]:
+    """The ``incomingSms`` callback, signed with the application key and secret
+    the way Sinch signs callbacks (the same scheme as a signed request)."""
+    stamp = iso_timestamp(state.clock.wall(state.clock()))
+    event = {"event": "incomingSms", "to": {"type": "number", "endpoint": "+" + to.lstrip("+")},
+             "from": {"type": "number", "endpoint": "+" + sender.lstrip("+")},
+             "message": message, "timestamp": stamp, "version": 1}
+    body = orjson.dumps(event)
+    headers = sign_classic("POST", urlsplit(url).path or "/", body, "application/json",
+                           plan.plan.key or "sandbox", plan.plan.secret or DEFAULT_SECRET, stamp)
+    return body, headers
 
 
 def add_routes(app: web.Application) -> None:

@@ -1,4 +1,4 @@
-"""The Clickatell REST API, as the sandbox speaks it (seed 002, providers.md §2).
+"""The Clickatell REST API, as the sandbox speaks it (the client side is ``providers.clickatell``).
 
 ``POST /clickatell/{plan_id}/rest/message``: a plan's ``base_url`` is
 ``http://127.0.0.1:PORT/clickatell/PLAN`` (the real one is
@@ -22,10 +22,11 @@ import orjson
 from aiohttp import web
 
 from bulksend.providers._xml import UnsafeXml, parse_untrusted
-from bulksend.sandbox.delivery import CLICKATELL_STATUS, attach, sender_of
+from bulksend.sandbox.delivery import sender_of
+from bulksend.sandbox.fates import CLICKATELL_STATUS, STOPPED, attach, clickatell_stopped
 from bulksend.sandbox.faults import TAKEN_UNANSWERED, DroppedConnection, Fault, take_request
+from bulksend.sandbox.http import STATE
 from bulksend.sandbox.state import BatchRecord, PlanState, SandboxState
-from bulksend.sandbox.xms import STATE
 
 MAX_TO = 200
 _FORMATS = {"application/json": "json", "application/xml": "xml"}
@@ -228,10 +229,13 @@ async def message_status(request: web.Request) -> web.Response:
         return error(404, "116", "Invalid or unknown message ID", fmt)
     number = found[1]
     fates = record.extra["status_hook"]
-    code, status = fates.status(record, number, request.app[STATE].clock(), message_id)
-    if status in CLICKATELL_STATUS:
+    now = request.app[STATE].clock()
+    code, status = fates.status(record, number, now, message_id)
+    if clickatell_stopped(record, message_id, min(now, fates.final_at(record, number, message_id))):
+        value, text = STOPPED
+    elif status in CLICKATELL_STATUS:
         value, text = CLICKATELL_STATUS[status]
-    elif status == "Aborted":
+    elif status == "Cancelled":
         value, text = "006", "User cancelled message delivery"
     else:
         value, text = ("002", "Message queued") if status == "Queued" else ("003", "Delivered to gateway")

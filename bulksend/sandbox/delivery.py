@@ -1,40 +1,29 @@
-"""The handset side of the sandbox: final statuses and delivery callbacks.
-
-Theory of operation
--------------------
-When the sandbox accepts a message it does not store a status per
-recipient. A recipient's fate (Delivered, Failed or Expired, and how long
-after dispatch) is a pure function of the seed, the message id and the
-number (``fate``), so the GET delivery reports, Classic status polling and
-the callbacks always agree, whatever order requests arrived in, and a
-batch of a million costs no memory.
-
-A message is ``Queued`` until its plan's queue dispatches it (queue mode),
-``Dispatched`` until ``dispatched_at + delay (+ jitter)``, then final.
+"""The sandbox's delivery callbacks (the fates themselves are in ``fates``).
 
 ``CallbackSender`` (one per app, one ``aiohttp.ClientSession``) POSTs a
 callback when a recipient turns final: one task per batch walks its
-recipients in time order, sleeping until each is due; at most
-``callback_concurrency`` POSTs are in flight. A callback answered 5xx, 429
-or not at all is retried after ``retry_initial`` seconds, doubling, as
-Sinch does; another 4xx is not retried. Callbacks only ever go to loopback
-addresses: the sandbox refuses a batch whose ``callback_url`` is not.
+recipients in time order, sleeping on the sandbox clock until each is due
+(advancing the clock wakes it); at most ``callback_concurrency`` POSTs are in
+flight. A callback answered 5xx, 429 or not at all is retried after
+``retry_initial`` seconds, doubling, as Sinch does; another 4xx is not
+retried. Callbacks only ever go to loopback addresses: the sandbox refuses a
+batch whose ``callback_url`` is not. Inbound messages (``inbounds``) go out
+through the same sender.
 
 XMS callback codes (written down in the README): Delivered 0, Failed 402
 ("unroutable"), Expired 406 ("internal expiry"), Queued 400, Dispatched
-401, Aborted 408 (the sandbox's existing choice for cancelled batches).
+401, Cancelled 407 (a batch cancelled before it was dispatched, e.g. before
+its ``send_at``; Sinch's 408 is "internal reject", not a cancel).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
@@ -43,92 +32,18 @@ from aiohttp import web
 
 from bulksend.config import is_loopback_url
 from bulksend.providers.signing import basic_auth, webhook_hmac_headers
-from bulksend.sandbox.config import DeliverySim
+from bulksend.sandbox.fates import (CANCELLED, CLICKATELL_STATUS, CODES, DELIVERED, DISPATCHED, EXPIRED, FAILED,
+                                    PER_BATCH, PER_RECIPIENT, QUEUED, STOPPED, BatchFates, Fate, attach,
+                                    clickatell_stopped, fate)  # re-exported (__all__)
+from bulksend.sandbox.http import STATE
 from bulksend.sandbox.state import BatchRecord, SandboxState
+from bulksend.sandbox.xms_reports import recipient_json, report_json
+
+__all__ = ["CANCELLED", "CLICKATELL_STATUS", "CODES", "DELIVERED", "DISPATCHED", "EXPIRED", "FAILED", "PER_BATCH",
+           "PER_RECIPIENT", "QUEUED", "REFUSED_TEXT", "SENDER", "STOPPED", "BatchFates", "Callback", "CallbackSender",
+           "Fate", "attach", "callback_allowed", "clickatell_stopped", "fate", "sender_context", "sender_of"]
 
 log = logging.getLogger("bulksend.sandbox.delivery")
-
-DELIVERED = "Delivered"
-FAILED = "Failed"
-EXPIRED = "Expired"
-CODES = {DELIVERED: 0, FAILED: 402, EXPIRED: 406}
-QUEUED = (400, "Queued")
-DISPATCHED = (401, "Dispatched")
-ABORTED = (408, "Aborted")
-PER_RECIPIENT = ("per_recipient", "per_recipient_final")
-PER_BATCH = ("summary", "full")
-
-#: Clickatell messageStatus for each final fate (and its description)
-CLICKATELL_STATUS = {
-    DELIVERED: ("004", "Received by recipient"),
-    FAILED: ("007", "Error delivering message"),
-    EXPIRED: ("010", "Message expired"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Fate:
-    status: str      # Delivered | Failed | Expired
-    after: float     # seconds after dispatch
-
-    @property
-    def code(self) -> int:
-        return CODES[self.status]
-
-
-def fate(seed: int, message_id: str, number: str, sim: DeliverySim) -> Fate:
-    """A recipient's final status and delay: the same every time it is asked."""
-    digest = hashlib.blake2b(f"{seed}:{message_id}:{number}".encode(), digest_size=8).digest()
-    u = int.from_bytes(digest[:4], "big") / 2**32
-    v = int.from_bytes(digest[4:], "big") / 2**32
-    if u < sim.failed_rate:
-        status = FAILED
-    elif u < sim.failed_rate + sim.expired_rate:
-        status = EXPIRED
-    else:
-        status = DELIVERED
-    return Fate(status, sim.delay + v * sim.delay_jitter)
-
-
-class BatchFates:
-    """The ``status_hook`` of one accepted message or batch (``BatchRecord.extra``)."""
-
-    __slots__ = ("seed", "sim")
-
-    def __init__(self, seed: int, sim: DeliverySim) -> None:
-        self.seed = seed
-        self.sim = sim
-
-    def fate(self, message_id: str, number: str) -> Fate:
-        return fate(self.seed, message_id, number, self.sim)
-
-    def final_at(self, record: BatchRecord, number: str, message_id: str | None = None) -> float:
-        return record.dispatched_at + self.fate(message_id or record.id, number).after
-
-    def __call__(self, record: BatchRecord, number: str, now: float) -> tuple[int, str]:
-        return self.status(record, number, now)
-
-    def status(self, record: BatchRecord, number: str, now: float,
-               message_id: str | None = None) -> tuple[int, str]:
-        canceled_at = record.extra.get("canceled_at")
-        if canceled_at is not None and canceled_at < record.dispatched_at and now >= canceled_at:
-            return ABORTED
-        if now < record.dispatched_at:
-            return QUEUED
-        found = self.fate(message_id or record.id, number)
-        if now < record.dispatched_at + found.after:
-            return DISPATCHED
-        return found.code, found.status
-
-
-def attach(state: SandboxState, record: BatchRecord) -> BatchFates:
-    fates = BatchFates(state.config.seed or 0, state.config.delivery)
-    record.extra["status_hook"] = fates
-    return fates
-
-
-def iso_ms(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def callback_allowed(url: str) -> bool:
@@ -189,6 +104,15 @@ class CallbackSender:
             self.state.callbacks.scheduled += 1
             self._spawn(self._per_batch(record, fates, url, secret, full=kind == "full"))
 
+    def schedule_inbound(self, url: str, message: dict[str, Any], secret: str | None) -> None:
+        """An XMS inbound (MO) message, POSTed at once to the plan's callback."""
+        self.schedule_raw(self._xms_callback(url, message, secret))
+
+    def schedule_raw(self, callback: Callback) -> None:
+        """A callback already built (Classic's signed ``incomingSms``)."""
+        self.state.callbacks.scheduled += 1
+        self._spawn(self._send(callback))
+
     def schedule_messages(
         self, items: list[tuple[BatchRecord, str, str]], fates: BatchFates, url: str, secret: str | None,
     ) -> None:
@@ -197,9 +121,7 @@ class CallbackSender:
         self._spawn(self._clickatell(items, fates, url, secret))
 
     async def _sleep_until(self, when: float) -> None:
-        delay = when - self.state.clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await self.state.clock.sleep_until(when)
 
     def _due(self, record: BatchRecord, fates: BatchFates) -> list[tuple[float, str]]:
         times = [(fates.final_at(record, n), n) for n in record.to]
@@ -210,20 +132,11 @@ class CallbackSender:
     async def _per_recipient(self, record: BatchRecord, fates: BatchFates, url: str, secret: str | None) -> None:
         for when, number in self._due(record, fates):
             await self._sleep_until(when)
-            code, status = fates.status(record, number, max(when, self.state.clock()))
-            at = iso_ms(self.state.wall(when))
-            report: dict[str, Any] = {
-                "type": "recipient_delivery_report_sms", "batch_id": record.id, "recipient": number,
-                "code": code, "status": status, "at": at, "operator_status_at": at,
-            }
-            if record.client_reference is not None:
-                report["client_reference"] = record.client_reference
+            report = recipient_json(record, number, max(when, self.state.clock()), self.state.clock.iso)
             await self._send(self._xms_callback(url, report, secret))
 
     async def _per_batch(self, record: BatchRecord, fates: BatchFates, url: str, secret: str | None,
                          full: bool) -> None:
-        from bulksend.sandbox.xms import report_json
-
         last = max((when for when, _n in self._due(record, fates)), default=record.dispatched_at)
         await self._sleep_until(last)
         report = report_json(record, max(last, self.state.clock()), full=full)
@@ -233,9 +146,10 @@ class CallbackSender:
                           secret: str | None) -> None:
         due = sorted((fates.final_at(rec, num, mid), rec, mid, num) for rec, mid, num in items) \
             if fates.sim.delay_jitter else [(fates.final_at(r, n, m), r, m, n) for r, m, n in items]
-        for when, _record, message_id, number in due:
+        for when, record, message_id, number in due:
             await self._sleep_until(when)
-            status, text = CLICKATELL_STATUS[fates.fate(message_id, number).status]
+            stopped = clickatell_stopped(record, message_id, when)
+            status, text = STOPPED if stopped else CLICKATELL_STATUS[fates.fate(message_id, number).status]
             body = {"data": {"apiMessageId": message_id, "to": number, "timestamp": int(self.state.wall(when)),
                              "messageStatus": status, "statusDescription": text, "charge": 1}}
             headers = {"Content-Type": "application/json"}
@@ -307,8 +221,6 @@ SENDER: web.AppKey[CallbackSender] = web.AppKey("callback_sender", CallbackSende
 
 async def sender_context(app: web.Application) -> AsyncIterator[None]:
     """``app.cleanup_ctx`` entry: the sender lives exactly as long as the app."""
-    from bulksend.sandbox.xms import STATE
-
     sender = CallbackSender(app[STATE])
     await sender.start()
     app[SENDER] = sender

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from bulksend.core.bucket import TokenBucket
+from bulksend.sandbox.clock import SandboxClock
 from bulksend.sandbox.config import Faults, SandboxConfig, SandboxPlan
-
-
-def iso_now() -> str:
-    """UTC, millisecond precision, as Sinch writes timestamps."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -62,6 +57,8 @@ class BatchRecord:
     dispatched_at: float
     canceled: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: epoch seconds it was created (the batch list's date window)
+    created: float = 0.0
 
     @property
     def client_reference(self) -> str | None:
@@ -87,6 +84,9 @@ class PlanState:
         self.messages: dict[str, tuple[str, str]] = {}
         #: messages the plan may still send (None: no limit)
         self.credit = plan.credit
+        #: XMS inbound messages (MO) by id, oldest first, and groups by id
+        self.inbounds: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
 
     def over_limit(self, recipients: int, now: float) -> float | None:
         """In ``reject`` mode, seconds to wait if ``recipients`` do not fit now."""
@@ -136,9 +136,10 @@ class PlanState:
 class SandboxState:
     """All plans of one running sandbox."""
 
-    def __init__(self, config: SandboxConfig, clock: Any) -> None:
+    def __init__(self, config: SandboxConfig, clock: SandboxClock | Callable[[], float] | None = None) -> None:
         self.config = config
-        self.clock = clock
+        #: the one clock every sandbox time read goes through (``advance`` moves it)
+        self.clock = clock if isinstance(clock, SandboxClock) else SandboxClock(clock)
         self.rng = random.Random(config.seed)
         self.plans: dict[str, PlanState] = {}
         self.callbacks = CallbackStats()
@@ -146,7 +147,7 @@ class SandboxState:
         self.background: set[asyncio.Task[None]] = set()
         self._next_id = 0
         for plan_id, plan in config.plans.items():
-            self.plans[plan_id] = PlanState(plan_id, plan, config.faults, sink=config.sink, now=clock())
+            self.plans[plan_id] = PlanState(plan_id, plan, config.faults, sink=config.sink, now=self.clock())
 
     def plan(self, plan_id: str) -> PlanState | None:
         state = self.plans.get(plan_id)
@@ -156,13 +157,14 @@ class SandboxState:
             self.plans[plan_id] = state
         return state
 
-    def new_id(self) -> str:
+    def new_id(self, kind: str = "X") -> str:
+        """A 26-character id like Sinch's; ``kind`` tells batches (X), groups (G), inbounds (M) apart."""
         self._next_id += 1
-        return f"01SBX{self._next_id:021d}"
+        return f"01SB{kind}{self._next_id:021d}"
 
     def wall(self, t: float) -> float:
         """The wall-clock (epoch) time of sandbox clock time ``t``."""
-        return time.time() - (float(self.clock()) - t)
+        return self.clock.wall(t)
 
     def stats(self, with_numbers: bool = False) -> dict[str, Any]:
         cb = self.callbacks

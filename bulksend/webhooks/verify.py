@@ -1,5 +1,8 @@
 """Who may call back: one verifier per plan, built from the config.
 
+Each provider says how its callbacks are verified (its module's
+``callback_check``, found through the registry). Today:
+
 - ``sinch_classic``: always the signed-request scheme with the plan's key and
   secret (Sinch signs Classic callbacks that way), over the path the
   listener sees.
@@ -9,19 +12,31 @@
   that secret (Clickatell's "include basic HTTP authentication" option);
   without it, unsigned.
 
+A check returns ``Verified`` or None (the receiver answers 401). Every
+check is ``guarded`` (``ProviderSpec.verifier``): header values are the
+caller's text, so only short printable-ASCII values reach the signature
+code, and anything it cannot parse (a 400-digit timestamp, bad Base64, bytes
+that are not UTF-8) is a failed check, never an exception. A signed scheme's
+``Verified`` carries the signature and how long it stays fresh, for replay
+protection (``replay``); HTTP Basic repeats the same credentials on every
+request, so it carries none.
+
 Secrets are read from the environment once, when the listener starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bulksend.config import Config, PlanConfig, secret_from_env
-from bulksend.providers.signing import verify_basic_password, verify_classic, verify_webhook_hmac
+from bulksend.config import Config, PlanConfig
+from bulksend.providers.base import CallbackCheck, Verified
+from bulksend.providers.registry import PROVIDERS
 
-#: (method, path, body, headers, now) -> verified?
-Check = Callable[[str, str, bytes, Mapping[str, str], float], bool]
+__all__ = ["Check", "PlanHook", "Verified", "hook_for", "hooks_for"]
+
+#: (method, path, body, headers, now) -> ``Verified``, or None when refused
+Check = CallbackCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,29 +51,7 @@ class PlanHook:
 
 
 def hook_for(plan: PlanConfig, env: Mapping[str, str]) -> PlanHook:
-    opts = plan.options
-    if plan.provider == "sinch_classic":
-        key = secret_from_env(env, opts.get("key_env"), plan, "key")
-        secret = secret_from_env(env, opts.get("secret_env"), plan, "secret")
-
-        def classic(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> bool:
-            return verify_classic(method, path, body, headers, key, secret, now)
-
-        return PlanHook(plan.name, plan.provider, classic)
-    var = opts.get("callback_secret_env")
-    if not var:
-        return PlanHook(plan.name, plan.provider)
-    shared = secret_from_env(env, var, plan, "callback secret")
-    if plan.provider == "clickatell":
-        def basic(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> bool:
-            return verify_basic_password(headers, shared)
-
-        return PlanHook(plan.name, plan.provider, basic)
-
-    def hmac_check(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> bool:
-        return verify_webhook_hmac(shared, body, headers, now)
-
-    return PlanHook(plan.name, plan.provider, hmac_check)
+    return PlanHook(plan.name, plan.provider, PROVIDERS[plan.provider].verifier(plan, env))
 
 
 def hooks_for(config: Config, env: Mapping[str, str]) -> dict[str, PlanHook]:

@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bulksend.journal import BatchState, Journal
+from bulksend.journal import BatchState, Journal, store
 from bulksend.sandbox import SandboxConfig
 from tests.helpers import write_numbers
 
@@ -107,7 +107,7 @@ async def test_sigkill_at_random_moments_then_resume_sends_everyone_exactly_once
     async with await Journal.open(tmp_path / "journal.db", readonly=True) as journal:
         campaign = await journal.campaign("crash")
         assert campaign is not None
-        settled = await journal.batches_in(campaign.id, (BatchState.ACCEPTED, BatchState.RETURNED))
+        settled = await journal.read(store.batches_in, campaign.id, (BatchState.ACCEPTED, BatchState.RETURNED))
     found = sum(1 for b in settled if b.code == "reconciled")
     absent = sum(1 for b in settled if b.code == "absent")
     assert found + absent > 0, runs

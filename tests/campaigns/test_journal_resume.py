@@ -15,7 +15,7 @@ from bulksend.config import Config, PlanConfig
 from bulksend.engine import CampaignRun
 from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_RESUMABLE
 from bulksend.errors import InputError
-from bulksend.journal import Journal, JournalLedger, JournalSettings, RunOptions, resume_campaign, send_journaled
+from bulksend.journal import Journal, JournalLedger, JournalSettings, RunOptions, resume_campaign, send_journaled, store
 from bulksend.journal.records import ListSource
 from bulksend.campaigns.service import target_of
 from bulksend.models import Batch, HttpRequest, Message
@@ -71,10 +71,11 @@ async def crashed_with_two_in_flight(config: Config, settings: JournalSettings, 
     batch 0 taken by the provider (if ``deliver_first``), batch 1 never sent."""
     plan = config.plan("a")
     async with await Journal.open(settings.path) as journal:
-        c = await journal.create("c", target_of(plan), Message("hi"), ListSource(str(numbers)), None, None)
+        c = await journal.write(store.create_campaign, "c", target_of(plan), Message("hi"), ListSource(str(numbers)),
+                                None, None, journal.clock())
         await stage_all(journal, c)
-        await journal.finish_staging(c.id, {}, 0.0)
-        ledger = JournalLedger(journal, await journal.refresh(c))
+        await journal.write(store.finish_staging, c.id, {}, 0.0, journal.clock())
+        ledger = JournalLedger(journal, await journal.read(store.get_campaign, c.id))
         source = ledger.batches(type("Run", (), {"batch_size": 100, "stopping": False})())  # type: ignore[arg-type]
         first, second = [await anext(source), await anext(source)]
         await ledger.before_send(first)
@@ -93,7 +94,8 @@ async def test_resume_asks_the_provider_about_batches_left_in_flight(tmp_path: P
         out = await resume_campaign(config, "c", settings)
         stats = received(sb)
     assert out.exit_code == EXIT_OK and out.state == "done"
-    assert out.reconciled == {"found": 100, "returned": 100, "unknown": 0, "batches": 2}
+    assert out.reconciled == {"found": 100, "returned": 100, "unknown": 0, "batches": 2, "asked_again": 0,
+                              "too_old": 0}
     assert out.summary is not None and out.summary.sent == 900  # batch 0 was not sent again
     assert stats["distinct_numbers"] == 1000 and stats["numbers_received_more_than_once"] == 0
     assert out.counts.accepted == 1000

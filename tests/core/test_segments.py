@@ -1,4 +1,4 @@
-"""Segment counting: the reference vectors of shared/reference/segments.md,
+"""Segment counting: reference vectors (3GPP TS 23.038/23.040 cases),
 boundary tables, properties (hypothesis), smart encoding, reports and the
 ``bulksend count`` command."""
 
@@ -36,7 +36,7 @@ GRIN = "\U0001f600"  # 😀: 2 units
 ZH = "ж"  # a 1-unit UCS-2 filler
 
 
-# --- reference vectors (segments.md) -----------------------------------------
+# --- reference vectors ---------------------------------------------------------
 
 REFERENCE = [
     ("", GSM7, 1),

@@ -96,15 +96,16 @@ def test_smart_encoding_on_send_makes_the_body_gsm(tmp_path: Path, capsys) -> No
     assert "smart encoding:" in out.err and "UCS-2 1 -> GSM-7 1" in out.err
 
 
-def test_discount_duplicates() -> None:
-    from bulksend.core.estimate import discount_duplicates
+def test_parts_are_counted_for_first_occurrences_only_even_when_bodies_differ(tmp_path: Path) -> None:
+    # Repeats are dropped before they are metered, so the tally is exact (it used to be
+    # a tally with the duplicates' parts in it, discounted after the fact when it could be).
+    from bulksend.lists import RecipientSource, Screener
 
+    listing = tmp_path / "n.csv"
+    listing.write_text("phone,note\n46701000001,short\n46701000002," + "long " * 40 + "\n"
+                       "46701000002,short\n46701000001," + "long " * 40 + "\n", encoding="utf-8")
     meter = BodyMeter()
-    meter.add("Hello", 10)
-    uniform = discount_duplicates(meter.tally.to_dict(rate=2), 4)
-    assert (uniform["recipients"], uniform["total_parts"], uniform["encodings"]) == (6, 6, {"GSM-7": 6})
-    assert uniform["estimated_duration_s"] == 3.0
-    meter.add("x" * 200)
-    mixed = discount_duplicates(meter.tally.to_dict(), 4)
-    assert mixed["recipients"] == 11 and mixed["duplicates_included"] == 4
-    assert discount_duplicates({}, 3) == {}
+    counts = Screener(RecipientSource(str(listing)), "${note}", {}, meter).run()
+    d = meter.tally.to_dict()
+    assert counts.duplicates == 2 and (d["recipients"], d["total_parts"]) == (2, 3)
+    assert "duplicates_included" not in d

@@ -7,7 +7,7 @@ import base64
 import orjson
 import pytest
 
-from bulksend.config import parse_config
+from bulksend.providers import parse_config
 from bulksend.errors import CampaignRefused, ConfigError, RateLimited, TransientError
 from bulksend.models import Batch, HttpResponse, Message, Recipient, Status
 from bulksend.providers import build_provider

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from bulksend.config import parse_config
+from bulksend.providers import parse_config
 from bulksend.errors import BatchRejected, CampaignRefused, ConfigError, RateLimited, TransientError
 from bulksend.models import Batch, DeliveryReport, HttpResponse, Message, Recipient, Status
 from bulksend.providers import build_provider

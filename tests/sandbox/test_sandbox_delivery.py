@@ -1,4 +1,4 @@
-"""The sandbox's delivery simulation and callbacks (the contract issue 6 relies on)."""
+"""The sandbox's delivery simulation and callbacks (the contract delivery tracking relies on)."""
 
 from __future__ import annotations
 
@@ -214,7 +214,7 @@ async def test_callbacks_are_signed_when_the_plan_has_a_secret() -> None:
     assert not verify_webhook_hmac("other", rx.raw[0], rx.headers[0], time.time())
 
 
-async def test_cancelled_before_dispatch_is_aborted() -> None:
+async def test_cancelled_before_dispatch_is_cancelled_407() -> None:
     cfg = SandboxConfig(plans={"p1": SandboxPlan(rate=10, burst=10, mode="queue")})
     async with running(cfg) as sb:
         _s, first = await post_batch(sb.url, {"to": [f"4670000{i:04d}" for i in range(100)], "body": "x"})
@@ -223,7 +223,8 @@ async def test_cancelled_before_dispatch_is_aborted() -> None:
             async with s.delete(f"{sb.url}/xms/v1/p1/batches/{second['id']}", headers=HEADERS) as r:
                 assert r.status == 200
         report = await get_json(f"{sb.url}/xms/v1/p1/batches/{second['id']}/delivery_report/46800000001")
-    assert report["status"] == "Aborted" and first["id"] != second["id"]
+    # Sinch: 407 Cancelled (408 is "internal reject", which the sandbox used to answer)
+    assert (report["code"], report["status"]) == (407, "Cancelled") and first["id"] != second["id"]
 
 
 async def test_a_create_answer_starts_with_the_id_and_echoes_the_request() -> None:

@@ -13,7 +13,7 @@ import aiohttp
 import orjson
 import pytest
 
-from bulksend.config import parse_config
+from bulksend.providers import parse_config
 from bulksend.delivery import DeliveryStatus, Sent, SqliteDeliveryStore
 from bulksend.providers.signing import basic_auth, iso_timestamp, sign_classic, webhook_hmac_headers
 from bulksend.webhooks import RunningListener, build_listener, listening

@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
-from bulksend.config import parse_config
+from bulksend.providers import parse_config
 from bulksend.delivery import DeliveryLedger, DeliveryStatus, SqliteDeliveryStore, delivery_summary
 from bulksend.engine import CampaignSpec, Engine, MemoryLedger
 from bulksend.models import DeliveryReport, Message

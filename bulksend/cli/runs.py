@@ -1,0 +1,104 @@
+"""What the commands that run or read a campaign share (``send``, ``resume``,
+``demo``, ``status``, ``report``, ``cancel``): the ``--journal`` and run
+options, the journal settings they resolve to, the progress line, event
+notes on stderr, and how a journaled run's ending is printed.
+
+Its own module so that ``send`` and ``resume`` need not import each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+
+from bulksend.cli.common import print_json
+from bulksend.cli.render import outcome_text
+from bulksend.config import Config, check_seconds
+from bulksend.providers import load_config
+from bulksend.campaigns import JournalSettings, JournalSummary, journal_settings
+from bulksend.engine import CampaignRun, CampaignSpec
+from bulksend.cli.progress import scan_progress, show_progress
+from bulksend.lists.scan import scan_inputs
+
+
+def add_journal(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--journal", metavar="PATH",
+                   help="the journal file (default: $BULKSEND_JOURNAL, the config's [journal] path, "
+                        "else .bulksend/journal.db)")
+
+
+def add_list_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--delimiter", metavar="CHAR",
+                   help="a CSV list's separator: , ; or tab (default: the one its header line holds most of)")
+    p.add_argument("--default-region", metavar="CC",
+                   help="the country (ISO code, e.g. DE) of numbers written nationally, like 030 1234567")
+
+
+def check_lists(spec: CampaignSpec, quiet: bool = False) -> None:
+    """Read the list (and exclude lists) to their end before anything is sent,
+    showing how far on a terminal; ``InputError`` (exit 2) names file, line, reason."""
+    if spec.recipients is None:
+        return
+    tty = sys.stderr.isatty() and not quiet
+    scan_inputs(spec.recipients, spec.exclude, scan_progress(sys.stderr, tty, spec.recipients.display))
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-changes", action="store_true",
+                   help="go on although the provider, account or message differs from what the campaign "
+                        "was started with")
+    p.add_argument("--stop-timeout", type=float, metavar="SECONDS",
+                   help="on Ctrl-C/SIGTERM, wait this long for batches in flight (default 30; a second "
+                        "Ctrl-C stops waiting)")
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics while it runs (0: any free port)")
+
+
+def add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="overwrite output files that exist (never an input of the run: that is always refused)")
+
+
+def settings_for(args: argparse.Namespace, config: Config | None) -> JournalSettings:
+    return journal_settings(config, getattr(args, "journal", None))
+
+
+def optional_config(args: argparse.Namespace) -> Config | None:
+    return load_config(args.config) if getattr(args, "config", None) else None
+
+
+def stop_timeout(args: argparse.Namespace, settings: JournalSettings) -> float:
+    value = getattr(args, "stop_timeout", None)
+    check_seconds(value, "--stop-timeout")
+    return settings.stop_timeout if value is None else float(value)
+
+
+def print_outcome(result: JournalSummary, as_json: bool) -> None:
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        sys.stdout.write(outcome_text(result))
+
+
+def note(quiet: bool) -> Callable[[str], None]:
+    """Where a run's events go: stderr, as ``bulksend: ...`` lines (nowhere when ``quiet``)."""
+    # On a terminal the progress line is cleared first; it is drawn again on its next tick.
+    clear = "\r\x1b[K" if sys.stderr.isatty() else ""
+
+    def emit(text: str) -> None:
+        if not quiet:
+            print(f"{clear}bulksend: {text}", file=sys.stderr, flush=True)
+    return emit
+
+
+def progress(run: CampaignRun) -> None:
+    """``on_start``: draw the run's progress on stderr until it is done."""
+    task = asyncio.ensure_future(show_progress(run, sys.stderr, sys.stderr.isatty()))
+    run.stats  # the task ends when the run is done
+    _KEEP.add(task)
+    task.add_done_callback(_KEEP.discard)
+
+
+_KEEP: set[asyncio.Future[None]] = set()
