@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from bulksend.campaigns.reconcile import ProviderCalls
+from bulksend.campaigns.reconcile import lookback_of, lookup_window
 from bulksend.config import Config, PlanConfig
 from bulksend.engine import CampaignRun, CampaignSpec, Engine, MemoryLedger
 from bulksend.engine.plan import BatchSender, PlanRunner
@@ -113,9 +113,9 @@ class PlanWorker:
         self.sleep = sleep
         self.pace = Pace(self.plan.rate, self.plan.burst)
         self.bucket = BookedBucket(broker, self.plan.name, self.pace, sleep)
-        self.sender = BatchSender(self.plan, self.provider, runner.sender.session,
+        self.sender = BatchSender(self.plan, self.provider, runner.sender.transport,
                                   self.bucket, sleep)  # type: ignore[arg-type]
-        self.calls = ProviderCalls(self.provider, runner.sender.session, self.plan, sleep)
+        self.calls = self.sender.calls
         self.stats = WorkerStats()
         self.draining = asyncio.Event()
         self._slots = asyncio.Semaphore(self.plan.concurrency)
@@ -210,7 +210,7 @@ class PlanWorker:
                 if lost.is_set():  # taken over while it waited (Redis was away too long): not ours to send
                     self.stats.handed_back += 1
                     return
-                report = await self._deliver(batch, meta, reclaimed=taken.wait_us == -2)
+                report = await self._deliver(batch, meta, reclaimed=taken.wait_us == -2, added=_added_at(taken.id))
             await through_outages(lambda: self.broker.finish(self.plan.name, batch.campaign, taken.id, report))
             self.stats.finished += 1
         except asyncio.CancelledError:
@@ -231,13 +231,13 @@ class PlanWorker:
             except Exception as exc:
                 _log(f"plan {self.plan.name}: cannot renew the lease of {entry_id}: {exc}")
 
-    async def _deliver(self, batch: Batch, meta: CampaignMeta, reclaimed: bool) -> Report:
+    async def _deliver(self, batch: Batch, meta: CampaignMeta, reclaimed: bool, added: float) -> Report:
         run = CampaignRun(CampaignSpec(meta.name, meta.plan, meta.message, resend_unknown=meta.resend_unknown),
                           MemoryLedger(), batch.size)
         stats = run.stats
         try:
             if reclaimed:
-                found = await self._reconcile(batch, run, meta)
+                found = await self._reconcile(batch, run, meta, added)
                 if found is not None:
                     return self._report(batch, RESULT, run, found, 0)
                 await self.bucket.spend(batch.size)
@@ -257,22 +257,32 @@ class PlanWorker:
         s = run.stats
         return Report(batch.seq, kind, result, attempts, s.requests, s.retries, s.lookups, reason, tuple(run.errors))
 
-    async def _reconcile(self, batch: Batch, run: CampaignRun, meta: CampaignMeta) -> BatchResult | None:
-        """A reclaimed batch: did the provider take it from the dead worker? None: send it."""
-        if self.provider.lookup_request(batch) is None:
+    async def _reconcile(self, batch: Batch, run: CampaignRun, meta: CampaignMeta,
+                         added: float) -> BatchResult | None:
+        """A reclaimed batch: did the provider take it from the dead worker? None: send it.
+
+        It is asked about from when the entry was added to the stream (no request of it
+        left before), within the provider's look-back (``campaigns.reconcile.lookup_window``)."""
+        window = lookup_window(added, time.time(), lookback_of(self.calls))
+        if window is None:
+            if meta.resend_unknown:
+                return None
+            return BatchResult(Outcome(Status.UNKNOWN, code="lookback", text=(
+                "taken over from a worker that stopped, longer ago than the provider can list")))
+        if self.provider.lookup_request(batch, window) is None:
             if meta.resend_unknown:
                 return None
             return BatchResult(Outcome(Status.UNKNOWN, code="unreconciled", text=(
                 "taken over from a worker that stopped; the provider cannot be asked whether it took it")))
         run.stats.lookups += 1
-        found = await self.calls.lookup(batch)
+        found = await self.calls.lookup(batch, window)
         # The dead worker's request may have left just before it died and still be on its way:
         # "absent" is believed once the plan's timeout has passed since its last renewal.
         settle = self.plan.timeout + self.options.renew_every - self.options.lease
         if found is None and settle > 0:
             await self.sleep(settle)
             run.stats.lookups += 1
-            found = await self.calls.lookup(batch)
+            found = await self.calls.lookup(batch, window)
         return BatchResult(found) if found is not None else None
 
     async def _campaign(self, name: str) -> CampaignMeta | None:
@@ -340,6 +350,11 @@ async def _serve_metrics(workers: list[PlanWorker], broker: Broker, port: int) -
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner
+
+
+def _added_at(entry_id: str) -> float:
+    """When a stream entry was added (its id's milliseconds, Redis server time), in seconds."""
+    return int(entry_id.split("-", 1)[0]) / 1000.0
 
 
 def _log(text: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from bulksend.api import build_spec
 from bulksend.campaigns import journal_settings
-from bulksend.journal import Journal
+from bulksend.journal import Journal, store
 from bulksend.sandbox import SandboxConfig
 from bulksend.scaleout.campaign import resume_via_broker, send_via_broker
 from bulksend.scaleout.worker import WorkerOptions, run_worker
@@ -58,7 +58,7 @@ async def test_detach_returns_once_submitted_and_resume_collects(
         assert plan["distinct_numbers"] == 100 and plan["numbers_received_more_than_once"] == 0
         async with await Journal.open(settings.path) as journal:
             c = await journal.campaign("c2")
-            assert c is not None and (await journal.counts(c.id)).accepted == 100
+            assert c is not None and (await journal.read(store.counts, c.id)).accepted == 100
 
 
 async def test_a_name_another_journal_still_has_in_redis_is_refused(
