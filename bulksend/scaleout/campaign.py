@@ -17,7 +17,13 @@ from functools import partial
 from typing import Any
 
 from bulksend.campaigns.journal_ledger import recipients_of
-from bulksend.campaigns.runner import JournaledRun, JournalSummary, OnEvent, OnStart, RunOptions
+from bulksend.campaigns.runner import (
+    JournaledRun,
+    JournalSummary,
+    OnEvent,
+    OnStart,
+    RunOptions,
+)
 from bulksend.campaigns.service import resume_campaign, send_journaled
 from bulksend.config import Config
 from bulksend.engine import CampaignSpec, Engine
