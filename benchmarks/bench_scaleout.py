@@ -140,6 +140,8 @@ def metrics(ports: list[int]) -> dict[str, float]:
     total: dict[str, float] = {}
     for port in ports:
         for line in get(f"http://127.0.0.1:{port}/metrics").splitlines():
+            if not line or line.startswith("#"):
+                continue
             key, value = line.rsplit(" ", 1)
             if "quantile" in key:
                 total[key] = max(total.get(key, 0.0), float(value))

@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.metrics import announce_to_stderr
     from bulksend.scaleout.worker import WorkerOptions, run_worker
 
     config = as_config(args.config)
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         work = asyncio.create_task(run_worker(config, args.broker, plans, options, stop=stop,
-                                              metrics_port=args.metrics_port, ready=ready))
+                                              metrics_port=args.metrics_port, ready=ready,
+                                              announce=announce_to_stderr))
         await asyncio.wait([work, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED)
         if ready.is_set():
             print(f"bulksend worker {options.consumer} ready", file=sys.stderr, flush=True)

@@ -34,10 +34,8 @@ import sys
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-
-from aiohttp import web
 
 from bulksend.campaigns.reconcile import lookback_of, lookup_window
 from bulksend.config import Config, PlanConfig
@@ -298,9 +296,16 @@ class PlanWorker:
 
 async def run_worker(config: Config, broker_url: str, plans: Sequence[str] | None = None,
                      options: WorkerOptions = WorkerOptions(), *, stop: asyncio.Event | None = None,
-                     metrics_port: int | None = None, ready: asyncio.Event | None = None) -> WorkerStats:
-    """Work the plans (default: all of the config's) until ``stop`` is set, then drain."""
+                     metrics_port: int | None = None, ready: asyncio.Event | None = None,
+                     announce: Callable[[str], None] | None = None) -> WorkerStats:
+    """Work the plans (default: all of the config's) until ``stop`` is set, then drain.
+
+    With ``metrics_port``, ``/metrics`` is served on 127.0.0.1 (``bulksend.metrics``;
+    ``announce`` hears its URL) with the worker's figures added (``worker_metrics``).
+    """
+    from bulksend.metrics import serving
     from bulksend.scaleout.codec import Keys
+    from bulksend.scaleout.worker_metrics import WorkerCollector
 
     names = list(plans or config.plans)
     for name in names:
@@ -309,47 +314,24 @@ async def run_worker(config: Config, broker_url: str, plans: Sequence[str] | Non
     broker = Broker.connect(broker_url, Keys())
     total = WorkerStats()
     try:
-        async with Engine(config) as engine:
-            workers = [PlanWorker(broker, engine.plan_runner(n), options) for n in names]
-            metrics = await _serve_metrics(workers, broker, metrics_port) if metrics_port is not None else None
-            tasks = [asyncio.create_task(w.run()) for w in workers]
-            if ready is not None:
-                ready.set()
-            await stop.wait()
-            for w in workers:
-                w.draining.set()
-            await asyncio.gather(*tasks)
-            if metrics is not None:
-                await metrics.cleanup()
-            for w in workers:
-                for k in total.__slots__:  # type: ignore[attr-defined]
-                    setattr(total, k, getattr(total, k) + getattr(w.stats, k))
+        with serving(metrics_port, announce=announce) as served:
+            async with Engine(config) as engine:  # the served Metrics is current: its transport is counted
+                workers = [PlanWorker(broker, engine.plan_runner(n), options) for n in names]
+                if served is not None:
+                    served.metrics.registry.register(WorkerCollector(workers, broker))  # type: ignore[arg-type]
+                tasks = [asyncio.create_task(w.run()) for w in workers]
+                if ready is not None:
+                    ready.set()
+                await stop.wait()
+                for w in workers:
+                    w.draining.set()
+                await asyncio.gather(*tasks)
+                for w in workers:
+                    for k in total.__slots__:  # type: ignore[attr-defined]
+                        setattr(total, k, getattr(total, k) + getattr(w.stats, k))
     finally:
         await broker.close()
     return total
-
-
-async def _serve_metrics(workers: list[PlanWorker], broker: Broker, port: int) -> web.AppRunner:
-    async def metrics(_request: web.Request) -> web.Response:
-        lines = [f'bulksend_worker_redis_calls_total{{script="{name}"}} {n}' for name, n in broker.calls.items()]
-        for w in workers:
-            plan = w.plan.name
-            for k in w.stats.__slots__:  # type: ignore[attr-defined]
-                lines.append(f'bulksend_worker_{k}_total{{plan="{plan}"}} {getattr(w.stats, k)}')
-            for size, waits in sorted(w.waits.items()):
-                ordered = sorted(waits)
-                for q in (0.5, 0.99):
-                    at = ordered[min(len(ordered) - 1, int(q * len(ordered)))] / MICROS
-                    lines.append(f'bulksend_worker_booked_wait_seconds{{plan="{plan}",size="{size}",'
-                                 f'quantile="{q}"}} {at:.6f}')
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
-
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
 
 
 def _added_at(entry_id: str) -> float:

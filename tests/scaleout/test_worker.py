@@ -129,3 +129,28 @@ async def test_sigterm_drains_held_batches_finish_the_rest_stay_queued(
         assert left == 20 - stats.finished and pending["pending"] == 0  # nothing held by the stopped worker
         assert sorted(r.seq for r in reports) == list(range(stats.finished))
         assert sb.state.stats()["plans"]["p1"]["distinct_numbers"] == 10 * stats.finished
+
+
+async def test_a_workers_metrics_are_served_with_the_engines(redis_server: RedisServer, sandbox: Any) -> None:
+    import aiohttp
+
+    async with sandbox(SandboxConfig(open_plans=True)) as sb:
+        config = make_config({"a": plan_table(sb.url)})
+        broker = Broker.connect(redis_server.url, Keys())
+        await _submit(broker, "c9", batches=4, size=5)
+        stop, urls = asyncio.Event(), []
+        worker = asyncio.create_task(run_worker(config, redis_server.url, ["a"], stop=stop, metrics_port=0,
+                                                announce=urls.append))
+        assert len(await _outcomes(broker, "c9", 4)) == 4
+        async with aiohttp.ClientSession() as session, session.get(urls[0]) as response:
+            text = await response.text()
+        stop.set()
+        await worker
+        await broker.close()
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert urls[0].startswith("http://127.0.0.1:") and urls[0].endswith("/metrics")
+    assert float(lines['bulksend_worker_finished_total{plan="a"}']) == 4
+    assert float(lines['bulksend_worker_taken_total{plan="a"}']) == 4
+    assert float(lines['bulksend_worker_redis_calls_total{script="TAKE"}']) >= 4
+    assert float(lines['bulksend_requests_total{status="201"}']) == 4  # the engine's transport, counted
+    assert 'bulksend_worker_booked_wait_seconds{plan="a",quantile="0.99",size="5"}' in lines
