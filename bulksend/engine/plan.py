@@ -31,6 +31,7 @@ put a ``MockTransport`` in place of the network.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -197,8 +198,12 @@ def _failed(run: CampaignRun, exc: ProviderError) -> None:
     stats = run.stats
     if exc.status == 429:
         stats.rate_limited += 1
-    stats.problem = (f"provider unreachable: {exc}" if isinstance(exc, Unreachable)
-                     else f"answered {exc.status}: {exc}" if exc.status else str(exc))
+    if isinstance(exc, Unreachable):
+        # the socket's own words ("connection refused") when the network error is at hand
+        errno = getattr(getattr(exc.__context__, "os_error", None), "errno", None)
+        stats.problem = f"provider unreachable: {os.strerror(errno).lower() if errno else exc}"
+    else:
+        stats.problem = f"answered {exc.status}: {exc}" if exc.status else str(exc)
 
 
 def _gave_up(exc: TransientError | AmbiguousOutcome, status: Status) -> BatchResult:
