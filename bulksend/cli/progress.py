@@ -54,14 +54,14 @@ class RecentRate:
 
 
 def segments(stats: CampaignStats, width: int = 30, now: float | None = None, rate: float | None = None,
-             limit: str = "") -> Segments:
+             limit: str = "", done: bool = False) -> Segments:
     """The progress line as ``(text, style)`` pieces; ``rate``: the recent rate (default: the average)."""
     now = time.monotonic() if now is None else now
     elapsed = now - stats.started
     if rate is None:
         rate = stats.sent / elapsed if elapsed > 0 else 0.0
     usable = _expected(stats)
-    stuck = _stuck(stats, rate, now)
+    stuck = _stuck(stats, rate, now, done)
     out: Segments = []
     if usable is not None:
         good = int(width * min(1.0, stats.sent / usable))
@@ -93,12 +93,12 @@ def progress_line(stats: CampaignStats, width: int = 30, now: float | None = Non
     return "".join(text for text, _style in segments(stats, width, now, rate))
 
 
-def _stuck(stats: CampaignStats, rate: float, now: float) -> str:
+def _stuck(stats: CampaignStats, rate: float, now: float, done: bool = False) -> str:
     """Why nothing gets through ("" while it does): the last failure and the retry waited for."""
     if rate > 0 or not stats.problem:
         return ""
     wait = stats.retry
-    if wait is None:
+    if wait is None or done:
         return stats.problem
     return f"{stats.problem} — retry {wait.attempt}/{wait.attempts} in {math.ceil(max(0.0, wait.at - now))} s"
 
@@ -188,7 +188,7 @@ async def show_progress(run: CampaignRun, stream: TextIO, tty: bool,
         now = time.monotonic()
         rate = recent.add(now, run.stats.sent)
         limit = "" if final else limit_now(run, rate)
-        return segments(run.stats, now=now, rate=rate, limit=limit)
+        return segments(run.stats, now=now, rate=rate, limit=limit, done=final)
 
     line = LiveLine(stream) if tty else None
     _current = line
