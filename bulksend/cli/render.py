@@ -39,7 +39,7 @@ def summary_text(summary: CampaignSummary) -> str:
     if s.parts:
         per = s.parts["parts_per_recipient"]
         lines.append(f"  message    {s.parts['encoding']:>10}   {per['min']}-{per['max']} parts per recipient, "
-                     f"{s.parts['total_parts']:,} parts for the {s.parts['recipients']:,} recipients read")
+                     f"{s.parts['total_parts']:,} parts for the {s.parts['recipients']:,} recipients taken on")
     if s.limit is not None:
         lines.append(f"  limited by {limit_text(s.limit)}")
     if s.stopped_reason:
@@ -139,11 +139,14 @@ def _progress(v: CampaignView) -> str:
     """Accepted of all; the rest said apart (failed and unknown are in their own columns)."""
     n = v.counts
     if not v.record.staged:
+        if v.state == "cancelled":
+            return f"{n.accepted:,} accepted; cancelled while reading the list ({v.record.read:,} lines read)"
         return f"staging ({v.record.read:,} read)"
     pct = 100.0 * n.accepted / n.total if n.total else 100.0
     text = f"{n.accepted:,}/{n.total:,} {pct:.0f}%"
-    if n.cancelled:
-        text += f", {n.cancelled:,} cancelled"
+    withdrawn = n.cancelled + (n.pending if v.state == "cancelled" else 0)  # never to be sent
+    if withdrawn:
+        text += f", {withdrawn:,} cancelled"
     return text
 
 
@@ -188,9 +191,11 @@ def status_one(v: CampaignView, now: float | None = None, config_path: str | Non
         f"  accepted    {n.accepted:>12,}",
         f"  failed      {n.failed:>12,}",
         f"  unknown     {n.unknown:>12,}",
-        f"  in flight   {n.in_flight:>12,}",
-        f"  pending     {n.pending:>12,}",
+        f"  in flight   {v.sending:>12,}",
     ]
+    if v.ahead:
+        lines.append(f"  queued      {v.ahead:>12,}   (written to the journal ahead of their requests)")
+    lines.append(f"  pending     {n.pending:>12,}")
     if n.cancelled:
         lines.append(f"  cancelled   {n.cancelled:>12,}")
     if v.rate:
