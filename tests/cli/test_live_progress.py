@@ -114,3 +114,52 @@ def test_no_color_is_honoured(tmp_path: Path, no_color: bool, monkeypatch: pytes
     child.expect(pexpect.EOF)
     assert "provider unreachable" in child.before
     assert bool(colours(child.before)) is not no_color
+
+
+def test_status_watch_redraws_until_the_campaign_is_done(sandbox_process, tmp_path: Path) -> None:
+    import subprocess
+
+    sb = sandbox_process(["--open-plans", "--latency-ms", "50"])
+    config = write_config(tmp_path / "c.toml", sb.url, max_batch=10, concurrency=2, rate=1000)
+    numbers = write_numbers(tmp_path / "n.txt", 3000)
+    journal = str(tmp_path / "j.db")
+    sender = subprocess.Popen([sys.executable, "-m", "bulksend", "send", "-c", str(config), "--plan", "a",
+                               "-r", str(numbers), "-m", "hi", "--campaign", "w", "--journal", journal,
+                               "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):  # until the campaign is in the journal
+            if subprocess.run([sys.executable, "-m", "bulksend", "status", "w", "--journal", journal],
+                              capture_output=True).returncode == 0:
+                break
+        child = spawn(["status", "w", "--watch", "--interval", "0.2", "-c", str(config), "--journal", journal],
+                      tmp_path, columns=120)
+        child.expect(r"state\s+running")  # watched while it runs
+        child.expect(r"state\s+done")  # and redrawn until it is done, then it ends by itself
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+        assert sender.wait(30) == 0
+    finally:
+        sender.kill()
+    drawn = child.before
+    assert "\x1b[" in drawn or drawn == ""  # redrawn in place (cursor moves), not printed again and again
+
+
+def test_status_watch_off_a_terminal_prints_until_nothing_moves(tmp_path: Path) -> None:
+    import subprocess
+
+    config = write_config(tmp_path / "c.toml", f"http://127.0.0.1:{free_port()}", max_batch=10,
+                          retry={"initial": 0.05, "max": 0.05, "jitter": 0.0, "attempts": 2})
+    numbers = write_numbers(tmp_path / "n.txt", 20)
+    journal = str(tmp_path / "j.db")
+    base = [sys.executable, "-m", "bulksend"]
+    sent = subprocess.run(base + ["send", "-c", str(config), "--plan", "a", "-r", str(numbers), "-m", "hi",
+                                  "--campaign", "p", "--journal", journal], capture_output=True, text=True,
+                          timeout=60)
+    assert sent.returncode == 75  # paused: the provider is down
+    assert f"go on with: bulksend resume p --config {config} --journal {journal}" in sent.stdout
+    done = subprocess.run(base + ["status", "--watch", "--journal", journal, "-c", str(config)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert "p " in done.stdout and "paused" in done.stdout and "0/20 0%" in done.stdout
+    assert done.stdout.count("CAMPAIGN") == 1  # nothing moves: one snapshot, then it ends
