@@ -181,6 +181,7 @@ async def show_progress(run: CampaignRun, stream: TextIO, tty: bool,
     global _current
     interval = interval or (0.2 if tty else 5.0)
     recent = RecentRate()
+    recent.add(run.stats.started, 0)  # the first ticks: the rate since the start
     rate = 0.0
 
     def draw(final: bool = False) -> Any:

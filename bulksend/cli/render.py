@@ -91,8 +91,8 @@ def go_on_with(campaign: str, config_path: str | None = None, journal: str | Non
     import shlex
 
     cmd = f"bulksend resume {shlex.quote(campaign)}"
-    if config_path:
-        cmd += f" --config {shlex.quote(config_path)}"
+    # resume needs the config: a status not given one cannot know which it was
+    cmd += f" --config {shlex.quote(config_path)}" if config_path else " --config <the campaign's config file>"
     if journal:
         cmd += f" --journal {shlex.quote(journal)}"
     return cmd

@@ -163,3 +163,17 @@ def test_status_watch_off_a_terminal_prints_until_nothing_moves(tmp_path: Path) 
     assert done.returncode == 0
     assert "p " in done.stdout and "paused" in done.stdout and "0/20 0%" in done.stdout
     assert done.stdout.count("CAMPAIGN") == 1  # nothing moves: one snapshot, then it ends
+
+
+def test_the_demo_line_after_the_run_is_not_glued_to_the_bar(tmp_path: Path) -> None:
+    child = spawn(["demo", "--recipients", "1500", "--workdir", str(tmp_path / "demo"),
+                   "--journal", str(tmp_path / "j.db")], tmp_path, columns=100)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    lines = screen_lines(child.before)
+    journal = [line for line in lines if "campaign demo done" in line]
+    assert journal and all(line.startswith("journal ") for line in journal), lines
+    drawn = bars(lines)
+    sent = int(re.search(r"^\s*sent\s+([0-9,]+)", "\n".join(lines), re.M).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert drawn and f"] {sent:,}/{sent:,}" in drawn[-1]  # all accepted, and the bar says so
