@@ -19,7 +19,7 @@ from bulksend.config import Config, check_seconds
 from bulksend.providers import load_config
 from bulksend.campaigns import JournalSettings, JournalSummary, journal_settings
 from bulksend.engine import CampaignRun, CampaignSpec
-from bulksend.cli.progress import scan_progress, show_progress
+from bulksend.cli.progress import note as above_progress, scan_progress, show_progress
 from bulksend.lists.scan import scan_inputs
 
 
@@ -75,21 +75,20 @@ def stop_timeout(args: argparse.Namespace, settings: JournalSettings) -> float:
     return settings.stop_timeout if value is None else float(value)
 
 
-def print_outcome(result: JournalSummary, as_json: bool) -> None:
+def print_outcome(result: JournalSummary, as_json: bool, args: argparse.Namespace | None = None) -> None:
+    """``args``: the command's, so "go on with" names the config and journal it was given."""
     if as_json:
         print_json(result.to_dict())
     else:
-        sys.stdout.write(outcome_text(result))
+        sys.stdout.write(outcome_text(result, getattr(args, "config", None), getattr(args, "journal", None)))
 
 
 def note(quiet: bool) -> Callable[[str], None]:
     """Where a run's events go: stderr, as ``bulksend: ...`` lines (nowhere when ``quiet``)."""
-    # On a terminal the progress line is cleared first; it is drawn again on its next tick.
-    clear = "\r\x1b[K" if sys.stderr.isatty() else ""
-
+    # On a terminal the note goes above the progress line.
     def emit(text: str) -> None:
         if not quiet:
-            print(f"{clear}bulksend: {text}", file=sys.stderr, flush=True)
+            above_progress(f"bulksend: {text}", sys.stderr)
     return emit
 
 

@@ -9,16 +9,16 @@ and the booked waits by batch size (p50, p99), and Redis calls by script.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
+from bulksend.config import PlanConfig
 from bulksend.scaleout.gcra import MICROS
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
 
     from bulksend.scaleout.broker import Broker
-    from bulksend.scaleout.worker import PlanWorker
 
 #: what each ``WorkerStats`` counter counts
 STATS_HELP = {
@@ -32,10 +32,18 @@ STATS_HELP = {
 }
 
 
+class PlanWorkerFigures(Protocol):
+    """What is read of a ``worker.PlanWorker`` (named here, not imported: the worker imports this)."""
+
+    plan: PlanConfig
+    stats: Any  # a ``worker.WorkerStats``: one int attribute per ``STATS_HELP`` key
+    waits: Mapping[int, Iterable[int]]
+
+
 class WorkerCollector:
     """Reads the workers' figures when ``/metrics`` is scraped (nothing is copied as it changes)."""
 
-    def __init__(self, workers: Sequence[PlanWorker], broker: Broker) -> None:
+    def __init__(self, workers: Sequence[PlanWorkerFigures], broker: Broker) -> None:
         self.workers = workers
         self.broker = broker
 
