@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 from typing import Any
 
-from bulksend.api import as_config
 from bulksend.cli.common import add_config
-from bulksend.runtime import run as run_loop
+
+# The engine, aiohttp and redis are imported in the functions that run: ``worker --help``
+# and the --broker options of ``send``/``resume`` cost no start-up time.
 
 
 def register(sub: Any) -> None:
@@ -33,7 +32,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from bulksend.api import as_config
     from bulksend.metrics import announce_to_stderr
+    from bulksend.runtime import run as run_loop
     from bulksend.scaleout.worker import WorkerOptions, run_worker
 
     config = as_config(args.config)
@@ -75,6 +79,7 @@ def broker_run(args: argparse.Namespace, config: Any, spec: Any, on_start: Any) 
     from bulksend.campaigns import RunOptions
     from bulksend.cli.runs import note, print_outcome, settings_for, stop_timeout
     from bulksend.errors import InputError
+    from bulksend.runtime import run as run_loop
     from bulksend.scaleout.campaign import send_via_broker
 
     _need_broker(args)
@@ -98,6 +103,7 @@ def broker_run(args: argparse.Namespace, config: Any, spec: Any, on_start: Any) 
 def broker_resume(args: argparse.Namespace, config: Any, options: Any, on_start: Any) -> int:
     """``resume --broker``: batches the workers hold are waited for, not sent again."""
     from bulksend.cli.runs import note, print_outcome, settings_for
+    from bulksend.runtime import run as run_loop
     from bulksend.scaleout.campaign import resume_via_broker
 
     _need_broker(args)
