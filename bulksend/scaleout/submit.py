@@ -197,7 +197,7 @@ class _Feed:
         except asyncio.CancelledError:
             self.tasks.pop(batch.seq, None)
             if self.detached:  # with the workers still: in flight in the journal, collected on resume
-                run._settle()
+                run.handed_off(batch)
             else:  # stopped waiting (a second Ctrl-C): in flight in the journal, resume finds it
                 run.abandoned(batch)
             raise
