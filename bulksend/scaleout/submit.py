@@ -17,8 +17,8 @@ When the run stops (Ctrl-C, auto-pause, refusal) the campaign's ``stop``
 flag tells the workers to hand back its entries unsent (SKIPPED), and they
 go back to pending in the journal.
 
-Resuming (``BrokerRun.go``): the batches the journal holds in flight are
-sorted by what Redis knows. Still in the plan's stream, or answered on the
+Resuming (``BrokerRun._held_elsewhere``, before the reconcile): the
+batches the journal holds in flight are sorted by what Redis knows. Still in the plan's stream, or answered on the
 outcomes stream: they are waited for, not sent again. Above the
 high-water mark: never added, so back to pending at once. Anything else
 (Redis lost it): reconciled with the provider first, as after a local
