@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
-from bulksend.engine import CampaignSummary
 from bulksend.errors import InputError
+
+if TYPE_CHECKING:  # types only: parsing the arguments must not import the engine
+    from bulksend.engine import CampaignSummary
+
+#: how --config is found when it is not given (bulksend.cli.find_config does it)
+CONFIG_DISCOVERY = "default: $BULKSEND_CONFIG, else ./bulksend.toml"
 
 
 def add_config(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("--config", "-c", required=required, metavar="FILE",
-                        help="TOML config with the [plans.NAME] tables")
+    """``--config``; when absent it is looked for (``find_config``), and a
+    command that needs one stops with exit 2 when none is found."""
+    parser.add_argument("--config", "-c", metavar="FILE",
+                        help=f"TOML config with the [plans.NAME] tables ({CONFIG_DISCOVERY})")
+    parser.set_defaults(config_required=required)
 
 
 def key_values(pairs: list[str] | None, flag: str) -> dict[str, str]:
