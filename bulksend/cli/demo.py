@@ -17,9 +17,10 @@ from typing import Any
 
 from bulksend.api import build_spec, send_campaign
 from bulksend.cli.common import print_json, print_summary
+from bulksend.cli.json_out import run_document
 from bulksend.cli.render import demo_journal_text, demo_sandbox_text
 from bulksend.cli.runs import add_journal, progress
-from bulksend.campaigns import journal_settings, send_journaled
+from bulksend.campaigns import JournalSummary, journal_settings, send_journaled
 from bulksend.providers import parse_config
 from bulksend.engine import CampaignSummary
 from bulksend.runtime import run as run_loop
@@ -60,7 +61,7 @@ def write_sample(path: Path, count: int, seed: int) -> None:
                 f.write(f"+46 70 {1_000_000 + i},{names[i % 8]},{rng.randrange(10**6):06d}\n")
 
 
-async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, dict[str, Any]]:
+async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, JournalSummary | None, dict[str, Any]]:
     burst = 1000
     faults = Faults() if args.no_faults else Faults(
         error_rate=0.02, rate_limit_rate=0.02, retry_after=0.2, drop_rate=0.01, accept_drop_rate=0.01,
@@ -79,6 +80,7 @@ async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, dict[str, An
         }}}, "<demo>")
         spec = build_spec(plan="demo", recipients=str(workdir / "numbers.csv"), message=DEMO_MESSAGE,
                           campaign="demo", sender="BulkSend", results=str(workdir / "results.csv"))
+        outcome = None
         if args.no_journal:
             summary = await send_campaign(config, spec, handle_signals=True,
                                           on_start=None if args.no_progress else progress)
@@ -90,13 +92,14 @@ async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, dict[str, An
             summary = replace(outcome.summary, exit_code=outcome.exit_code)
             print(demo_journal_text(outcome), file=sys.stderr)
         await asyncio.gather(*sb.state.background)  # late accepts land before the count is read
-        return summary, sb.state.stats()["plans"]["demo"]
+        return summary, outcome, sb.state.stats()["plans"]["demo"]
 
 
 def run(args: argparse.Namespace) -> int:
-    summary, received = run_loop(_demo(args))
+    summary, outcome, received = run_loop(_demo(args))
     if args.json:
-        print_json({**summary.to_dict(), "sandbox": received})
+        print_json(run_document("demo", campaign=summary.campaign, plan=summary.plan, exit_code=summary.exit_code,
+                                summary=summary, journal=outcome, sandbox=received))
         return summary.exit_code
     print_summary(summary)
     print(demo_sandbox_text(received, args.workdir))

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bulksend.api import as_config
+from bulksend.cli import json_out
 from bulksend.cli.common import add_config, print_json
 from bulksend.errors import InputError
 from bulksend.loadtest import (
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                                       max_delivery_p99_ms=args.max_delivery_p99_ms, stop=stop)
 
     result = run_loop(one_run())
-    _emit(args, result.to_dict(), lambda: render_result(result), lambda: format_result(result))
+    _emit(args, json_out.loadtest_run(result), lambda: render_result(result), lambda: format_result(result))
     return _exit_code(result.stopped)
 
 
@@ -187,7 +188,7 @@ def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
                                   pause=args.pause, on_step=progress, stop=stop)
 
     found = run_loop(search())
-    _emit(args, found.to_dict(), lambda: render_find_max(found), lambda: format_find_max(found))
+    _emit(args, json_out.loadtest_find_max(found), lambda: render_find_max(found), lambda: format_find_max(found))
     if found.stopped:
         return _exit_code(found.stopped)
     return 0 if found.max_rate is not None else 1

@@ -50,9 +50,11 @@ def stop_timeout(args: argparse.Namespace, settings: JournalSettings) -> float:
     return settings.stop_timeout if value is None else max(0.0, float(value))
 
 
-def print_outcome(result: JournalSummary, as_json: bool) -> None:
+def print_outcome(result: JournalSummary, as_json: bool, command: str = "send") -> None:
     if as_json:
-        print_json(result.to_dict())
+        from bulksend.cli.json_out import journaled
+
+        print_json(journaled(command, result))
     else:
         sys.stdout.write(outcome_text(result))
 

@@ -10,6 +10,7 @@ from bulksend.api import as_config, build_spec, dry_run, send_campaign
 from bulksend.core.smart_encoding import smart_encode
 from bulksend.preflight import render_estimate
 from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
+from bulksend.cli.json_out import run_document
 from bulksend.cli.runs import add_journal, add_run_options, note, print_outcome, progress, settings_for, stop_timeout
 from bulksend.config import Config
 from bulksend.engine import CampaignSpec
@@ -73,14 +74,16 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         est = dry_run(config, spec)
-        print_json(est.to_dict()) if args.json else print(render_estimate(est, plan))
+        print_json(run_document("send", campaign=spec.name, plan=args.plan, exit_code=0, estimate=est)) \
+            if args.json else print(render_estimate(est, plan))
         return 0
     if not args.no_journal:
         return _send_journaled(args, config, spec)
     summary = run_loop(send_campaign(config, spec, handle_signals=True,
                                      on_start=None if args.no_progress else progress))
     if args.json:
-        print_json(summary.to_dict())
+        print_json(run_document("send", campaign=summary.campaign, plan=summary.plan,
+                                exit_code=summary.exit_code, summary=summary))
     else:
         print_summary(summary)
     return summary.exit_code

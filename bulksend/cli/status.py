@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from bulksend.cli.common import print_json
+from bulksend.cli.json_out import status_view
 from bulksend.delivery.api import summary as delivery_summary
 from bulksend.delivery.summary import format_delivery
 from bulksend.cli.runs import add_journal, optional_config, settings_for
@@ -31,14 +32,13 @@ async def _status(path: str, name: str | None) -> tuple[str, Any]:
     async with await Journal.open(path, readonly=True) as journal:
         if name:
             view = await campaign_view(journal, name)
-            text, data = status_one(view), view.to_dict()
+            text = status_one(view)
             delivery = await delivery_summary(path, name, accepted=view.counts.accepted)
             if delivery.get("reported"):
                 text += "\ndelivery\n" + "\n".join(format_delivery(delivery))
-                data["delivery"] = delivery
-            return text, data
+            return text, status_view(view.to_dict(), delivery if delivery.get("reported") else None)
         views = await list_views(journal)
-        return status_list(views), [v.to_dict() for v in views]
+        return status_list(views), [status_view(v.to_dict()) for v in views]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     config = as_config(args.config)
     result, summary = run_loop(track(config, delivery_db_path(config, args.db), args.campaign, args.plan))
     if args.json:
-        print_json({"polled": {k: getattr(result, k) for k in result.__dataclass_fields__}, "delivery": summary})
+        from bulksend.cli.json_out import track_document
+
+        print_json(track_document(result, summary))
         return 0
     print(f"campaign {args.campaign}: {result.candidates:,} without a final status, {result.requests:,} requests, "
           f"{result.updated:,} updated ({result.final:,} final), {result.errors:,} failed polls")

@@ -12,6 +12,7 @@ from pathlib import Path
 from bulksend.cli import main
 from bulksend.delivery import Sent, SqliteDeliveryStore
 from bulksend.providers.signing import iso_timestamp, sign_classic
+from tests.cli.test_json_schemas import check
 from tests.helpers import process
 
 
@@ -82,6 +83,7 @@ def test_track_polls_classic_and_prints_the_summary(tmp_path: Path, capsys) -> N
         capsys.readouterr()
         assert main(["track", "t1", "--config", str(config), "--plan", "cl", "--db", str(db), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    check("track", out)  # bulksend/schemas/track.schema.json
     assert out["polled"]["candidates"] == 5 and out["polled"]["requests"] == 5
     assert out["delivery"]["delivered"] == 5 and out["delivery"]["pending"] == 0
 
