@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.config is None and getattr(args, "config_required", False):
             parser.choices_parser(args.command).error(
                 "no config: give --config FILE, set BULKSEND_CONFIG, or put a bulksend.toml here")
-        log.debug("command %s, config %s", args.command, args.config or "none")
+    log.debug("bulksend %s: command %s, config %s", __version__, args.command, getattr(args, "config", None))
     try:
         code: int = args.func(args)
         return code

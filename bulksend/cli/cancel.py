@@ -8,8 +8,7 @@ from typing import Any
 from bulksend.cli.common import print_json
 from bulksend.cli.render import cancel_text
 from bulksend.cli.runs import add_journal, optional_config, settings_for
-from bulksend.campaigns.cancel import cancel_campaign
-from bulksend.runtime import run as run_loop
+from bulksend.cli.common import run_loop
 
 
 def register(sub: Any) -> None:
@@ -25,6 +24,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.campaigns.cancel import cancel_campaign
+
     config = optional_config(args)
     result = run_loop(cancel_campaign(settings_for(args, config), args.campaign, config))
     if args.json:

@@ -8,23 +8,23 @@ injected, so retries and reconciliation can be seen doing their work.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bulksend.api import build_spec, send_campaign
+from typing import TYPE_CHECKING
+
 from bulksend.cli.common import print_json, print_summary
 from bulksend.cli.json_out import run_document
 from bulksend.cli.render import demo_journal_text, demo_sandbox_text
 from bulksend.cli.runs import add_journal, progress
-from bulksend.campaigns import JournalSummary, journal_settings, send_journaled
-from bulksend.providers import parse_config
-from bulksend.engine import CampaignSummary
-from bulksend.runtime import run as run_loop
-from bulksend.sandbox import Faults, SandboxConfig, SandboxPlan, running
+from bulksend.cli.common import run_loop
+
+if TYPE_CHECKING:  # imported when the demo runs, not to parse its options
+    from bulksend.campaigns import JournalSummary
+    from bulksend.engine import CampaignSummary
 
 DEMO_MESSAGE = "Hi ${name}, your code is ${code}. Reply STOP to opt out."
 
@@ -37,11 +37,11 @@ def register(sub: Any) -> None:
     p.add_argument("--rate", type=float, default=5_000, help="plan rate, recipients/s (default 5,000)")
     p.add_argument("--no-faults", action="store_true", help="a clean sandbox, no injected faults")
     p.add_argument("--workdir", default="bulksend-demo", help="where the list and results go")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7, help="seed for the sample list and the fault dice (default 7)")
     add_journal(p)
     p.add_argument("--no-journal", action="store_true", help="keep no journal of the demo campaign")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
 
@@ -62,6 +62,13 @@ def write_sample(path: Path, count: int, seed: int) -> None:
 
 
 async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, JournalSummary | None, dict[str, Any]]:
+    import asyncio
+
+    from bulksend.api import build_spec, send_campaign
+    from bulksend.campaigns import journal_settings, send_journaled
+    from bulksend.providers import parse_config
+    from bulksend.sandbox import Faults, SandboxConfig, SandboxPlan, running
+
     burst = 1000
     faults = Faults() if args.no_faults else Faults(
         error_rate=0.02, rate_limit_rate=0.02, retry_after=0.2, drop_rate=0.01, accept_drop_rate=0.01,

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
-from bulksend.api import as_config
 from bulksend.cli.common import add_config
-from bulksend.config import is_loopback_url
-from bulksend.delivery.api import delivery_db_path
-from bulksend.runtime import run as run_loop
-from bulksend.webhooks.app import MAX_BODY, serve_listener
+from bulksend.cli.common import run_loop
+
+#: the largest callback body accepted by default (``webhooks.app.MAX_BODY``; a test checks they agree)
+MAX_BODY = 1024 * 1024
 
 
 def register(sub: Any) -> None:
@@ -34,6 +32,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bulksend.api import as_config
+    from bulksend.config import is_loopback_url
+    from bulksend.delivery.api import delivery_db_path
+    from bulksend.webhooks.app import serve_listener
+
     config = as_config(args.config)
     if not is_loopback_url(f"http://{args.host}"):
         print(f"bulksend: warning: listening on {args.host}, reachable from other machines; "

@@ -11,33 +11,16 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulksend.api import as_config
 from bulksend.cli import json_out
 from bulksend.cli.common import add_config, print_json
 from bulksend.errors import InputError
-from bulksend.loadtest import (
-    INTERRUPTED,
-    Bounds,
-    FindMaxResult,
-    FindMaxStep,
-    LoadSpec,
-    LoadTestResult,
-    SearchPolicy,
-    StopSignal,
-    find_max,
-    format_find_max,
-    format_result,
-    rate_profile,
-    read_numbers,
-    render_find_max,
-    render_result,
-    run_loadtest,
-    write_report,
-)
 from bulksend.models import Message
-from bulksend.runtime import run as run_loop
+from bulksend.cli.common import run_loop
+
+if TYPE_CHECKING:  # the load generator is imported when it runs (``loadtest --help`` stays fast)
+    from bulksend.loadtest import FindMaxResult, FindMaxStep, LoadSpec, LoadTestResult
 
 _DESCRIPTION = """\
 Load-test a service plan with an open-loop schedule: every batch has an
@@ -110,6 +93,9 @@ def register(sub: Any) -> None:
 
 
 def build_spec(args: argparse.Namespace) -> LoadSpec:
+    from bulksend.api import as_config
+    from bulksend.loadtest import LoadSpec, rate_profile, read_numbers
+
     plan = as_config(args.config).plan(args.plan)
     if args.report and not args.report.lower().endswith((".html", ".htm")):
         raise InputError(f"--report {args.report}: the report is an HTML file (name it .html)")
@@ -128,6 +114,8 @@ def build_spec(args: argparse.Namespace) -> LoadSpec:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.loadtest import StopSignal, format_result, render_result, run_loadtest
+
     spec = build_spec(args)
     if args.find_max:
         return _find_max(args, spec)
@@ -146,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
 def _emit(args: argparse.Namespace, data: dict[str, Any], html: Callable[[], str],
           text: Callable[[], str]) -> None:
     """The HTML report if asked for, then JSON or the terminal table."""
+    from bulksend.loadtest import write_report
+
     if args.report:
         write_report(args.report, html())
     if args.json:
@@ -157,12 +147,16 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], html: Callable[[], str
 
 
 def _exit_code(stopped: str) -> int:
+    from bulksend.loadtest import INTERRUPTED
+
     if stopped == INTERRUPTED:
         return 130
     return 3 if stopped else 0
 
 
 def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
+    from bulksend.loadtest import Bounds, SearchPolicy, StopSignal, find_max, format_find_max, render_find_max
+
     try:
         bounds = Bounds(max_rate_limited=args.max_429, max_errors=args.max_errors,
                         max_latency_p99_ms=args.max_p99_ms,

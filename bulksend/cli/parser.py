@@ -81,7 +81,7 @@ def add_logging_options(parser: argparse.ArgumentParser, top: bool) -> None:
                        **({"default": 0} if top else extra))
     group.add_argument("--log-level", choices=LEVELS, metavar="LEVEL", **extra,
                        help=f"log at this level and above ({', '.join(LEVELS)}; default warning)")
-    group.add_argument("--log-format", choices=("text", "json"), **({"default": "text"} if top else extra),
+    group.add_argument("--log-format", choices=FORMATS, **({"default": "text"} if top else extra),
                        help="log lines as text or one JSON object a line (default text)")
 
 

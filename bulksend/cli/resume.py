@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bulksend.api import as_config
 from bulksend.cli.common import add_config
 from bulksend.cli.runs import add_journal, add_run_options, note, print_outcome, progress, settings_for, stop_timeout
-from bulksend.campaigns import RunOptions, resume_campaign
-from bulksend.runtime import run as run_loop
+from bulksend.cli.common import run_loop
 
 
 def register(sub: Any) -> None:
@@ -35,6 +33,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.api import as_config
+    from bulksend.campaigns import RunOptions, resume_campaign
+
     config = as_config(args.config)
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,

@@ -9,17 +9,19 @@ Its own module so that ``send`` and ``resume`` need not import each other.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bulksend.cli.common import print_json
 from bulksend.cli.render import outcome_text
-from bulksend.config import Config
-from bulksend.providers import load_config
-from bulksend.campaigns import JournalSettings, JournalSummary, journal_settings
-from bulksend.engine import CampaignRun
-from bulksend.cli.progress import show_progress
+
+if TYPE_CHECKING:  # the campaign code and the engine are imported when a command runs, not to parse
+    from bulksend.campaigns import JournalSettings, JournalSummary
+    import asyncio
+
+    from bulksend.config import Config
+    from bulksend.engine import CampaignRun
 
 
 def add_journal(p: argparse.ArgumentParser) -> None:
@@ -38,10 +40,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def settings_for(args: argparse.Namespace, config: Config | None) -> JournalSettings:
+    from bulksend.campaigns import journal_settings
+
     return journal_settings(config, getattr(args, "journal", None))
 
 
 def optional_config(args: argparse.Namespace) -> Config | None:
+    from bulksend.providers import load_config
+
     return load_config(args.config) if getattr(args, "config", None) else None
 
 
@@ -72,6 +78,10 @@ def note(quiet: bool) -> Callable[[str], None]:
 
 def progress(run: CampaignRun) -> None:
     """``on_start``: draw the run's progress on stderr until it is done."""
+    import asyncio
+
+    from bulksend.cli.progress import show_progress
+
     task = asyncio.ensure_future(show_progress(run, sys.stderr, sys.stderr.isatty()))
     run.stats  # the task ends when the run is done
     _KEEP.add(task)

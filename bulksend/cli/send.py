@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulksend.api import as_config, build_spec, dry_run, send_campaign
-from bulksend.core.smart_encoding import smart_encode
-from bulksend.preflight import render_estimate
-from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
+from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message, run_loop
 from bulksend.cli.json_out import run_document
 from bulksend.cli.runs import add_journal, add_run_options, note, print_outcome, progress, settings_for, stop_timeout
-from bulksend.config import Config
-from bulksend.engine import CampaignSpec
-from bulksend.campaigns import RunOptions, send_journaled
 from bulksend.models import DeliveryReport
-from bulksend.runtime import run as run_loop
+
+if TYPE_CHECKING:  # the engine is imported when the command runs (``send --help`` stays fast)
+    from bulksend.config import Config
+    from bulksend.engine import CampaignSpec
 
 
 def register(sub: Any) -> None:
@@ -37,7 +34,8 @@ def register(sub: Any) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="FILE",
                    help="numbers never to message, e.g. opt-outs (repeatable)")
     p.add_argument("--from", dest="sender", help="sender (overrides the plan's 'from')")
-    p.add_argument("--delivery-report", choices=[d.value for d in DeliveryReport], default="none")
+    p.add_argument("--delivery-report", choices=[d.value for d in DeliveryReport], default="none",
+                   help="what delivery reports to ask the provider for (default none)")
     p.add_argument("--send-at", help="ISO-8601 time to deliver at (UTC when no offset)")
     p.add_argument("--expire-at", help="ISO-8601 time after which undelivered messages expire")
     p.add_argument("--callback-url", help="where the provider POSTs delivery reports")
@@ -61,6 +59,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.api import as_config, build_spec, dry_run, send_campaign
+    from bulksend.preflight import render_estimate
+
     config = as_config(args.config)
     plan = config.plan(args.plan)
     spec = build_spec(
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _send_journaled(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
     """The default: the campaign is journaled, so ``bulksend resume`` can go on with it."""
+    from bulksend.campaigns import RunOptions, send_journaled
+
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
                          stop_timeout=stop_timeout(args, settings), results_path=spec.results_path)
@@ -102,6 +105,8 @@ def _send_journaled(args: argparse.Namespace, config: Config, spec: CampaignSpec
 
 
 def _message(args: argparse.Namespace) -> str:
+    from bulksend.core.smart_encoding import smart_encode
+
     body = read_message(args)
     if not args.smart_encoding:
         return body

@@ -7,13 +7,9 @@ from typing import Any
 
 from bulksend.cli.common import print_json
 from bulksend.cli.json_out import status_view
-from bulksend.delivery.api import summary as delivery_summary
-from bulksend.delivery.summary import format_delivery
 from bulksend.cli.runs import add_journal, optional_config, settings_for
-from bulksend.journal import Journal
-from bulksend.campaigns.status import campaign_view, list_views
 from bulksend.cli.render import status_list, status_one
-from bulksend.runtime import run as run_loop
+from bulksend.cli.common import run_loop
 
 
 def register(sub: Any) -> None:
@@ -29,6 +25,11 @@ def register(sub: Any) -> None:
 
 
 async def _status(path: str, name: str | None) -> tuple[str, Any]:
+    from bulksend.campaigns.status import campaign_view, list_views
+    from bulksend.delivery.api import summary as delivery_summary
+    from bulksend.delivery.summary import format_delivery
+    from bulksend.journal import Journal
+
     async with await Journal.open(path, readonly=True) as journal:
         if name:
             view = await campaign_view(journal, name)

@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bulksend.api import as_config
 from bulksend.cli.common import add_config, print_json
-from bulksend.delivery.api import delivery_db_path, track
-from bulksend.delivery.summary import format_delivery
-from bulksend.runtime import run as run_loop
+from bulksend.cli.common import run_loop
 
 
 def register(sub: Any) -> None:
@@ -26,6 +23,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.api import as_config
+    from bulksend.delivery.api import delivery_db_path, track
+    from bulksend.delivery.summary import format_delivery
+
     config = as_config(args.config)
     result, summary = run_loop(track(config, delivery_db_path(config, args.db), args.campaign, args.plan))
     if args.json:
