@@ -107,7 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from bulksend.cli import logs
 
-    logs.configure(logs.level_of(args.verbose, args.quiet, args.log_level), args.log_format)
+    handler = logs.configure(logs.level_of(args.verbose, args.quiet, args.log_level), args.log_format)
+    try:
+        return _run(parser, args)
+    finally:
+        logs.unconfigure(handler)
+
+
+def _run(parser: BulksendParser, args: argparse.Namespace) -> int:
     if hasattr(args, "config"):
         args.config = find_config(args)
         if args.config is None and getattr(args, "config_required", False):

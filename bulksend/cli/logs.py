@@ -83,7 +83,11 @@ def level_of(verbose: int, quiet: int, level: str | None) -> int:
 
 
 def configure(level: int, fmt: str = "text", stream: TextIO | None = None) -> logging.Handler:
-    """Point the ``bulksend`` logger at stderr (replacing what an earlier call set up)."""
+    """Point the ``bulksend`` logger at stderr (replacing what an earlier call set up).
+
+    Records still propagate to the root logger (where an application's or
+    pytest's own handlers may listen); the root has none in the ``bulksend``
+    command, so nothing is written twice."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactSecrets())
     handler.setFormatter(JsonFormatter() if fmt == "json" else
@@ -92,7 +96,14 @@ def configure(level: int, fmt: str = "text", stream: TextIO | None = None) -> lo
     for old in [h for h in logger.handlers if getattr(h, "_bulksend_cli", False)]:
         logger.removeHandler(old)
     handler._bulksend_cli = True  # type: ignore[attr-defined]
+    handler._bulksend_level = logger.level  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(level)
-    logger.propagate = False
     return handler
+
+
+def unconfigure(handler: logging.Handler) -> None:
+    """Undo :func:`configure` (``main`` called in-process, e.g. by tests, leaves no trace)."""
+    logger = logging.getLogger("bulksend")
+    logger.removeHandler(handler)
+    logger.setLevel(getattr(handler, "_bulksend_level", logging.NOTSET))
