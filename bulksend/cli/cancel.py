@@ -17,7 +17,8 @@ def register(sub: Any) -> None:
         description="Mark a campaign cancelled: nothing more of it is sent. Batches the provider holds "
                     "for a future send_at (Sinch XMS) are cancelled there too, which needs --config.")
     p.add_argument("campaign", help="the campaign's name")
-    p.add_argument("--config", "-c", metavar="FILE", help="config with the campaign's plan")
+    p.add_argument("--config", "-c", metavar="FILE",
+                   help="config with the campaign's plan (default: $BULKSEND_CONFIG, else ./bulksend.toml)")
     add_journal(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)

@@ -27,7 +27,8 @@ def register(sub: Any) -> None:
                    help="csv (one row per recipient, default) or cdr (Sinch's call detail records)")
     p.add_argument("--price", metavar="AMOUNT",
                    help="price of one message part, for the CDR Amount (default: Amount is the parts)")
-    p.add_argument("--config", "-c", metavar="FILE", help="config whose [journal] path to use")
+    p.add_argument("--config", "-c", metavar="FILE",
+                   help="config whose [journal] path to use (default: $BULKSEND_CONFIG, else ./bulksend.toml)")
     add_journal(p)
     p.set_defaults(func=run)
 

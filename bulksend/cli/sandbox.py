@@ -20,7 +20,9 @@ def register(sub: Any) -> None:
         description="Run the sandbox provider server on 127.0.0.1. It speaks the Sinch XMS API "
                     "(/xms/v1/PLAN/...), Clickatell (/clickatell/PLAN/...) and Sinch Classic "
                     "(/classic/PLAN/...); stats at /_sandbox/stats.")
-    p.add_argument("--config", "-c", metavar="FILE", help="config whose [sandbox] table to use")
+    p.add_argument("--config", "-c", metavar="FILE",
+                   help="config whose [sandbox] table to use (default: $BULKSEND_CONFIG, else ./bulksend.toml; "
+                        "none, or no [sandbox] table: any service plan, no faults)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--seed", type=int, help="seed for the fault dice")
@@ -47,10 +49,9 @@ def sandbox_config(args: argparse.Namespace) -> SandboxConfig:
     from bulksend.sandbox import SandboxConfig, sandbox_config_from_table
     from bulksend.sandbox.config import Faults
 
-    if args.config:
-        config = sandbox_config_from_table(load_config(args.config).sandbox, os.environ)
-    else:
-        config = SandboxConfig(open_plans=True)
+    table = load_config(args.config).sandbox if args.config else {}
+    # A config without a [sandbox] table (say ./bulksend.toml, found by default) gets the embedded default.
+    config = sandbox_config_from_table(table, os.environ) if table else SandboxConfig(open_plans=True)
     faults = {k: getattr(args, k) for k in Faults.__dataclass_fields__ if getattr(args, k, None) is not None}
     config = replace(config, faults=replace(config.faults, **faults))
     changes: dict[str, Any] = {}

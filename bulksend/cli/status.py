@@ -18,7 +18,8 @@ def register(sub: Any) -> None:
         description="List the journal's campaigns with their progress and start times, or show one "
                     "campaign's counts by state, rate, ETA and last errors. Works while a send runs.")
     p.add_argument("campaign", nargs="?", help="show this campaign in detail")
-    p.add_argument("--config", "-c", metavar="FILE", help="config whose [journal] path to use")
+    p.add_argument("--config", "-c", metavar="FILE",
+                   help="config whose [journal] path to use (default: $BULKSEND_CONFIG, else ./bulksend.toml)")
     add_journal(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)

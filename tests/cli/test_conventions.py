@@ -192,3 +192,16 @@ def test_constants_copied_to_keep_parsing_light_agree_with_their_homes() -> None
     from bulksend.webhooks.app import MAX_BODY
 
     assert listen.MAX_BODY == MAX_BODY and tuple(report.FORMATS) == tuple(FORMATS)
+
+
+def test_sandbox_with_a_found_config_without_a_sandbox_table_serves_the_default(tmp_path: Path) -> None:
+    from bulksend.cli.sandbox import sandbox_config
+
+    args = build_parser("sandbox").parse_args(["sandbox"])
+    assert sandbox_config(args).open_plans  # no config at all
+    args.config = str(write_config(tmp_path / "bulksend.toml", "http://127.0.0.1:9"))
+    assert sandbox_config(args).open_plans  # plans, but no [sandbox] table
+    (tmp_path / "s.toml").write_text("[sandbox.plans.p1]\nrate = 10\n", encoding="utf-8")
+    args.config = str(tmp_path / "s.toml")
+    config = sandbox_config(args)
+    assert not config.open_plans and list(config.plans) == ["p1"]
