@@ -15,6 +15,7 @@ imports a provider.
 from __future__ import annotations
 
 import ipaddress
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,22 @@ class AutoPauseConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkConfig:
+    """A plan's way to its provider (``bulksend.engine.network`` applies it).
+
+    ``proxy``: an http:// forward proxy (https targets go through it by
+    CONNECT, TLS end to end), instead of ``HTTPS_PROXY``/``NO_PROXY``;
+    ``proxy_auth_env``: the environment variable holding its ``user:password``;
+    ``ca_file``: a PEM bundle trusted for this plan instead of the system's.
+    There is deliberately no key that turns certificate verification off.
+    """
+
+    proxy: str | None = None
+    proxy_auth_env: str | None = None
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PlanConfig:
     name: str
     provider: str
@@ -76,6 +93,8 @@ class PlanConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     #: on by default; None (``auto_pause = false``): never pause on errors
     auto_pause: AutoPauseConfig | None = field(default_factory=AutoPauseConfig)
+    #: how requests reach the provider: ``proxy``, ``proxy_auth_env``, ``ca_file``
+    network: NetworkConfig = field(default_factory=NetworkConfig)
 
     @property
     def is_loopback(self) -> bool:
@@ -139,7 +158,7 @@ JOURNAL_KEYS = frozenset({"path", "synchronous", "busy_timeout", "stop_timeout"}
 
 _COMMON = frozenset({
     "provider", "base_url", "rate", "burst", "max_batch", "concurrency",
-    "from", "max_parts", "timeout", "retry", "auto_pause",
+    "from", "max_parts", "timeout", "retry", "auto_pause", "proxy", "proxy_auth_env", "ca_file",
 })
 
 
@@ -178,7 +197,38 @@ def _plan(name: str, table: Any, source: str, providers: Mapping[str, PlanRules]
         retry=_retry(table.get("retry", {}), where + ".retry", source),
         auto_pause=_auto_pause(table.get("auto_pause"), where + ".auto_pause", source),
         options=options,
+        network=_network(table, where, source),
     )
+
+
+def _network(table: Mapping[str, Any], where: str, source: str) -> NetworkConfig:
+    """``proxy`` (http://host:port, no credentials in it), ``proxy_auth_env``, ``ca_file`` (an existing file)."""
+    proxy = _get(table, "proxy", str, where, source, None)
+    auth_env = _get(table, "proxy_auth_env", str, where, source, None)
+    ca_file = _get(table, "ca_file", str, where, source, None)
+    if proxy is not None:
+        try:
+            parts = urlsplit(proxy)
+            _ = parts.port  # raises ValueError on a bad port
+        except ValueError:
+            parts = urlsplit("")
+        if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+            raise ConfigError(f"{source}: {where}.proxy: not an http://host:port proxy URL: {proxy!r} "
+                              "(https targets are tunnelled through it, TLS end to end)")
+        if parts.username or parts.password:
+            raise ConfigError(f"{source}: {where}.proxy: credentials do not belong in the config file; "
+                              "put user:password in an environment variable named by proxy_auth_env")
+        proxy = proxy.rstrip("/")
+    if auth_env is not None and proxy is None:
+        raise ConfigError(f"{source}: {where}.proxy_auth_env is set but {where}.proxy is not")
+    if ca_file is not None:
+        path = Path(ca_file).expanduser()
+        if not path.is_absolute() and Path(source).is_file():
+            path = Path(source).resolve().parent / path  # relative to the config file
+        if not path.is_file():
+            raise ConfigError(f"{source}: {where}.ca_file: no such file: {ca_file!r}")
+        ca_file = str(path)
+    return NetworkConfig(proxy, auth_env, ca_file)
 
 
 def _base_url(table: Mapping[str, Any], where: str, source: str) -> str | None:
@@ -252,9 +302,40 @@ def _get(
     if isinstance(value, bool) or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
         raise ConfigError(f"{source}: {where}.{key} must be {names}, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{source}: {where}.{key} must be a finite number, not {value!r}")
     if minimum is not None and value < minimum:  # type: ignore[operator]
         raise ConfigError(f"{source}: {where}.{key} must be at least {minimum}, not {value!r}")
     return value
+
+
+# -- the generic numbers a user types on the command line or into the API ----
+def check_max_batch(value: int | None, plan: PlanConfig | None = None, flag: str = "--max-batch") -> None:
+    """At least 1 and, with ``plan``, never above the plan's ``max_batch``
+    (the provider's limit is its own: ``bulksend.providers.checks``)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{flag} {value!r}: must be a whole number of recipients, at least 1")
+    if plan is not None and value > plan.max_batch:
+        raise ConfigError(f"{flag} {value}: above plan {plan.name}'s max_batch ({plan.max_batch}); "
+                          "raise max_batch in the plan if the provider allows it")
+
+
+def finite_positive(text: str) -> float:
+    """A command-line number that must be finite and above 0 (a rate): the
+    argparse type, so ``--rate nan`` is a usage error (exit 2), not a traceback."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"not a finite number above 0: {text!r}")
+    return value
+
+
+def check_seconds(value: float | None, flag: str) -> None:
+    """A finite number of seconds, at least 0."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not math.isfinite(value) or value < 0):
+        raise ConfigError(f"{flag} {value!r}: must be a finite number of seconds, at least 0")
 
 
 def _table(raw: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:

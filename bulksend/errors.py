@@ -7,6 +7,8 @@
     │   ├── ConfigError         a bad config file, key or value
     │   ├── RecipientError      one bad recipient line: reported and skipped
     │   └── TemplateError       a placeholder with no value and no default
+    ├── MachineFailure          this machine failed the run (the journal's disk is
+    │                           full, an I/O error): it stops, exit 75, resumable
     └── ProviderError           what the provider said (or did not say)
         ├── BatchRejected       400/403 and the like: that batch fails, not retried
         ├── CampaignRefused     401, no credit: the whole campaign stops, exit 3
@@ -52,6 +54,14 @@ class RecipientError(InputError):
 
 class TemplateError(InputError):
     """A message template cannot be filled for a recipient."""
+
+
+class MachineFailure(BulksendError):
+    """The machine, not the input or the provider, failed: a full disk, an I/O error.
+
+    The run stops with what it recorded so far (exit 75); once the cause is
+    fixed, ``resume`` goes on where it stopped.
+    """
 
 
 class ProviderError(BulksendError):

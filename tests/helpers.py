@@ -138,3 +138,83 @@ def fake_run(size: int) -> Any:
 
 async def batches_of(ledger: JournalLedger, size: int) -> list[Batch]:
     return [b async for b in ledger.batches(fake_run(size))]
+
+
+class ConnectProxy:
+    """A forward proxy on 127.0.0.1 that only tunnels (``CONNECT host:port``), for tests.
+
+    It opens the tunnel to loopback targets only, pipes bytes both ways and
+    records each tunnel's target in ``tunnels``. With ``auth`` (a
+    ``Proxy-Authorization`` header value) any other value is answered 407.
+    At most ``max_tunnels`` are opened; every read is bounded by ``timeout``.
+    """
+
+    def __init__(self, auth: str | None = None, max_tunnels: int = 64, timeout: float = 10.0) -> None:
+        self.auth = auth
+        self.max_tunnels = max_tunnels
+        self.timeout = timeout
+        self.tunnels: list[str] = []
+        self.refused: list[str] = []
+        self.url = ""
+        self._server: Any = None
+        self._tasks: set[Any] = set()
+
+    async def __aenter__(self) -> ConnectProxy:
+        import asyncio
+
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        import asyncio
+
+        self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _client(self, reader: Any, writer: Any) -> None:
+        import asyncio
+
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.timeout)
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:] if h)}
+            host, _, port = target.rpartition(":")
+            if method != "CONNECT" or host not in ("127.0.0.1", "localhost"):
+                self.refused.append(lines[0])
+                writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                return
+            if self.auth is not None and headers.get("proxy-authorization") != self.auth:
+                self.refused.append(lines[0])
+                writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                             b"Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n")
+                return
+            if len(self.tunnels) >= self.max_tunnels:
+                writer.write(b"HTTP/1.1 503 Too Many Tunnels\r\nContent-Length: 0\r\n\r\n")
+                return
+            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), self.timeout)
+            self.tunnels.append(target)
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+            self._tasks.discard(task)
+
+    @staticmethod
+    async def _pipe(reader: Any, writer: Any) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()

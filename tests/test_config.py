@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bulksend.config import AutoPauseConfig, secret_from_env
+from bulksend.config import AutoPauseConfig, check_max_batch, check_seconds, finite_positive, secret_from_env
 from bulksend.errors import ConfigError
 from bulksend.providers import build_provider, load_config, parse_config
 
@@ -44,6 +44,13 @@ def test_good_plan() -> None:
     ({"auto_pause": "yes"}, "plans.spring.auto_pause must be a table, true or false, not 'yes'"),
     ({"auto_pause": {"max_error_rate": 1}}, "plans.spring.auto_pause.max_error_rate must be below 1"),
     ({"auto_pause": {"windw": 5}}, "unknown key plans.spring.auto_pause.windw"),
+    ({"rate": float("nan")}, "plans.spring.rate must be a finite number, not nan"),
+    ({"rate": float("inf")}, "plans.spring.rate must be a finite number, not inf"),
+    ({"timeout": float("nan")}, "plans.spring.timeout must be a finite number"),
+    ({"timeout": float("-inf")}, "plans.spring.timeout must be a finite number"),
+    ({"retry": {"deadline": float("inf")}}, "plans.spring.retry.deadline must be a finite number"),
+    ({"retry": {"max": float("nan")}}, "plans.spring.retry.max must be a finite number"),
+    ({"auto_pause": {"max_error_rate": float("nan")}}, "max_error_rate must be a finite number"),
 ])
 def test_bad_values_name_the_key(changes: dict[str, Any], message: str) -> None:
     if "base_url" in changes:
@@ -148,3 +155,39 @@ def test_lower_layers_import_nothing_above_them() -> None:
     assert not {m for m in imports(root / "config.py") if m.startswith("bulksend.providers")}
     for path in (root / "delivery").glob("*.py"):
         assert not {m for m in imports(path) if m.startswith("bulksend.webhooks")}, path
+
+
+def test_nan_in_a_toml_file_is_refused_naming_the_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[plans.a]\nprovider = "sinch_xms"\nservice_plan_id = "p"\nrate = nan\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"c\.toml: plans\.a\.rate must be a finite number, not nan"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (0, "--max-batch 0: must be a whole number of recipients, at least 1"),
+    (-5, "--max-batch -5: must be"),
+    (True, "--max-batch True: must be"),
+    (201, "--max-batch 201: above plan spring's max_batch (200)"),
+])
+def test_max_batch_is_at_least_1_and_never_above_the_plans(value: Any, message: str) -> None:
+    spring = parse_config(plan()).plan("spring")
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_max_batch(value, spring)
+    check_max_batch(200, spring)
+    check_max_batch(None, spring)
+
+
+@pytest.mark.parametrize("value", [-1, -0.5, float("nan"), float("inf"), "3"])
+def test_seconds_are_finite_and_not_negative(value: Any) -> None:
+    with pytest.raises(ConfigError, match="--stop-timeout .*: must be a finite number of seconds, at least 0"):
+        check_seconds(value, "--stop-timeout")
+    check_seconds(0, "--stop-timeout")
+    check_seconds(2.5, "--stop-timeout")
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "0", "-3", "fast"])
+def test_a_rate_typed_on_the_command_line_is_finite_and_positive(text: str) -> None:
+    with pytest.raises(ValueError):
+        finite_positive(text)
+    assert finite_positive("12.5") == 12.5

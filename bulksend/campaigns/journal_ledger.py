@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import orjson
 
 from bulksend.core.templates import placeholders
+from bulksend.errors import BulksendError
 from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import (
@@ -101,6 +102,8 @@ class JournalLedger:
         self._in_flight: set[int] = set()
         #: batches cut from the list are written in flight with their block (see ``_write``)
         self.early_marks = early_marks
+        #: a journal failure met where nobody awaits (``skipped``), for the run's end
+        self.failure: BulksendError | None = None
 
     # -- the batch source ----------------------------------------------------
     async def batches(self, run: CampaignRun) -> AsyncIterator[Batch]:
@@ -261,11 +264,20 @@ class JournalLedger:
                                  attempts, tally, rows, linger=self.early_marks)
 
     async def skipped(self, batch: Batch) -> None:
-        """Taken off the queue, refused by the provider or never got through: it goes back to be sent."""
+        """Taken off the queue, refused by the provider or never got through: it goes back to be sent.
+
+        The engine runs this as a task nobody awaits; a journal that cannot
+        record it (a full disk) leaves the batch in flight, reconciled on
+        resume, and the failure is kept for the run's end (``failure``).
+        """
         span = self._spans.pop(batch.seq, None)
         if batch.seq in self._in_flight or (span is not None and span.written is not None):
             self._in_flight.discard(batch.seq)
-            await self._return(batch.seq, span, "the run stopped before the provider took it; sent again on resume")
+            try:
+                await self._return(batch.seq, span,
+                                   "the run stopped before the provider took it; sent again on resume")
+            except BulksendError as exc:
+                self.failure = self.failure or exc
 
     async def close(self) -> None:
         """The run is over: batches written in flight with their block that never

@@ -1,11 +1,17 @@
 """``bulksend report``: one row per recipient, as CSV or as call detail records.
 
-CSV columns: ``msisdn,status,batch_id,provider_id,code,attempts,sent_at``.
+CSV columns: ``msisdn,status,batch_id,provider_id,code,attempts,sent_at,delivery``.
 ``status`` is ``accepted``, ``failed``, ``unknown``, ``in_flight``,
 ``pending`` (not sent yet) or ``cancelled``; ``batch_id`` is the provider's
 id for the recipient's batch (as in ``send --results``) and ``provider_id``
 the recipient's own id where the provider gives one per recipient (else the
 batch's); ``sent_at`` is when the batch's request was first made, UTC.
+``delivery`` is what became of the message at the handset, as far as
+``bulksend track`` or ``listen`` learned it: ``delivered``, ``failed``,
+``expired``, ``rejected``, ``aborted``, ``unknown``, or ``pending`` for an
+accepted recipient with no final status yet; empty for one never accepted.
+It is read from the delivery tables by a function the caller passes
+(``delivery``), since they belong to a package above this one.
 
 ``--format cdr`` writes the semicolon-delimited call detail record layout
 of Sinch's CDR files (``ApplicationKey;UserSpaceId;Timestamp;Result;From;
@@ -31,6 +37,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import IO, Any
 
@@ -41,6 +48,7 @@ from bulksend.core.templates import placeholders, render
 from bulksend.errors import InputError, TemplateError
 from bulksend.journal import store
 from bulksend.journal.journal import Journal
+from bulksend.outputs import check_outputs, create_private, journal_files
 from bulksend.journal.records import (
     BATCHED,
     NEW,
@@ -50,10 +58,13 @@ from bulksend.journal.records import (
     iso_utc,
 )
 
-CSV_HEADER = ("msisdn", "status", "batch_id", "provider_id", "code", "attempts", "sent_at")
+CSV_HEADER = ("msisdn", "status", "batch_id", "provider_id", "code", "attempts", "sent_at", "delivery")
 CDR_HEADER = ("ApplicationKey", "UserSpaceId", "Timestamp", "Result", "From", "To", "Amount")
 FORMATS = ("csv", "cdr")
 PAGE = 10_000
+
+#: (the journal's connection, campaign name, numbers) -> the stored delivery status of those that have one
+DeliveryStatuses = Callable[[sqlite3.Connection, str, Sequence[str]], Mapping[str, str]]
 
 _CDR_RESULT = {"accepted": "Successful", "pending": "Pending", "in_flight": "Pending", "failed": "Faulted",
                "cancelled": "Faulted", "unknown": "Unknown", "returned": "Pending"}
@@ -84,7 +95,8 @@ class ReportWriter:
     """Writes one campaign's report, ``step`` by ``step`` on the journal's thread."""
 
     def __init__(self, campaign: CampaignRecord, out: str, fmt: str = "csv",
-                 price: Decimal | None = None, page: int = PAGE) -> None:
+                 price: Decimal | None = None, page: int = PAGE, delivery: DeliveryStatuses | None = None,
+                 force: bool = False) -> None:
         if fmt not in FORMATS:
             raise InputError(f"report format must be one of {', '.join(FORMATS)}, not {fmt!r}")
         self.campaign = campaign
@@ -92,6 +104,7 @@ class ReportWriter:
         self.fmt = fmt
         self.price = price
         self.page = page
+        self.force = force
         self.rows = 0
         self.done = False
         self._after = campaign.first_id - 1
@@ -101,6 +114,8 @@ class ReportWriter:
         self._meter = BodyMeter()
         self._templated = bool(placeholders(campaign.message.body))
         self._key = campaign.target.account or campaign.target.plan
+        self._delivery = delivery
+        self._delivered: Mapping[str, str] = {}
 
     def step(self, conn: sqlite3.Connection) -> bool:
         if self._writer is None:
@@ -111,6 +126,8 @@ class ReportWriter:
             self.done = True
             return True
         self._after = rows[-1][0]
+        if self._delivery is not None and self.fmt == "csv":
+            self._delivered = self._delivery(conn, self.campaign.name, [str(r[1]) for r in rows])
         self._writer.writerows(self._format(r) for r in rows)
         self.rows += len(rows)
         return False
@@ -120,7 +137,7 @@ class ReportWriter:
             self._file = sys.stdout
         else:
             try:
-                self._file = open(self.out, "w", encoding="utf-8", newline="")
+                self._file = create_private(self.out, self.force)  # 0600: it holds phone numbers
             except OSError as exc:
                 raise InputError(f"{self.out}: cannot write the report: {exc.strerror}") from None
         delimiter = ";" if self.fmt == "cdr" else ","
@@ -142,8 +159,9 @@ class ReportWriter:
         if r_state == NEW:
             attempts, sent_at, b_pid = 0, None, None
         if self.fmt == "csv":
+            delivery = self._delivered.get(str(msisdn)) or ("pending" if status == "accepted" else "")
             return (msisdn, status, b_pid or "", r_pid or b_pid or "", r_code or b_code or "",
-                    attempts or 0, iso_utc(sent_at))
+                    attempts or 0, iso_utc(sent_at), delivery)
         return (self._key, self.campaign.id, iso_utc(sent_at), cdr_result(status),
                 self.campaign.message.sender or "", msisdn,
                 cdr_amount(status, self._parts(params), self.price))
@@ -159,13 +177,20 @@ class ReportWriter:
 
 
 async def write_report(journal: Journal, name: str, out: str, fmt: str = "csv",
-                       price: Decimal | None = None) -> int:
-    """Write campaign ``name``'s report to ``out`` (``-``: stdout); returns the row count."""
+                       price: Decimal | None = None, delivery: DeliveryStatuses | None = None,
+                       force: bool = False) -> int:
+    """Write campaign ``name``'s report to ``out`` (``-``: stdout); returns the row count.
+
+    ``delivery`` fills the ``delivery`` column (without it: ``pending`` for every
+    accepted recipient). ``out`` is never the journal, and an existing file is
+    refused unless ``force``.
+    """
+    check_outputs({"--out": out}, journal_files(journal.path), force=force)
     campaign = await journal.campaign(name)
     if campaign is None:
         known = ", ".join(c.name for c in await journal.campaigns()) or "none"
         raise InputError(f"no campaign named {name!r} in journal {journal.path} (campaigns: {known})")
-    writer = ReportWriter(campaign, out, fmt, price)
+    writer = ReportWriter(campaign, out, fmt, price, delivery=delivery, force=force)
     try:
         while not writer.done:
             await journal.call(writer.step)

@@ -37,7 +37,7 @@ from bulksend.config import Config, PlanConfig
 from bulksend.core.estimate import BodyMeter
 from bulksend.engine import CampaignRun, CampaignSpec, CampaignSummary, Engine
 from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_RESUMABLE
-from bulksend.errors import CampaignRefused, TransientError
+from bulksend.errors import CampaignRefused, MachineFailure, TransientError
 from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.campaigns.journal_ledger import JournalLedger
@@ -76,6 +76,8 @@ class RunOptions:
     results_path: str | None = None
     #: a replacement list, for a campaign whose staging had not finished
     recipients: str | None = None
+    #: overwrite existing output files (results, rejects)
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +133,16 @@ class JournaledRun:
             runner = engine.plan_runner(plan.name)
             await self.journal.write(store.set_state, self.campaign.id, CampaignState.RUNNING, "", self.journal.clock())
             calls = runner.calls
-            if not await self._settle_down(runner.plan):
+            if not await self._settle_down(runner.plan, can_look_up(runner.provider)):
                 return await self._paused(self.signals.reason, EXIT_RESUMABLE)
             try:
-                self.reconciled = await reconcile(self.journal, self.campaign, calls, self.options.resend_unknown)
+                self.reconciled = await reconcile(self.journal, self.campaign, calls, self.options.resend_unknown,
+                                                  self.on_event)
             except TransientError as exc:
                 return await self._paused(f"cannot reconcile with the provider: {exc}", EXIT_RESUMABLE)
             except CampaignRefused as exc:
                 return await self._paused(str(exc), EXIT_REFUSED)
-            if self.reconciled.batches or self.reconciled.returned:
+            if self.reconciled.batches or self.reconciled.returned or self.reconciled.asked_again:
                 self.on_event(self._reconciled_text())
             if self.options.retry_failed:
                 again = await self.journal.write(store.return_failed, self.campaign.id, self.journal.clock())
@@ -201,15 +204,17 @@ class JournaledRun:
                       "schedule); Ctrl-C leaves it scheduled, 'bulksend resume' waits again")
         return await wait_until(start, self.signals.requested, self.clock)
 
-    async def _settle_down(self, plan: PlanConfig) -> bool:
+    async def _settle_down(self, plan: PlanConfig, asks_again: bool) -> bool:
         """Give requests a dead run sent the time to land before asking about them.
 
         A provider asked about a batch it is still processing would say it
         does not have it, and the batch would be sent twice. A request is
         given up on after ``plan.timeout``; so the provider is asked only
         that long after the previous run was last seen writing a batch.
+        (``asks_again``: unknown batches will be asked about too.)
         """
-        if not await self.journal.read(store.batches_in, self.campaign.id, (BatchState.IN_FLIGHT,)):
+        states = (BatchState.IN_FLIGHT, BatchState.UNKNOWN) if asks_again else (BatchState.IN_FLIGHT,)
+        if not await self.journal.read(store.batches_in, self.campaign.id, states):
             return True
         last = await self.journal.read(store.last_activity, self.campaign.id) or 0.0
         until = last + plan.timeout
@@ -245,6 +250,9 @@ class JournaledRun:
         if self.on_start is not None:
             self.on_start(run)
         summary = await run.wait()
+        machine = _machine_failure(run.crashed, ledger.failure)
+        if machine is not None:  # the journal's disk failed: stop here, resumable; nothing more is written
+            raise machine
         await ledger.close()
         after = await self.journal.read(store.counts, c.id)
         # Done only when the whole list was read and nothing went wrong: a run that
@@ -273,8 +281,18 @@ class JournaledRun:
 
     def _reconciled_text(self) -> str:
         r = self.reconciled
-        return (f"reconciled {r.batches} batches left in flight: {r.found:,} recipients accepted by the "
+        again = f" and asked again about {r.asked_again} unknown ones" if r.asked_again else ""
+        return (f"reconciled {r.batches} batches left in flight{again}: {r.found:,} recipients accepted by the "
                 f"provider, {r.returned:,} to send again, {r.unknown:,} unknown")
+
+
+def _machine_failure(*errors: BaseException | None) -> MachineFailure | None:
+    """The first failure of the machine (a full disk) among a run's errors.
+
+    The campaign is left as the disk last saw it (running, batches in
+    flight): ``resume`` reconciles it like after a crash. Exit 75.
+    """
+    return next((e for e in errors if isinstance(e, MachineFailure)), None)
 
 
 def _exit_for(counts: Counts) -> int:

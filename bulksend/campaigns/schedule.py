@@ -13,19 +13,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from bulksend.errors import InputError
+from bulksend.core.message_rules import parse_time
 from bulksend.models import Message
 
-
-def parse_time(text: str, what: str = "--send-at") -> datetime:
-    """An aware UTC datetime from ISO-8601 text; no offset means UTC."""
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{what} {text!r}: not an ISO-8601 time (e.g. 2026-05-01T09:00:00+02:00)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
+__all__ = ["normalized", "parse_time", "start_time", "to_utc_text", "wait_until"]
 
 
 def to_utc_text(when: datetime) -> str:

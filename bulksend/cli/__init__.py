@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 from bulksend import __version__
 from bulksend.cli.parser import BulksendParser, add_logging_options, use_rich_help
-from bulksend.errors import BulksendError, CampaignRefused
+from bulksend.errors import BulksendError, CampaignRefused, MachineFailure
 
 #: subcommand modules and their one-line help, in the order ``--help`` lists them
 #: (a test checks each line against the module's own ``register``)
@@ -127,6 +127,9 @@ def _run(parser: BulksendParser, args: argparse.Namespace) -> int:
     except CampaignRefused as exc:
         print(f"bulksend: {exc}", file=sys.stderr)
         return 3
+    except MachineFailure as exc:
+        print(f"bulksend: {exc}", file=sys.stderr)
+        return 75
     except BulksendError as exc:
         print(f"bulksend: {exc}", file=sys.stderr)
         return 2

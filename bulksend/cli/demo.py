@@ -12,15 +12,12 @@ import random
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from typing import TYPE_CHECKING
-
-from bulksend.cli.common import print_json, print_summary
+from bulksend.cli.common import print_json, print_summary, run_loop
 from bulksend.cli.json_out import run_document
 from bulksend.cli.render import demo_journal_text, demo_sandbox_text
 from bulksend.cli.runs import add_journal, progress
-from bulksend.cli.common import run_loop
 
 if TYPE_CHECKING:  # imported when the demo runs, not to parse its options
     from bulksend.campaigns import JournalSummary
@@ -65,7 +62,7 @@ async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, JournalSumma
     import asyncio
 
     from bulksend.api import build_spec, send_campaign
-    from bulksend.campaigns import journal_settings, send_journaled
+    from bulksend.campaigns import RunOptions, journal_settings, send_journaled
     from bulksend.providers import parse_config
     from bulksend.sandbox import Faults, SandboxConfig, SandboxPlan, running
 
@@ -89,11 +86,11 @@ async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, JournalSumma
                           campaign="demo", sender="BulkSend", results=str(workdir / "results.csv"))
         outcome = None
         if args.no_journal:
-            summary = await send_campaign(config, spec, handle_signals=True,
+            summary = await send_campaign(config, spec, handle_signals=True, force=True,  # the demo's own files
                                           on_start=None if args.no_progress else progress)
         else:  # a new campaign each run (demo, demo-2, ...): its sandbox lives only as long as the demo
             outcome = await send_journaled(config, spec, journal_settings(None, args.journal),
-                                           handle_signals=True, fresh=True,
+                                           options=RunOptions(force=True), handle_signals=True, fresh=True,
                                            on_start=None if args.no_progress else progress)
             assert outcome.summary is not None
             summary = replace(outcome.summary, exit_code=outcome.exit_code)

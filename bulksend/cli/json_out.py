@@ -33,6 +33,12 @@ RUN_KEYS = ("command", "dry_run", "campaign", "plan", "exit_code", *RUN_FIGURES,
 PARTS_KEYS = ("encoding", "encodings", "recipients", "parts_per_recipient", "total_parts",
               "estimated_duration_s")
 LATENCY_KEYS = ("count", "min", "mean", "p50", "p90", "p95", "p99", "max")
+#: one campaign of ``status --json``; ``journaled`` false: sent with ``--no-journal``, only ``delivery`` known
+STATUS_KEYS = ("campaign", "journaled", "state", "reason", "plan", "provider", "start", "counts", "read",
+               "invalid", "duplicates", "excluded", "staged", "rate", "eta_s", "last_errors", "created_at",
+               "updated_at", "parts", "delivery")
+#: ``track --json``'s ``polled`` (``TrackResult``)
+POLLED_KEYS = ("campaign", "accepted", "candidates", "requests", "updated", "final", "errors")
 
 
 def parts(data: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -84,8 +90,17 @@ def delivery(summary: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def status_view(view: dict[str, Any], delivery_summary: dict[str, Any] | None = None) -> dict[str, Any]:
     """One campaign of ``status --json``; ``delivery`` is null until a report arrived."""
-    return {**view, "reason": view["reason"] or None, "start": view["start"] or None,
-            "parts": parts(view["parts"]), "delivery": delivery(delivery_summary)}
+    doc = {**view, "journaled": True, "reason": view["reason"] or None, "start": view["start"] or None,
+           "parts": parts(view["parts"]), "delivery": delivery(delivery_summary)}
+    return {key: doc[key] for key in STATUS_KEYS}
+
+
+def status_unjournaled(campaign: str, delivery_summary: dict[str, Any]) -> dict[str, Any]:
+    """``status NAME --json`` of a campaign sent without the journal: its delivery
+    is all there is; the journal's figures are null."""
+    doc: dict[str, Any] = dict.fromkeys(STATUS_KEYS)
+    doc.update(campaign=campaign, journaled=False, delivery=delivery(delivery_summary))
+    return doc
 
 
 def loadtest_run(result: LoadTestResult) -> dict[str, Any]:
@@ -97,5 +112,5 @@ def loadtest_find_max(found: FindMaxResult) -> dict[str, Any]:
 
 
 def track_document(result: TrackResult, summary: dict[str, Any]) -> dict[str, Any]:
-    polled = {k: getattr(result, k) for k in ("campaign", "candidates", "requests", "updated", "final", "errors")}
+    polled = {k: getattr(result, k) for k in POLLED_KEYS}
     return {"polled": polled, "delivery": delivery(summary)}

@@ -11,16 +11,18 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulksend.cli import json_out
-from bulksend.cli.common import add_config, print_json
+from bulksend.cli.common import add_config, print_json, run_loop
+from bulksend.config import finite_positive
 from bulksend.errors import InputError
 from bulksend.models import Message
-from bulksend.cli.common import run_loop
 
 if TYPE_CHECKING:  # the load generator is imported when it runs (``loadtest --help`` stays fast)
     from bulksend.loadtest import FindMaxResult, FindMaxStep, LoadSpec, LoadTestResult
+    from bulksend.loadtest.live import LiveView
 
 _DESCRIPTION = """\
 Load-test a service plan with an open-loop schedule: every batch has an
@@ -48,7 +50,7 @@ def register(sub: Any) -> None:
         description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config(p)
     p.add_argument("--plan", required=True, help="the [plans.NAME] to load")
-    p.add_argument("--rate", type=float, help="recipients/s (the starting rate with --find-max)")
+    p.add_argument("--rate", type=finite_positive, help="recipients/s (the starting rate with --find-max)")
     p.add_argument("--ramp", metavar="FROM:TO", help="rise (or fall) linearly from FROM to TO recipients/s")
     p.add_argument("--duration", type=float, default=10.0,
                    help="seconds of sending (per step with --find-max; default 10)")
@@ -70,7 +72,17 @@ def register(sub: Any) -> None:
     p.add_argument("--drain-timeout", type=float, default=10.0,
                    help="seconds to wait for outstanding delivery reports after sending (default 10)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no live lines (by default each second's rate, p50/p99, 429s, late and dropped "
+                        "sends go to stderr as it runs; with --workers 1)")
     p.add_argument("--report", metavar="FILE.html", help="write an HTML report with plots")
+    p.add_argument("--histogram-log", metavar="FILE",
+                   help="write the latency histograms in HdrHistogram's log format (one interval a "
+                        "second; values in microseconds), for HistogramLogAnalyzer and friends")
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics while it runs "
+                        "(0: any free port; one worker's figures live, several workers' at the end)")
+    p.add_argument("--force", action="store_true", help="overwrite the --report file if it exists")
     g = p.add_argument_group("--find-max", "search for the highest rate that stays within bounds")
     g.add_argument("--find-max", action="store_true", help="search instead of one run")
     g.add_argument("--max-429", type=float, default=0.01, metavar="FRACTION",
@@ -95,10 +107,14 @@ def register(sub: Any) -> None:
 def build_spec(args: argparse.Namespace) -> LoadSpec:
     from bulksend.api import as_config
     from bulksend.loadtest import LoadSpec, rate_profile, read_numbers
+    from bulksend.outputs import check_outputs
 
     plan = as_config(args.config).plan(args.plan)
     if args.report and not args.report.lower().endswith((".html", ".htm")):
         raise InputError(f"--report {args.report}: the report is an HTML file (name it .html)")
+    check_outputs({"--report": args.report}, [args.config, args.recipients], force=args.force)
+    if args.histogram_log and Path(args.histogram_log).exists():
+        raise InputError(f"--histogram-log {args.histogram_log}: exists; give a new file")
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
     if args.find_max and args.ramp:
@@ -114,19 +130,35 @@ def build_spec(args: argparse.Namespace) -> LoadSpec:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bulksend.loadtest import StopSignal, format_result, render_result, run_loadtest
-
     spec = build_spec(args)
-    if args.find_max:
-        return _find_max(args, spec)
+    from bulksend.metrics import announce_to_stderr, serving
+
+    with serving(args.metrics_port, announce=announce_to_stderr):
+        if args.find_max:
+            return _find_max(args, spec)
+        return _one_run(args, spec)
+
+
+def _one_run(args: argparse.Namespace, spec: LoadSpec) -> int:
+    from bulksend.loadtest import StopSignal, format_result, render_result, run_loadtest
 
     async def one_run() -> LoadTestResult:
         stop = StopSignal()
-        with stop.handling():  # Ctrl-C stops sending and still reports what was measured
-            return await run_loadtest(spec, workers=args.workers, max_latency_p99_ms=args.max_p99_ms,
-                                      max_delivery_p99_ms=args.max_delivery_p99_ms, stop=stop)
+        live = _live(args)
+        try:
+            with stop.handling():  # Ctrl-C stops sending and still reports what was measured
+                return await run_loadtest(spec, workers=args.workers, max_latency_p99_ms=args.max_p99_ms,
+                                          max_delivery_p99_ms=args.max_delivery_p99_ms, stop=stop,
+                                          watch=live.watch if live else None)
+        finally:
+            if live:
+                live.close()
 
     result = run_loop(one_run())
+    if args.histogram_log and result.recorder is not None:
+        from bulksend.loadtest.hlog import write_histogram_log
+
+        write_histogram_log(args.histogram_log, [(0.0, result.recorder)], _title(result))
     _emit(args, json_out.loadtest_run(result), lambda: render_result(result), lambda: format_result(result))
     return _exit_code(result.stopped)
 
@@ -144,6 +176,20 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], html: Callable[[], str
         sys.stdout.write(text())
         if args.report:
             print(f"report: {args.report}")
+
+
+def _live(args: argparse.Namespace) -> LiveView | None:
+    """Live lines on stderr, unless asked for none (or with --json: nothing but the JSON)."""
+    if args.no_progress or args.json:
+        return None
+    from bulksend.loadtest.live import LiveView
+
+    return LiveView(sys.stderr, sys.stderr.isatty())
+
+
+def _title(r: LoadTestResult) -> str:
+    return (f"plan {r.plan}, {r.start_rate:g} to {r.end_rate:g} recipients/s for {r.duration:g} s, "
+            f"{r.batch_size} per request")
 
 
 def _exit_code(stopped: str) -> int:
@@ -177,12 +223,33 @@ def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
 
     async def search() -> FindMaxResult:
         stop = StopSignal()
-        with stop.handling():
-            return await find_max(spec, policy=policy, bounds=bounds, workers=args.workers,
-                                  pause=args.pause, on_step=progress, stop=stop)
+        live = _live(args)
+        try:
+            with stop.handling():
+                return await find_max(spec, policy=policy, bounds=bounds, workers=args.workers,
+                                      pause=args.pause, on_step=progress, stop=stop,
+                                      watch=live.watch if live else None)
+        finally:
+            if live:
+                live.close()
 
     found = run_loop(search())
+    if args.histogram_log:
+        _find_max_histograms(args.histogram_log, found, spec.plan.name)
     _emit(args, json_out.loadtest_find_max(found), lambda: render_find_max(found), lambda: format_find_max(found))
     if found.stopped:
         return _exit_code(found.stopped)
     return 0 if found.max_rate is not None else 1
+
+
+def _find_max_histograms(path: str, found: FindMaxResult, plan: str) -> None:
+    """Every step's histograms in one log, end to end, as the report lays them out."""
+    from bulksend.loadtest.hlog import write_histogram_log
+    from bulksend.loadtest.report import GAP
+
+    runs, offset = [], 0.0
+    for step in found.steps:
+        if step.result.recorder is not None:
+            runs.append((offset, step.result.recorder))
+        offset += max(len(step.result.seconds), step.result.duration) + GAP
+    write_histogram_log(path, runs, f"find-max on plan {plan}, {len(found.steps)} steps")

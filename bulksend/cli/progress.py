@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from bulksend.engine.campaign import CampaignRun, CampaignStats
@@ -39,8 +40,8 @@ def progress_line(stats: CampaignStats, width: int = 30, now: float | None = Non
 
 def _expected(stats: CampaignStats) -> int | None:
     """Recipients the run will settle: exact once the list is read, until then
-    from the lines counted ahead (a header, blank lines and comments make that a
-    little high); None when nothing was counted."""
+    from the lines counted ahead (a CSV header is not counted; blank lines and
+    comments make it a little high); None when nothing was counted."""
     if stats.total is not None:
         return max(1, stats.total)
     if not stats.total_hint:
@@ -63,3 +64,22 @@ async def show_progress(run: CampaignRun, stream: TextIO, tty: bool,
         if tty:
             stream.write("\r\x1b[K" + progress_line(run.stats) + "\n")
             stream.flush()
+
+
+def scan_progress(stream: TextIO, tty: bool, name: str) -> Callable[[int, int], None] | None:
+    """The pre-scan's progress (``checking FILE  42%``), on a terminal only, a few times a second."""
+    if not tty:
+        return None
+    shown = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - shown[0] < 0.2 and done < total:
+            return
+        shown[0] = now
+        pct = f"{100 * done // total:3d}%" if total else ""
+        stream.write(f"\r\x1b[Kchecking {name} to its end before sending  {pct}")
+        if done >= total:
+            stream.write("\r\x1b[K")
+        stream.flush()
+    return show

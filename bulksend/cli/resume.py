@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bulksend.cli.common import add_config
-from bulksend.cli.runs import add_journal, add_run_options, note, print_outcome, progress, settings_for, stop_timeout
-from bulksend.cli.common import run_loop
+from bulksend.cli.common import add_config, run_loop
+from bulksend.cli.runs import (add_force, add_journal, add_run_options, note, print_outcome, progress, settings_for,
+                               stop_timeout)
 
 
 def register(sub: Any) -> None:
@@ -27,12 +27,20 @@ def register(sub: Any) -> None:
                    help="the list again, if it was not fully read into the journal and has moved")
     p.add_argument("--results", metavar="FILE", help="write this run's msisdn,status,batch_id,code,attempts rows")
     add_run_options(p)
+    add_force(p)
     p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.metrics import announce_to_stderr, serving
+
+    with serving(args.metrics_port, announce=announce_to_stderr):
+        return _resume(args)
+
+
+def _resume(args: argparse.Namespace) -> int:
     from bulksend.api import as_config
     from bulksend.campaigns import RunOptions, resume_campaign
 
@@ -40,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
                          retry_failed=args.retry_failed, stop_timeout=stop_timeout(args, settings),
-                         results_path=args.results, recipients=args.recipients)
+                         results_path=args.results, recipients=args.recipients, force=args.force)
     result = run_loop(resume_campaign(
         config, args.campaign, settings, options=options, plan=args.plan, handle_signals=True,
         on_start=None if args.no_progress else progress, on_event=note(args.no_progress and args.json)))

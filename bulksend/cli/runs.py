@@ -11,23 +11,42 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bulksend.cli.common import print_json
 from bulksend.cli.render import outcome_text
 
 if TYPE_CHECKING:  # the campaign code and the engine are imported when a command runs, not to parse
-    from bulksend.campaigns import JournalSettings, JournalSummary
     import asyncio
 
+    from bulksend.campaigns import JournalSettings, JournalSummary
     from bulksend.config import Config
-    from bulksend.engine import CampaignRun
+    from bulksend.engine import CampaignRun, CampaignSpec
 
 
 def add_journal(p: argparse.ArgumentParser) -> None:
     p.add_argument("--journal", metavar="PATH",
                    help="the journal file (default: $BULKSEND_JOURNAL, the config's [journal] path, "
                         "else .bulksend/journal.db)")
+
+
+def add_list_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--delimiter", metavar="CHAR",
+                   help="a CSV list's separator: , ; or tab (default: the one its header line holds most of)")
+    p.add_argument("--default-region", metavar="CC",
+                   help="the country (ISO code, e.g. DE) of numbers written nationally, like 030 1234567")
+
+
+def check_lists(spec: CampaignSpec, quiet: bool = False) -> None:
+    """Read the list (and exclude lists) to their end before anything is sent,
+    showing how far on a terminal; ``InputError`` (exit 2) names file, line, reason."""
+    if spec.recipients is None:
+        return
+    from bulksend.cli.progress import scan_progress
+    from bulksend.lists.scan import scan_inputs
+
+    tty = sys.stderr.isatty() and not quiet
+    scan_inputs(spec.recipients, spec.exclude, scan_progress(sys.stderr, tty, spec.recipients.display))
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -37,6 +56,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-timeout", type=float, metavar="SECONDS",
                    help="on Ctrl-C/SIGTERM, wait this long for batches in flight (default 30; a second "
                         "Ctrl-C stops waiting)")
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics while it runs (0: any free port)")
+
+
+def add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="overwrite output files that exist (never an input of the run: that is always refused)")
 
 
 def settings_for(args: argparse.Namespace, config: Config | None) -> JournalSettings:
@@ -52,8 +78,11 @@ def optional_config(args: argparse.Namespace) -> Config | None:
 
 
 def stop_timeout(args: argparse.Namespace, settings: JournalSettings) -> float:
+    from bulksend.config import check_seconds
+
     value = getattr(args, "stop_timeout", None)
-    return settings.stop_timeout if value is None else max(0.0, float(value))
+    check_seconds(value, "--stop-timeout")
+    return settings.stop_timeout if value is None else float(value)
 
 
 def print_outcome(result: JournalSummary, as_json: bool, command: str = "send") -> None:

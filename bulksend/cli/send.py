@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message, run_loop
 from bulksend.cli.json_out import run_document
-from bulksend.cli.runs import add_journal, add_run_options, note, print_outcome, progress, settings_for, stop_timeout
+from bulksend.cli.runs import (add_force, add_journal, add_list_options, add_run_options, check_lists, note,
+                               print_outcome, progress, settings_for, stop_timeout)
 from bulksend.models import DeliveryReport
 
 if TYPE_CHECKING:  # the engine is imported when the command runs (``send --help`` stays fast)
@@ -31,6 +32,7 @@ def register(sub: Any) -> None:
                    help="default value for ${KEY} (repeatable)")
     p.add_argument("--column", help="the CSV/JSONL column holding the number")
     p.add_argument("--format", choices=("text", "csv", "jsonl"), help="list format (default: by name)")
+    add_list_options(p)
     p.add_argument("--exclude", action="append", default=[], metavar="FILE",
                    help="numbers never to message, e.g. opt-outs (repeatable)")
     p.add_argument("--from", dest="sender", help="sender (overrides the plan's 'from')")
@@ -53,13 +55,14 @@ def register(sub: Any) -> None:
     p.add_argument("--no-journal", action="store_true",
                    help="keep no journal (nothing survives a crash; the campaign cannot be resumed)")
     add_run_options(p)
+    add_force(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from bulksend.api import as_config, build_spec, dry_run, send_campaign
+    from bulksend.api import as_config, build_spec, dry_run
     from bulksend.preflight import render_estimate
 
     config = as_config(args.config)
@@ -72,21 +75,38 @@ def run(args: argparse.Namespace) -> int:
         max_parts=plan.max_parts, column=args.column, fmt=args.format,
         exclude=tuple(args.exclude), max_batch=args.max_batch,
         results=args.results, rejects=args.rejects, resend_unknown=args.resend_unknown,
+        delimiter=args.delimiter, default_region=args.default_region,
     )
+    check_lists(spec, quiet=args.no_progress)
     if args.dry_run:
         est = dry_run(config, spec)
         print_json(run_document("send", campaign=spec.name, plan=args.plan, exit_code=0, estimate=est)) \
             if args.json else print(render_estimate(est, plan))
         return 0
+    from bulksend.metrics import announce_to_stderr, serving
+
+    with serving(args.metrics_port, announce=announce_to_stderr):
+        return _send(args, config, spec)
+
+
+def _send(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
     if not args.no_journal:
         return _send_journaled(args, config, spec)
-    summary = run_loop(send_campaign(config, spec, handle_signals=True,
+    from bulksend.api import send_campaign
+
+    summary = run_loop(send_campaign(config, spec, handle_signals=True, delivery_db=settings_for(args, config).path,
+                                     force=args.force,
                                      on_start=None if args.no_progress else progress))
     if args.json:
         print_json(run_document("send", campaign=summary.campaign, plan=summary.plan,
                                 exit_code=summary.exit_code, summary=summary))
     else:
         print_summary(summary)
+    if summary.recipients_read and summary.exit_code == 0 and not (summary.sent or summary.not_sent):
+        print(f"bulksend: {args.recipients}: no sendable recipients (read {summary.recipients_read:,}: "
+              f"invalid {summary.invalid:,}, duplicates {summary.duplicates:,}, excluded {summary.excluded:,}); "
+              "nothing was sent", file=sys.stderr)
+        return 2
     return summary.exit_code
 
 
@@ -96,7 +116,8 @@ def _send_journaled(args: argparse.Namespace, config: Config, spec: CampaignSpec
 
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
-                         stop_timeout=stop_timeout(args, settings), results_path=spec.results_path)
+                         stop_timeout=stop_timeout(args, settings), results_path=spec.results_path,
+                         force=args.force)
     result = run_loop(send_journaled(
         config, spec, settings, options=options, handle_signals=True, fresh=args.campaign is None,
         on_start=None if args.no_progress else progress, on_event=note(args.no_progress and args.json)))

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bulksend.cli.common import print_json
-from bulksend.cli.json_out import status_view
-from bulksend.cli.runs import add_journal, optional_config, settings_for
+from bulksend.cli.common import print_json, run_loop
+from bulksend.cli.json_out import status_unjournaled, status_view
 from bulksend.cli.render import status_list, status_one
-from bulksend.cli.common import run_loop
+from bulksend.cli.runs import add_journal, optional_config, settings_for
 
 
 def register(sub: Any) -> None:
@@ -33,6 +32,12 @@ async def _status(path: str, name: str | None) -> tuple[str, Any]:
 
     async with await Journal.open(path, readonly=True) as journal:
         if name:
+            if await journal.campaign(name) is None:
+                delivery = await delivery_summary(path, name)
+                if delivery["accepted"]:  # sent without the journal: its delivery is all there is to show
+                    text = (f"campaign {name}: sent without the journal (no per-batch record)\ndelivery\n"
+                            + "\n".join(format_delivery(delivery)))
+                    return text, status_unjournaled(name, delivery)
             view = await campaign_view(journal, name)
             text = status_one(view)
             delivery = await delivery_summary(path, name, accepted=view.counts.accepted)

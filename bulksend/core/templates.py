@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 
 from bulksend.errors import TemplateError
 
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9._-]{1,16})\}")
+#: a placeholder's key (Sinch's grammar); ``core.message_rules`` refuses a ``${`` that opens no placeholder
+KEY = r"[A-Za-z0-9._-]{1,16}"
+PLACEHOLDER = re.compile(r"\$\{(" + KEY + r")\}")
 
 
 def placeholders(body: str) -> tuple[str, ...]:

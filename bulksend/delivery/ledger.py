@@ -35,6 +35,10 @@ class DeliveryLedger:
     async def after_send(self, batch: Batch, result: BatchResult, attempts: int) -> None:
         await self.inner.after_send(batch, result, attempts)
         now = self.clock()
+        if result.per_recipient is None:  # one answer for the whole batch: one statement
+            if result.outcome.status is Status.ACCEPTED:
+                await self.store.record_batch(batch.campaign, batch.numbers, result.outcome.provider_id, now)
+            return
         sent = []
         for r in batch.recipients:
             outcome = result.outcome_for(r.msisdn)

@@ -8,7 +8,11 @@ Classic ``messageId``). ``Resolver`` tries, in order:
 1. the delivery store's own record of accepted recipients (``DeliveryLedger``);
 2. the campaign journal, through ``Journal.find_by_provider_id``, when one
    is bound (``JournalLookup``);
-3. for a client reference: the campaign it names, if the number was sent in it.
+3. for a client reference: the campaign it names, if the number was sent in
+   it — only when the report names no provider id. A report naming a batch or
+   message id that neither the store nor the journal knows is unknown even
+   if its client reference names a known campaign (anyone can write a
+   client reference; only the provider knows the batch id).
 
 A report that none of them knows is *unknown*: nothing is stored.
 """
@@ -64,6 +68,7 @@ class Resolver:
                 if found is not None:
                     await self._remember(found, ref.provider_id)
                     return found
+            return None
         campaign = campaign_of(ref.client_reference) if ref.client_reference else None
         if campaign is not None and ref.msisdn and await self.store.was_sent(campaign, ref.msisdn):
             return campaign, ref.msisdn

@@ -18,12 +18,16 @@ final statuses the later one (by the provider's time) wins.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import orjson
+
+from bulksend.journal.readonly import connect_read_only
 from bulksend.delivery.model import DeliveryStatus, Inbound, Report, Sent
 
 T = TypeVar("T")
@@ -71,6 +75,14 @@ ON CONFLICT (campaign, msisdn) DO UPDATE SET
     provider_id = excluded.provider_id, accepted_at = excluded.accepted_at
 """
 
+#: a whole batch accepted under one id at one time: its numbers as one JSON array, rows made in C
+_UPSERT_SENT_BATCH = """
+INSERT INTO delivery_sent (campaign, msisdn, provider_id, accepted_at)
+SELECT ?1, value, ?2, ?3 FROM json_each(?4) WHERE true
+ON CONFLICT (campaign, msisdn) DO UPDATE SET
+    provider_id = excluded.provider_id, accepted_at = excluded.accepted_at
+"""
+
 _UPSERT_REPORT = """
 INSERT INTO delivery_reports (campaign, msisdn, status, final, provider_status, code, at, received_at, provider_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -90,8 +102,39 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
+def _create_private(path: str) -> None:
+    """Create a new database file 0600 (it holds phone numbers); SQLite's -wal and -shm
+    files take the database file's mode. An existing file is left as it is."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:  # it exists, or cannot be created: SQLite opens it (or says why not) as before
+        pass
+
+
+def statuses_on(conn: sqlite3.Connection, campaign: str, msisdns: Sequence[str]) -> dict[str, str]:
+    """The stored delivery status of each of ``msisdns`` in ``campaign`` that has one.
+
+    Runs on a connection another module opened to the same file (``bulksend
+    report`` reads it on the journal's thread, a page of recipients at a
+    time); a file without the delivery tables has none.
+    """
+    if not msisdns:
+        return {}
+    (tables,) = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                             "AND name = 'delivery_reports'").fetchone()
+    if not tables:
+        return {}
+    rows = conn.execute("SELECT msisdn, status FROM delivery_reports WHERE campaign = ? AND msisdn IN "
+                        "(SELECT value FROM json_each(?))", (campaign, orjson.dumps(list(msisdns)))).fetchall()
+    return {str(m): str(st) for m, st in rows}
+
+
 class DeliveryStore(Protocol):
     async def record_sent(self, sent: Sequence[Sent]) -> None: ...
+
+    async def record_batch(self, campaign: str, numbers: Sequence[str], provider_id: str, accepted_at: float) -> None:
+        """``record_sent`` for a batch accepted whole, under one id (the common case, made cheap)."""
+        ...
 
     async def record_reports(self, reports: Sequence[Report]) -> None: ...
 
@@ -123,8 +166,11 @@ class DeliveryStore(Protocol):
 class SqliteDeliveryStore:
     """``DeliveryStore`` in SQLite, on one worker thread; see the module docstring."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
+        #: only read (``bulksend status``): no schema written, a missing file or table reads as empty
+        self.readonly = readonly
+        self._absent = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulksend-delivery")
         self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[str, list[tuple[Any, ...]], asyncio.Future[None]]] = []
@@ -146,13 +192,27 @@ class SqliteDeliveryStore:
 
     # -- the worker thread -------------------------------------------------
     def _connect(self) -> None:
+        if self.readonly:
+            self._connect_readonly()
+            return
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(SCHEMA)
+        self._conn = conn
+
+    def _connect_readonly(self) -> None:
+        if not Path(self.path).exists():
+            self._absent = True
+            return
+        conn = connect_read_only(self.path, timeout=10.0)  # mode=ro: works on a full disk or a read-only file
+        found = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                             "('delivery_sent', 'delivery_reports', 'inbound_messages')").fetchone()[0]
+        self._absent = int(found) < 3
         self._conn = conn
 
     def _db(self) -> sqlite3.Connection:
@@ -175,12 +235,16 @@ class SqliteDeliveryStore:
         db.execute("COMMIT")
 
     def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if self._absent:  # read-only, and nothing was ever stored here
+            return []
         return self._db().execute(sql, args).fetchall()
 
     # -- group commit ------------------------------------------------------
     async def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
+        if self.readonly:
+            raise RuntimeError(f"the delivery store {self.path} was opened read-only")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((sql, rows, future))
         if self._flusher is None or self._flusher.done():
@@ -204,6 +268,10 @@ class SqliteDeliveryStore:
     # -- the protocol --------------------------------------------------------
     async def record_sent(self, sent: Sequence[Sent]) -> None:
         await self._write(_UPSERT_SENT, [(s.campaign, s.msisdn, s.provider_id, s.accepted_at) for s in sent])
+
+    async def record_batch(self, campaign: str, numbers: Sequence[str], provider_id: str, accepted_at: float) -> None:
+        if numbers:
+            await self._write(_UPSERT_SENT_BATCH, [(campaign, provider_id, accepted_at, orjson.dumps(list(numbers)))])
 
     async def record_reports(self, reports: Sequence[Report]) -> None:
         await self._write(_UPSERT_REPORT, [
@@ -248,7 +316,7 @@ class SqliteDeliveryStore:
                                "GROUP BY status", (campaign,))
         out = {str(status): int(n) for status, n in rows}
         sent = await self._run(self._query, "SELECT COUNT(*) FROM delivery_sent WHERE campaign = ?", (campaign,))
-        out["sent"] = int(sent[0][0])
+        out["sent"] = int(sent[0][0]) if sent else 0
         return out
 
     async def latencies(self, campaign: str) -> list[float]:

@@ -1,7 +1,10 @@
 """Polling for delivery where callbacks are not possible (``bulksend track``).
 
-For every recipient of a campaign that the store knows was accepted and that
-has no final status yet, ask the provider. What to ask and how to read the
+For every recipient of a campaign that was accepted and has no final status
+yet, ask the provider. Who was accepted comes from the campaign journal
+(``accepted``: every accepted batch of a journaled send or resume) and from
+the delivery store's own record (``delivery_sent``: sends without a journal,
+and ``DeliveryLedger``); the two are merged by number. What to ask and how to read the
 answer is the provider's (``poll_requests`` / ``parse_poll``), e.g.:
 
 - Sinch XMS: one ``GET .../batches/{id}/delivery_report?type=full`` per batch
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bulksend.config import Config, PlanConfig
@@ -38,6 +41,7 @@ from bulksend.providers.callbacks import StatusPoll
 @dataclass(slots=True)
 class TrackResult:
     campaign: str
+    accepted: int = 0     # accepted recipients known (journal and delivery store)
     candidates: int = 0   # accepted recipients without a final status before polling
     requests: int = 0
     updated: int = 0      # reports stored
@@ -48,14 +52,18 @@ class TrackResult:
 async def track_campaign(
     config: Config, store: DeliveryStore, campaign: str, plan: str, *,
     env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time,
-    transport: Transport | None = None,
+    transport: Transport | None = None, accepted: Sequence[Sent] = (),
 ) -> TrackResult:
-    """Poll the provider once for every pending recipient of ``campaign``; store what it says."""
+    """Poll the provider once for every pending recipient of ``campaign``; store what it says.
+
+    ``accepted``: the recipients the journal says were accepted (see the module docstring)."""
     plan_config = config.plan(plan)
     provider = build_provider(plan_config, env)
+    known = {s.msisdn: s for s in await store.sent_of(campaign)}
+    known.update((s.msisdn, s) for s in accepted)
     final = await store.final_of(campaign)
-    todo = [s for s in await store.sent_of(campaign) if s.msisdn not in final and s.provider_id]
-    result = TrackResult(campaign, candidates=len(todo))
+    todo = [s for s in known.values() if s.msisdn not in final and s.provider_id]
+    result = TrackResult(campaign, accepted=len(known), candidates=len(todo))
     if not todo:
         return result
     polls = provider.poll_requests([(s.provider_id, s.msisdn) for s in todo])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiolimiter import AsyncLimiter
 
 
@@ -14,7 +16,7 @@ class RecipientBucket:
     older batches may overtake it, which is the order we want anyway.
     """
 
-    __slots__ = ("rate", "burst", "_limiter")
+    __slots__ = ("rate", "burst", "waited", "_limiter")
 
     def __init__(self, rate: float, burst: int) -> None:
         if rate <= 0 or burst < 1:
@@ -22,9 +24,14 @@ class RecipientBucket:
         self.rate = rate
         self.burst = burst
         self._limiter = AsyncLimiter(burst, burst / rate)
+        #: seconds ``spend`` has waited in all (read by metrics at scrape time)
+        self.waited = 0.0
 
     async def spend(self, recipients: int) -> None:
         """Wait until ``recipients`` tokens are there, then take them."""
         if recipients > self.burst:
             raise ValueError(f"a batch of {recipients} can never fit a bucket of {self.burst}")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         await self._limiter.acquire(recipients)
+        self.waited += loop.time() - started

@@ -19,7 +19,7 @@ from bulksend.engine.retry import Sleep, retrying
 from bulksend.engine.transport import Transport
 from bulksend.errors import AmbiguousOutcome, TransientError
 from bulksend.models import Batch, HttpRequest, HttpResponse, Outcome
-from bulksend.providers.base import Provider
+from bulksend.providers.base import LookupWindow, Provider
 
 
 class ProviderCalls:
@@ -40,9 +40,10 @@ class ProviderCalls:
         except AmbiguousOutcome as exc:
             raise TransientError(str(exc)) from None
 
-    async def lookup(self, batch: Batch) -> Outcome | None:
-        """The provider's outcome for ``batch``, or None if it does not have it."""
-        request = self.provider.lookup_request(batch)
+    async def lookup(self, batch: Batch, window: LookupWindow | None = None) -> Outcome | None:
+        """The provider's outcome for ``batch``, or None if it does not have it
+        (asked over ``window``, when given: see ``Provider.lookup_request``)."""
+        request = self.provider.lookup_request(batch, window)
         assert request is not None
         async for attempt in retrying(self.plan.retry, sleep=self.sleep):
             with attempt:

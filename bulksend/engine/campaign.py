@@ -25,6 +25,7 @@ from bulksend.lists.rejects import RejectsFile
 from bulksend.lists.screen import ListCounts, Screener
 from bulksend.lists.batches import cut, send_block
 from bulksend.lists.sources import RecipientSource
+from bulksend.outputs import open_private
 from bulksend.models import Batch, BatchResult, Message, Recipient, Status, numbers_of
 
 EXIT_OK = 0
@@ -129,7 +130,7 @@ class _CsvSink:
             return
         if self._writer is None:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8", newline="")
+            self._file = open_private(self.path)  # checked before the run (bulksend.outputs); 0600
             self._writer = csv.writer(self._file)
             self._writer.writerow(self.header)
         self._writer.writerows(rows)

@@ -4,7 +4,8 @@ A ``Transport`` takes an ``HttpRequest`` a provider codec built and returns
 the ``HttpResponse``; nothing else in bulksend sends a request. Two exist:
 
 - ``HttpTransport``: the real one, over the one ``aiohttp.ClientSession`` the
-  engine owns (``open_session``; one ``USER_AGENT``);
+  engine owns (``open_session``; one ``USER_AGENT``), with a plan's ``Route``
+  (its TLS trust and proxy, ``bulksend.engine.network``) bound in;
 - ``MockTransport``: a plain function ``request -> response`` (as httpx's
   ``MockTransport``), so engine and campaign logic can be tested without a
   server.
@@ -12,8 +13,11 @@ the ``HttpResponse``; nothing else in bulksend sends a request. Two exist:
 Failures are sorted by what they say about the request: a connection that
 could not be opened means nothing was sent (``Unreachable``); a
 connection that broke or timed out after the request left may have been
-accepted (``AmbiguousOutcome``). Messages name the host only: request
-headers (and so tokens) never reach an exception.
+accepted (``AmbiguousOutcome``). A certificate that cannot be verified, or
+a proxy that refuses the tunnel (403/407), will not pass by retrying: the
+campaign is refused (``CampaignRefused``), nothing having been sent.
+Messages name the host only: request headers (and so tokens) and proxy
+credentials never reach an exception.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import inspect
 import ssl
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from bulksend.errors import AmbiguousOutcome, Unreachable
+from bulksend.engine.network import Route
+from bulksend.errors import AmbiguousOutcome, CampaignRefused, Unreachable
 from bulksend.models import HttpRequest, HttpResponse
 
 #: what every request bulksend sends says it is
@@ -41,26 +46,35 @@ class Transport(Protocol):
     def send(self, request: HttpRequest, timeout: aiohttp.ClientTimeout) -> Awaitable[HttpResponse]: ...
 
 
-def open_session(connections: int = 100, user_agent: str = USER_AGENT) -> aiohttp.ClientSession:
-    """The session an engine owns (call inside a running loop)."""
-    # Verification stays on (the default context); loopback sandboxes speak plain http.
-    connector = aiohttp.TCPConnector(limit=connections, ssl=ssl.create_default_context())
-    return aiohttp.ClientSession(connector=connector, headers={"User-Agent": user_agent})
+def open_session(
+    connections: int = 100, user_agent: str = USER_AGENT, *, ssl_context: ssl.SSLContext | None = None,
+    trace_configs: list[aiohttp.TraceConfig] | None = None,
+) -> aiohttp.ClientSession:
+    """The session an engine (or a load test) owns (call inside a running loop).
+
+    ``ssl_context`` verifies certificates unless a request's route says
+    another (default: Python's default context; verification is never off).
+    Proxies are per request (``Route``). Loopback sandboxes speak plain http.
+    """
+    connector = aiohttp.TCPConnector(limit=connections, ssl=ssl_context or ssl.create_default_context())
+    return aiohttp.ClientSession(connector=connector, headers={"User-Agent": user_agent},
+                                 trace_configs=trace_configs)
 
 
 class HttpTransport:
     """Requests over an ``aiohttp.ClientSession`` the caller owns.
 
-    ``send`` is ``perform`` with the session bound (a partial, not a method
-    that awaits it): a send costs no extra coroutine on the hot path.
+    ``send`` is ``perform`` with the session (and the plan's ``route``:
+    TLS context, proxy) bound (a partial, not a method that awaits it): a
+    send costs no extra coroutine on the hot path.
     """
 
     __slots__ = ("send", "session")
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(self, session: aiohttp.ClientSession, route: Route | None = None) -> None:
         self.session = session
         self.send: Callable[[HttpRequest, aiohttp.ClientTimeout], Awaitable[HttpResponse]] = \
-            partial(perform, session)
+            partial(perform, session, **(route.request_kwargs() if route else {}))
 
 
 #: a test's stand-in for a provider: answers a request (or raises what the network would)
@@ -95,15 +109,32 @@ class MockTransport:
 
 
 async def perform(
-    session: aiohttp.ClientSession, request: HttpRequest, timeout: aiohttp.ClientTimeout
+    session: aiohttp.ClientSession, request: HttpRequest, timeout: aiohttp.ClientTimeout,
+    **route: Any,
 ) -> HttpResponse:
+    """One request; ``route`` is ``Route.request_kwargs()`` (TLS context, proxy), if any."""
     try:
         async with session.request(
             request.method, request.url, headers=request.headers, data=request.body or None,
-            timeout=timeout, allow_redirects=False,
+            timeout=timeout, allow_redirects=False, **route,
         ) as resp:
             body = await resp.read()
             return HttpResponse(resp.status, resp.headers, body)
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise CampaignRefused(_certificate_problem(request, exc), code="tls_certificate") from None
+    except aiohttp.ClientConnectorSSLError as exc:
+        raise CampaignRefused(f"TLS handshake with {_host(request)} failed: {_ssl_reason(exc.os_error)}; "
+                              "nothing was sent", code="tls") from None
+    except aiohttp.ClientHttpProxyError as exc:
+        if exc.status in (403, 407):
+            raise CampaignRefused(
+                f"the proxy refused the tunnel to {_host(request)}: {exc.status} {exc.message} "
+                "(check the plan's proxy and proxy_auth_env); nothing was sent", code="proxy") from None
+        raise Unreachable(f"cannot connect to {_host(request)}: the proxy answered {exc.status} "
+                          f"{exc.message}") from None
+    except aiohttp.ClientProxyConnectionError as exc:
+        raise Unreachable(f"cannot connect to the proxy for {_host(request)}: "
+                          f"{exc.strerror or type(exc).__name__}") from None
     except aiohttp.ClientConnectorError as exc:
         raise Unreachable(f"cannot connect to {_host(request)}: {exc.strerror or type(exc).__name__}") from None
     except asyncio.TimeoutError:
@@ -114,6 +145,17 @@ async def perform(
     except aiohttp.ClientError as exc:
         raise AmbiguousOutcome(f"HTTP error talking to {_host(request)}: {type(exc).__name__}",
                                code="http_error") from None
+
+
+def _certificate_problem(request: HttpRequest, exc: aiohttp.ClientConnectorCertificateError) -> str:
+    error = exc.certificate_error
+    why = getattr(error, "verify_message", None) or _ssl_reason(error)
+    return (f"cannot verify the TLS certificate of {_host(request)}: {why}; if it is signed by a "
+            "private CA, name its PEM file in the plan's ca_file (or SSL_CERT_FILE); nothing was sent")
+
+
+def _ssl_reason(error: BaseException) -> str:
+    return str(getattr(error, "reason", None) or error or type(error).__name__)
 
 
 def _host(request: HttpRequest) -> str:

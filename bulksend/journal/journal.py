@@ -30,6 +30,7 @@ is never rewritten to "fix" it.
 from __future__ import annotations
 
 import asyncio
+import errno
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -38,10 +39,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from bulksend.errors import InputError
+from bulksend.errors import InputError, MachineFailure
 from bulksend.journal import store
 from bulksend.journal.coalesce import Coalescer
-from bulksend.journal.lock import LockHeld, WorkspaceLock
+from bulksend.journal.lock import HardLinked, JournalFileLock, LockHeld, NotAFile
+from bulksend.journal.readonly import connect_read_only
 from bulksend.journal.records import BatchState, CampaignRecord, StagedBlock
 from bulksend.journal.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from bulksend.journal.worker import SqliteWorker
@@ -60,11 +62,22 @@ class JournalError(InputError):
     """The journal file cannot be used as it is (exit 2). Names the file."""
 
 
+class JournalWriteFailed(MachineFailure):
+    """The disk under the journal failed a write (full, I/O error): the run stops, resumable (exit 75).
+
+    Everything committed before it is on disk; nothing after it was recorded.
+    """
+
+
+#: SQLite's words for a failure of the machine rather than of the file
+_MACHINE = ("disk is full", "disk I/O error", "database or disk is full")
+
+
 class Journal:
     """Async access to a journal file. Use ``await Journal.open(path)``."""
 
     def __init__(self, path: str | Path = DEFAULT_PATH, *, synchronous: str = "normal",
-                 busy_timeout: float = 5.0, readonly: bool = False,
+                 busy_timeout: float = 5.0, readonly: bool = False, verify: bool = False,
                  clock: Callable[[], float] = time.time) -> None:
         if synchronous not in SYNCHRONOUS:
             raise JournalError(f"journal synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
@@ -72,9 +85,11 @@ class Journal:
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
         self.readonly = readonly
+        #: run ``PRAGMA quick_check`` once at open (``send``/``resume``: a damaged file is refused)
+        self.verify = verify
         self.clock = clock
         self.empty = False
-        self._lock = WorkspaceLock(self.path)
+        self._lock = JournalFileLock(self.path)
         self._worker = SqliteWorker(self._connect, self._translate)
         self._closed = False
         self._post_error: BaseException | None = None
@@ -112,11 +127,17 @@ class Journal:
         if self.readonly:
             if not self.path.exists():
                 raise JournalError(f"no journal at {self.path} (nothing was sent with it; see --journal)")
+            self._lock.open_shared()
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock.acquire()
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            self._lock.acquire()  # creates the file 0600: SQLite gives -wal and -shm the same mode
         try:
+            conn = self._sqlite()
+        except BaseException:
+            self._lock.release()
+            raise
+        try:
+            if not self._lock.same_file():
+                raise JournalError(f"journal {self.path} was replaced while it was being opened")
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])  # reads the header first
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             if self.readonly:
@@ -125,6 +146,8 @@ class Journal:
                     raise SchemaTooNew(f"journal schema version {version}; this bulksend reads up to {SCHEMA_VERSION}")
                 self.empty = version == 0
             else:
+                if self.verify and version:
+                    self._quick_check(conn)
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
                 migrate(conn)
@@ -134,10 +157,27 @@ class Journal:
             raise
         return conn
 
+    def _sqlite(self) -> sqlite3.Connection:
+        if self.readonly:  # never writes: status and report work on a full disk, a read-only file
+            return connect_read_only(self.path, self.busy_timeout)
+        return sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+
+    def _quick_check(self, conn: sqlite3.Connection) -> None:
+        """Refuse a damaged file before anything is sent from it (O(pages); see the README)."""
+        problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            found = " ".join("; ".join(problems).replace("*** in database main ***", "").split())
+            raise sqlite3.DatabaseError(f"database disk image is malformed: quick_check: {found[:160]}")
+
     def _translate(self, exc: BaseException) -> BaseException:
         where = f"journal {self.path}"
         if isinstance(exc, (JournalError, store.InvariantError)):
             return exc
+        if isinstance(exc, NotAFile):
+            return JournalError(f"{where} is {exc.kind}, not a file; give --journal the path of a file")
+        if isinstance(exc, HardLinked):
+            return JournalError(f"{where} has {exc.links} names (hard links); SQLite keeps its log beside one "
+                                "name, so a journal must have only one: remove the other links")
         if isinstance(exc, LockHeld):
             return JournalError(f"{where} is in use by another bulksend ({exc.holder}); "
                                 "wait for it to finish or stop it (Ctrl-C) first")
@@ -146,6 +186,8 @@ class Journal:
         if isinstance(exc, BrokenPipeError):  # a report piped into `head`: not the journal's fault
             return exc
         if isinstance(exc, OSError):
+            if exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
+                return JournalWriteFailed(f"{where}: {exc.strerror or exc}; stopped, resume when it is fixed")
             return JournalError(f"{where}: {exc.strerror or exc}")
         if not isinstance(exc, sqlite3.Error):
             return exc
@@ -157,8 +199,9 @@ class Journal:
             return JournalError(f"{where} is locked by another program ({text} after {self.busy_timeout:g}s)")
         if "readonly" in text or "unable to open" in text:
             return JournalError(f"{where} cannot be written ({text})")
-        if "disk is full" in text or "disk I/O" in text:
-            return JournalError(f"{where}: {text}; nothing after the last commit was recorded")
+        if any(words in text for words in _MACHINE):
+            return JournalWriteFailed(f"{where}: {text}; nothing after the last commit was recorded. "
+                                      "Free space (or fix the disk), then 'bulksend resume'")
         return JournalError(f"{where}: {text}")
 
     # -- running store functions ---------------------------------------------

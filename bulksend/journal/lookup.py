@@ -1,9 +1,10 @@
-"""The journal as the delivery side sees it: ``find_by_provider_id`` and nothing else.
+"""The journal as the delivery side sees it: who was accepted, under which id.
 
 ``bulksend listen`` and ``bulksend track`` tie a delivery report to a
 recipient. ``JournalLookup`` opens the journal read-only on first use (it
 does not take the sender's lock, so it works while a campaign is being
-sent) and answers ``(campaign, msisdn)`` for a provider id and a number.
+sent) and answers ``(campaign, msisdn)`` for a provider id and a number,
+and, for ``track``, every recipient of a campaign the provider accepted.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from bulksend.journal import store
 from bulksend.journal.journal import Journal
 
 
@@ -31,6 +33,17 @@ class JournalLookup:
     async def accepted_at(self, provider_id: str, msisdn: str) -> float | None:
         journal = await self._open()
         return None if journal is None else await journal.accepted_at(provider_id, msisdn)
+
+    async def accepted_of(self, campaign: str) -> tuple[str, list[store.AcceptedRecipient]] | None:
+        """The plan ``campaign`` was sent through and its accepted recipients
+        ``(provider_id, msisdn, accepted_at)``; None when the journal does not know it."""
+        journal = await self._open()
+        if journal is None or journal.empty:
+            return None
+        record = await journal.campaign(campaign)
+        if record is None:
+            return None
+        return record.target.plan, await journal.read(store.accepted_recipients, record.id)
 
     async def _open(self) -> Journal | None:
         if self._journal is not None and not self._journal.empty:

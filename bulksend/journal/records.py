@@ -82,19 +82,23 @@ class ListSource:
     size: int = -1
     mtime_ns: int = -1
     rejects_path: str | None = None
+    #: how the list is read: a CSV's separator, the country of national numbers
+    delimiter: str | None = None
+    region: str | None = None
 
     def to_json(self) -> str:
         return orjson.dumps({
             "path": self.path, "format": self.format, "column": self.column,
             "exclude": list(self.exclude), "size": self.size, "mtime_ns": self.mtime_ns,
-            "rejects_path": self.rejects_path,
+            "rejects_path": self.rejects_path, "delimiter": self.delimiter, "region": self.region,
         }).decode()
 
     @classmethod
     def from_json(cls, text: str) -> ListSource:
         d = orjson.loads(text)
         return cls(d["path"], d.get("format"), d.get("column"), tuple(d.get("exclude", ())),
-                   int(d.get("size", -1)), int(d.get("mtime_ns", -1)), d.get("rejects_path"))
+                   int(d.get("size", -1)), int(d.get("mtime_ns", -1)), d.get("rejects_path"),
+                   d.get("delimiter"), d.get("region"))
 
 
 def message_to_json(message: Message) -> str:

@@ -11,7 +11,8 @@ Tables
 ``campaigns``
     One row per campaign: its state, what it sends (the message, never a
     token) and through what (provider, account, endpoint), where its list
-    came from, and the staging counters.
+    came from and the fingerprints of its input files (``inputs``), and
+    the staging counters.
 ``recipients``
     One row per distinct recipient, in list order (``id`` is the send
     order). ``state`` is 0 (not in a live batch), 1 (in batch ``seq``:
@@ -58,7 +59,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -171,8 +172,15 @@ ALTER TABLE held DROP COLUMN members;
 ALTER TABLE held DROP COLUMN member_params
 """
 
+# Version 5: a campaign's inputs are part of its identity (``campaigns.identity``):
+# the fingerprints (size and hash) of its list and exclude lists, as JSON; "" for
+# a campaign created before, whose inputs are then never compared.
+_V5 = """
+ALTER TABLE campaigns ADD COLUMN inputs TEXT NOT NULL DEFAULT ''
+"""
+
 #: MIGRATIONS[i] brings a file from version i to i + 1
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 
 
 class SchemaTooNew(Exception):
@@ -195,6 +203,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+            conn.execute("ROLLBACK")
         raise
     return found

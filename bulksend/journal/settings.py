@@ -8,6 +8,7 @@ the command runs in.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +49,6 @@ def journal_settings(config: Config | None = None, path: str | None = None,
 
 def _seconds(table: Mapping[str, Any], key: str, default: float, source: str) -> float:
     value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"{source}: journal.{key} must be a number of seconds >= 0, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{source}: journal.{key} must be a finite number of seconds >= 0, not {value!r}")
     return float(value)

@@ -86,7 +86,8 @@ class Stager:
                  block: int | None = None) -> None:
         self.cid = campaign.id
         src = campaign.source
-        self.source = RecipientSource(src.path, src.format, src.column)
+        self.source = RecipientSource(src.path, src.format, src.column, src.delimiter, src.region)
+        self.region = src.region
         self.exclude = src.exclude
         self.message = campaign.message
         self.keys = placeholders(campaign.message.body)
@@ -111,7 +112,7 @@ class Stager:
         """Start reading; ``seen`` holds the numbers the journal already has."""
         self.seen = seen
         screener = Screener(self.source, self.message.body, self.message.defaults, self.meter,
-                            exclude=[RecipientSource(path) for path in self.exclude], seen=seen,
+                            exclude=[RecipientSource(path, region=self.region) for path in self.exclude], seen=seen,
                             skip_to=self.skip_to)
         self._blocks = screener.blocks(self.block or READ_BLOCK)
 

@@ -620,3 +620,94 @@ def accepted_at(conn: sqlite3.Connection, provider_id: str, msisdn: str) -> floa
             "SELECT b.settled_at FROM recipients AS r JOIN batches AS b ON b.campaign = r.campaign AND b.seq = r.seq "
             "WHERE r.provider_id = ? AND r.msisdn = ?", (provider_id, number)).fetchone()
     return float(row[0]) if row is not None and row[0] is not None else None
+
+
+# -- delivery tracking and reconciling (read what was accepted; settle an unknown batch) ---------
+#: ``(provider_id, msisdn, accepted_at)``: one recipient the provider took
+AcceptedRecipient = tuple[str, str, float]
+
+
+def accepted_recipients(conn: sqlite3.Connection, cid: int) -> list[AcceptedRecipient]:
+    """Every recipient of campaign ``cid`` the provider accepted, with the id its
+    reports name it by (its own, else its batch's) and when its batch was accepted
+    (``settled_at``; wall clock). What ``bulksend track`` polls after any journaled send."""
+    # imported here, so that this section merges on its own
+    from bulksend.journal.records import R_ACCEPTED
+
+    out: list[AcceptedRecipient] = []
+    blocks = BlockReader(conn)
+    for b in batches_in(conn, cid, (BatchState.ACCEPTED, BatchState.MIXED)):
+        when = float(b.settled_at or b.sent_at or 0.0)
+        held = conn.execute("SELECT 1 FROM held WHERE hi = ? AND campaign = ? AND seq = ?",
+                            (b.hi, cid, b.seq)).fetchone()
+        if held is not None:  # never exploded: every member shares the batch's answer
+            if b.state is BatchState.ACCEPTED and b.provider_id:
+                out.extend((b.provider_id, str(m[1]), when) for m in _held(blocks, cid, b.seq, b.lo, b.hi))
+            continue
+        for msisdn, state, pid in conn.execute(
+                "SELECT CAST(msisdn AS TEXT), state, provider_id FROM recipients WHERE id BETWEEN ? AND ? "
+                "AND +campaign = ? AND seq = ? ORDER BY id", (b.lo, b.hi, cid, b.seq)):
+            taken = state == R_ACCEPTED or (state == BATCHED and b.state is BatchState.ACCEPTED)
+            who = pid or b.provider_id
+            if taken and who:
+                out.append((str(who), str(msisdn), when))
+    return out
+
+
+def settle_unknown(conn: sqlite3.Connection, cid: int, seq: int, provider_id: str, code: str, text: str,
+                   now: float) -> int:
+    """An ``unknown`` batch the provider, asked again, says it has: accepted, whole.
+    Returns its size (0 if it was no longer unknown)."""
+    row = conn.execute("SELECT size FROM batches WHERE campaign = ? AND seq = ? AND state = ?",
+                       (cid, seq, BatchState.UNKNOWN.value)).fetchone()
+    if row is None:
+        return 0
+    conn.execute("UPDATE batches SET state = ?, provider_id = ?, code = ?, text = ?, accepted = size, failed = 0, "
+                 "unknown = 0, settled_at = ? WHERE campaign = ? AND seq = ?",
+                 (BatchState.ACCEPTED.value, provider_id or None, code, text[:500], now, cid, seq))
+    return int(row[0])
+
+
+# -- a campaign's inputs (``campaigns.identity``) ---------------------------
+def create_campaign_with_inputs(
+    conn: sqlite3.Connection, name: str, target: Target, message: Message, source: ListSource,
+    max_batch: int | None, start_at: float | None, inputs: str, now: float,
+) -> CampaignRecord:
+    """``create_campaign`` and its inputs' fingerprints, in one transaction."""
+    created = create_campaign(conn, name, target, message, source, max_batch, start_at, now)
+    set_inputs(conn, created.id, inputs, now)
+    return created
+
+
+def set_inputs(conn: sqlite3.Connection, cid: int, inputs: str, now: float) -> None:
+    conn.execute("UPDATE campaigns SET inputs = ?, updated_at = ? WHERE id = ?", (inputs, now, cid))
+
+
+def inputs_of(conn: sqlite3.Connection, cid: int) -> str:
+    """The campaign's inputs as JSON, "" when it was created before they were kept."""
+    row = conn.execute("SELECT inputs FROM campaigns WHERE id = ?", (cid,)).fetchone()
+    return str(row[0]) if row is not None else ""
+
+
+def take_new_list(conn: sqlite3.Connection, cid: int, source: ListSource, inputs: str, now: float) -> None:
+    """``--allow-changes`` with another list: read ``source`` from its first line
+    for the recipients the campaign does not have yet (those it has are
+    skipped as repeats; nothing sent is forgotten)."""
+    (sent,) = conn.execute("SELECT count(*) FROM batches WHERE campaign = ?", (cid,)).fetchone()
+    if not sent:
+        reset_staging(conn, cid, now)
+    conn.execute("UPDATE campaigns SET source = ?, inputs = ?, staged = 0, line_done = 0, updated_at = ? "
+                 "WHERE id = ?", (source.to_json(), inputs, now, cid))
+
+
+def set_source(conn: sqlite3.Connection, cid: int, source: ListSource, now: float) -> None:
+    """The list's description, nothing else (a file touched with the same bytes: its new mtime)."""
+    conn.execute("UPDATE campaigns SET source = ?, updated_at = ? WHERE id = ?", (source.to_json(), now, cid))
+
+
+def forget_campaign(conn: sqlite3.Connection, cid: int) -> None:
+    """Take a campaign out of the journal again: one whose list held no one to send to
+    (an input error; nothing of it was sent)."""
+    for table in ("recipients", "batches", "rejects", "held", "blocks"):
+        conn.execute(f"DELETE FROM {table} WHERE campaign = ?", (cid,))  # fixed names, not input
+    conn.execute("DELETE FROM campaigns WHERE id = ?", (cid,))

@@ -1,5 +1,7 @@
-"""Recipient lists: reading them (``sources``), screening them (``screen``:
-the one intake every path uses) and the rejects file (``rejects``).
+"""Recipient lists: reading them (``sources``), checking them to their end
+before anything is sent (``scan``; ``spool`` copies stdin and pipes aside
+for it), screening them (``screen``: the one intake every path uses) and the
+rejects file (``rejects``).
 
 Imports only ``core``, ``models``, ``errors`` and ``config``.
 """

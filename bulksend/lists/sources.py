@@ -7,6 +7,11 @@ line is unusable (so the caller reports it and goes on).
 Formats are told by the file name (``.csv``, ``.jsonl``/``.ndjson``,
 anything else is one number a line), after taking off a ``.gz``. For stdin
 (``-``) the format is given, or sniffed from the first line.
+
+Lists as spreadsheets write them: a UTF-8 byte order mark is dropped; a
+CSV's delimiter (``,``, ``;`` or a tab) is the one its header line holds
+most of, unless ``delimiter`` names it; fields may be quoted; a field over
+the CSV reader's limit (128 KiB) rejects its line.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from bulksend.models import Numbers, Recipient
 
 NUMBER_COLUMNS = ("msisdn", "phone", "number", "to")
 FORMATS = ("text", "csv", "jsonl")
+DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "\\t": "\t"}
+#: "utf-8-sig": a byte order mark (Excel's "CSV UTF-8") is not part of the first line
+ENCODING = "utf-8-sig"
 
 Item = Recipient | RecipientError
 
@@ -43,6 +51,10 @@ class RecipientSource:
     path: str
     format: str | None = None
     column: str | None = None
+    #: a CSV's field separator; None: sniffed from the header line
+    delimiter: str | None = None
+    #: the country (ISO 3166 code) national numbers are from; None: they are rejected
+    region: str | None = None
 
     @property
     def display(self) -> str:
@@ -62,13 +74,19 @@ class RecipientSource:
 
 
 def open_text(path: str) -> IO[str]:
-    """Open a list for reading as UTF-8 text; ``-`` is stdin; ``.gz`` is unpacked."""
-    if path == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict", newline="")
+    """Open a list for reading as UTF-8 text; ``-`` is stdin (its spool, once
+    ``spool.spool_stdin`` made one); ``.gz`` is unpacked."""
+    from bulksend.lists.spool import spooled
+
+    spool = spooled(path)
+    if spool is not None:
+        path = spool
+    elif path == "-":
+        return io.TextIOWrapper(sys.stdin.buffer, encoding=ENCODING, errors="strict", newline="")
     try:
         if path.endswith(".gz"):
-            return gzip.open(path, "rt", encoding="utf-8", newline="")
-        return open(path, encoding="utf-8", newline="")
+            return gzip.open(path, "rt", encoding=ENCODING, newline="")
+        return open(path, encoding=ENCODING, newline="")
     except FileNotFoundError:
         raise InputError(f"{path}: recipient list not found") from None
     except OSError as exc:
@@ -112,8 +130,7 @@ def read_blocks(
     except (OSError, EOFError) as exc:
         raise InputError(f"{source.display}: cannot read recipient list: {exc}") from None
     finally:
-        if source.path != "-":
-            stream.close()
+        stream.close()
 
 
 def read_recipients(source: RecipientSource, wanted: tuple[str, ...] | None = None) -> Iterator[Item]:
@@ -132,6 +149,43 @@ def _line_of(item: Item) -> int:
 
 def _error(exc: RecipientError, raw: str, line_no: int, source: RecipientSource) -> RecipientError:
     return RecipientError(exc.reason, raw, line_no, source.display)
+
+
+class _Bad(list[str]):
+    """A CSV row the parser could not read (a field over its limit): rejected."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+def _safe_rows(reader: Iterator[list[str]]) -> Iterator[list[str]]:
+    """``reader``'s rows; a row it cannot parse comes as ``_Bad`` and the reading goes on."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = str(exc)
+            if "field limit" in reason:
+                reason = f"a field over {csv.field_size_limit() // 1024} KiB"
+            yield _Bad(reason)
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """The separator a CSV header line holds most of, outside quotes (``,`` on a tie)."""
+    outside = "".join(first_line.split('"')[::2])
+    return max((",", ";", "\t"), key=outside.count)
+
+
+def delimiter_of(source: RecipientSource, first_line: str) -> str:
+    if source.delimiter is None:
+        return sniff_delimiter(first_line)
+    d = DELIMITERS.get(source.delimiter, source.delimiter)
+    if len(d) != 1 or d in '"\r\n':
+        raise InputError(f"--delimiter {source.delimiter!r}: one character, such as , ; or tab")
+    return d
 
 
 def _read_text(stream: IO[str], source: RecipientSource, size: int) -> Iterator[Block]:
@@ -234,7 +288,7 @@ def _block(raws: list[str], lines: Sequence[int], params: list[dict[str, str]] |
     recipients: list[Recipient] = []
     for i, raw in enumerate(raws):
         try:
-            msisdn = normalize_msisdn(raw)
+            msisdn = normalize_msisdn(raw, source.region)
         except RecipientError as exc:
             errors.append(_error(exc, raw, lines[i], source))
             continue
@@ -244,31 +298,32 @@ def _block(raws: list[str], lines: Sequence[int], params: list[dict[str, str]] |
 
 def _read_csv(stream: IO[str], source: RecipientSource, wanted: tuple[str, ...] | None,
               size: int) -> Iterator[Block]:
-    reader = csv.reader(stream)
-    header = next(reader, None)
-    if header is None:
+    first = stream.readline()
+    if not first:
         return
-    header = [h.strip() for h in header]
-    number_at = _number_column(header, source)
+    sep = delimiter_of(source, first)
+    header = [h.strip() for h in next(csv.reader([first], delimiter=sep), [""])]
+    number_at = _number_column(header, source, sep)
     if number_at is None:  # a headerless one-column list: the first line is a number
         yield _block([header[0]], [1], None, [], source)
         number_at, header = 0, ["msisdn"]
     keep = [(i, h) for i, h in enumerate(header) if i != number_at and (wanted is None or h in wanted)]
-    base = 0
-    line = reader.line_num
+    base = line = 1  # the header's
+    lines_in: Iterator[str] = stream
     if not keep:  # only the numbers are wanted: most lists need no CSV parser at all
-        rest = yield from _plain_csv(stream, number_at, len(header), line, size, source)
+        rest = yield from _plain_csv(stream, number_at, len(header), line, size, source, sep)
         if rest is None:
             return
         unread, line = rest
-        reader = csv.reader(chain(unread, stream))  # quoting from here on: the real parser
-        base = line
+        lines_in, base = chain(unread, stream), line  # quoting from here on: the real parser
+    csv_reader = csv.reader(lines_in, delimiter=sep)
+    reader = _safe_rows(csv_reader)
     take_number = itemgetter(number_at)
     while True:
         rows = list(islice(reader, size))
         if not rows:
             return
-        end = base + reader.line_num
+        end = base + csv_reader.line_num
         # Each row one line (no quoted line breaks): the usual case, numbered without a loop.
         lines: Sequence[int] = range(line + 1, end + 1) if end - line == len(rows) else _row_lines(rows, line)
         line = end
@@ -286,7 +341,7 @@ def _read_csv(stream: IO[str], source: RecipientSource, wanted: tuple[str, ...] 
 
 
 def _plain_csv(stream: IO[str], number_at: int, columns: int, line: int, size: int,
-               source: RecipientSource) -> Generator[Block, None, tuple[list[str], int] | None]:
+               source: RecipientSource, sep: str = ",") -> Generator[Block, None, tuple[list[str], int] | None]:
     """Blocks of a CSV list without quotes: numpy cuts a first-column number off
     each line (``clean_block``), ``str.split`` any other column; both several
     times as fast as ``csv``.
@@ -305,20 +360,20 @@ def _plain_csv(stream: IO[str], number_at: int, columns: int, line: int, size: i
         numbers = range(line + 1, line + 1 + count)
         line += count
         if chunk is None:
-            clean = clean_block(text.encode(), first_field=True)
+            clean = clean_block(text.encode(), first_field=True, sep=ord(sep))
             if clean is not None:
                 yield Numbers.joined(clean[0], clean[2], numbers, clean[1]), []
                 continue
             chunk = _lines(text, keepends=True)
         try:
-            raws = [text.split(",", number_at + 1)[number_at] for text in chunk]
+            raws = [text.split(sep, number_at + 1)[number_at] for text in chunk]
             if last:
                 raws = [raw.rstrip("\r\n") for raw in raws]
             digits = normalize_block(raws)
         except IndexError:  # a short row
             digits = None
         if digits is None:  # blank or short rows, bad numbers: the careful path, same rows
-            yield _csv_rows(list(csv.reader(chunk)), numbers, number_at, [], source)
+            yield _csv_rows(list(_safe_rows(csv.reader(chunk, delimiter=sep))), numbers, number_at, [], source)
         else:
             yield Numbers(digits, numbers), []
     return None
@@ -341,10 +396,13 @@ def _csv_rows(rows: list[list[str]], lines: Sequence[int], number_at: int, keep:
     params: list[dict[str, str]] | None = [] if keep else None
     errors: list[RecipientError] = []
     for row, line_no in zip(rows, lines):
+        if isinstance(row, _Bad):
+            errors.append(RecipientError(row.reason, "", line_no, source.display))
+            continue
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) <= number_at:
-            errors.append(RecipientError("missing number column", ",".join(row), line_no, source.display))
+            errors.append(RecipientError("missing number column", sep_join(row), line_no, source.display))
             continue
         raws.append(row[number_at])
         kept_lines.append(line_no)
@@ -353,24 +411,33 @@ def _csv_rows(rows: list[list[str]], lines: Sequence[int], number_at: int, keep:
     return _block(raws, kept_lines, params, errors, source)
 
 
-def _number_column(header: list[str], source: RecipientSource) -> int | None:
+def sep_join(row: list[str]) -> str:
+    return ",".join(row)[:200]
+
+
+def _columns_found(header: list[str], sep: str) -> str:
+    shown = ", ".join(repr(h) for h in header[:20]) + (", ..." if len(header) > 20 else "")
+    return f"columns found: {shown} (read with {'tab' if sep == chr(9) else repr(sep)} as the delimiter)"
+
+
+def _number_column(header: list[str], source: RecipientSource, sep: str = ",") -> int | None:
     lowered = [h.lower() for h in header]
     if source.column:
         if source.column.lower() in lowered:
             return lowered.index(source.column.lower())
-        raise InputError(f"{source.display}:1: no column named {source.column!r} in header {header}")
+        raise InputError(f"{source.display}:1: no column named {source.column!r}; {_columns_found(header, sep)}")
     for name in NUMBER_COLUMNS:
         if name in lowered:
             return lowered.index(name)
     if len(header) == 1:
         try:
-            normalize_msisdn(header[0])
+            normalize_msisdn(header[0], source.region)
             return None
         except RecipientError:
             pass
     raise InputError(
-        f"{source.display}:1: no number column in header {header} "
-        f"(looked for {', '.join(NUMBER_COLUMNS)}; name one with --column)"
+        f"{source.display}:1: no number column (looked for {', '.join(NUMBER_COLUMNS)}; name one with "
+        f"--column, or the delimiter with --delimiter); {_columns_found(header, sep)}"
     )
 
 
@@ -411,7 +478,7 @@ def _jsonl_item(line: str, line_no: int, source: RecipientSource, wanted: tuple[
     else:
         return RecipientError("expected an object or a number", shown, line_no, source.display)
     try:
-        return Recipient(normalize_msisdn(raw), params, line_no)
+        return Recipient(normalize_msisdn(raw, source.region), params, line_no)
     except RecipientError as exc:
         return _error(exc, raw, line_no, source)
 
@@ -421,14 +488,35 @@ def _text(value: object) -> str:
 
 
 def count_lines(path: str) -> int | None:
-    """Lines in a file, gzipped too (a cheap total for the progress bar); None for stdin."""
+    """Lines that can hold a recipient (a CSV header is not one), a cheap total
+    for the progress bar: the pre-scan's count (``scan``) when this process made
+    one, else counted; None for stdin that was not scanned."""
+    from bulksend.lists.scanned import scanned
+
+    done = scanned(path)
+    if done is not None:
+        return done.data_lines
     if path == "-":
         return None
     try:
         with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
-            return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
-    except (OSError, EOFError):  # gzip's own errors are OSErrors too
+            lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+        return max(0, lines - header_lines(RecipientSource(path)))
+    except (OSError, EOFError, InputError, UnicodeDecodeError):  # gzip's own errors are OSErrors too
         return None
+
+
+def header_lines(source: RecipientSource) -> int:
+    """1 when the list's first line is a CSV header, else 0; ``InputError`` when
+    a CSV header names no number column."""
+    if source.detect_format() != "csv":
+        return 0
+    with open_text(source.path) as stream:
+        first = stream.readline()
+    if not first:
+        return 0
+    header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter_of(source, first)), [""])]
+    return 0 if _number_column(header, source, delimiter_of(source, first)) is None else 1
 
 
 def load_numbers(source: RecipientSource) -> set[str]:
@@ -455,7 +543,7 @@ def peek_columns(source: RecipientSource) -> tuple[str, ...] | None:
         except UnicodeDecodeError as exc:
             raise InputError(f"{source.display}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     if fmt == "csv":
-        return tuple(h.strip() for h in next(csv.reader([first]), []))
+        return tuple(h.strip() for h in next(csv.reader([first], delimiter=delimiter_of(source, first)), []))
     try:
         value = orjson.loads(first) if first else {}
     except orjson.JSONDecodeError:

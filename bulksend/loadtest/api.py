@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass
 from typing import Any
 
+from bulksend.loadtest.recorder import Recorder
 from bulksend.loadtest.result import LoadTestResult, summarize
 from bulksend.loadtest.runner import run_worker
 from bulksend.loadtest.search import Bounds, SearchPolicy, Verdict, bracket, judge
@@ -72,15 +73,17 @@ async def run_loadtest(
     max_latency_p99_ms: float | None = None,
     max_delivery_p99_ms: float | None = None,
     stop: StopSignal | None = None,
+    watch: Callable[[Recorder], None] | None = None,
 ) -> LoadTestResult:
     """One run. ``workers > 1`` starts processes (or uses ``pool``); they read
     their secrets from the environment, not from ``env``. The two bounds only
-    mark where the plan saturated."""
+    mark where the plan saturated. ``watch`` sees the recorder as the run starts
+    (one worker only: worker processes' recorders come back at the end)."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     if workers == 1 and pool is None:
         recorder = await run_worker(spec, env=dict(env) if env is not None else None,
-                                    stop=stop.is_set if stop is not None else None)
+                                    stop=stop.is_set if stop is not None else None, watch=watch)
         return summarize(recorder, spec, 1, max_latency_p99_ms, max_delivery_p99_ms)
     async with _pool(workers, pool, stop) as active:
         recorder = await asyncio.get_running_loop().run_in_executor(None, active.run, spec)
@@ -159,6 +162,7 @@ async def find_max(
     pause: float = 0.5,
     on_step: StepHook | None = None,
     stop: StopSignal | None = None,
+    watch: Callable[[Recorder], None] | None = None,
 ) -> FindMaxResult:
     """Search for the highest rate within ``bounds``; each step runs ``spec``
     at a constant rate for its duration, ``pause`` seconds apart (so the
@@ -169,7 +173,8 @@ async def find_max(
         async def step(rate: float) -> LoadTestResult:
             return await run_loadtest(spec.at_rate(rate), workers=workers, env=env, pool=pool,
                                       max_latency_p99_ms=bounds.max_latency_p99_ms,
-                                      max_delivery_p99_ms=bounds.max_delivery_p99_ms, stop=stop)
+                                      max_delivery_p99_ms=bounds.max_delivery_p99_ms, stop=stop,
+                                      watch=watch)
 
         return await search(step, policy, bounds, pause=pause, on_step=on_step)
 

@@ -67,6 +67,21 @@ def values_at(histogram: Any, percentiles: Iterable[float]) -> dict[float, int]:
     return out
 
 
+#: the percentiles of a distribution plot: denser towards the tail, as HdrHistogram's own output
+DISTRIBUTION = (0.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.75, 99.9, 99.95, 99.975, 99.99,
+                99.995, 99.999, 99.9995, 99.9999)
+
+
+def distribution(histogram: Any) -> tuple[tuple[float, float], ...]:
+    """``((percentile, ms), ...)`` up to the tail the sample count can tell, then the max (100)."""
+    total = histogram.get_total_count()
+    if not total:
+        return ()
+    wanted = [p for p in DISTRIBUTION if 100.0 / (100.0 - p) <= total]
+    at = values_at(histogram, wanted)
+    return (*((p, at[p] / 1000) for p in wanted), (100.0, histogram.get_max_value() / 1000))
+
+
 def mean_of(histogram: Any) -> float:
     """The mean, as ``get_mean_value`` computes it, without hdrh's slow iterator."""
     total = histogram.get_total_count()

@@ -76,6 +76,7 @@ class Totals:
     delivered: int = 0
     last_send: float = 0.0        # seconds after start of the last send
     last_delivery: float = 0.0
+    last_stop: float = 0.0        # seconds after start when sending stopped early (0: it did not)
 
 
 @dataclass(slots=True)
@@ -150,6 +151,21 @@ class Recorder:
             sec.errors += 1
         hist.record_seconds(self.service_time, now - sent_at)
         _record_in(self.second(sent_at), "service_time", now - sent_at)
+
+    def stopped_early(self, now: float) -> None:
+        """Sending stopped at ``now``, before the schedule's end (see ``ran``)."""
+        at = now - self.start
+        if 0 <= at < self.duration:
+            self.totals.last_stop = max(self.totals.last_stop, at)
+
+    @property
+    def ran(self) -> float:
+        """Seconds of the schedule actually run: the duration, or less if stopped early.
+
+        Rates are this span's: a run stopped 5 s into 20 at 400/s had 2,000
+        recipients due, which is 400/s over what ran, not 100/s over 20 s."""
+        t = self.totals
+        return t.last_stop if self.stopped and t.last_stop > 0 else self.duration
 
     def retried(self) -> None:
         self.totals.retries += 1

@@ -19,7 +19,7 @@ from bulksend.errors import InputError
 from bulksend.loadtest.api import FindMaxResult
 from bulksend.loadtest.histogram import Percentiles
 from bulksend.loadtest.result import LoadTestResult, SecondPoint
-from bulksend.loadtest.svg import Line, Marker, chart
+from bulksend.loadtest.svg import PALETTE, Line, Marker, chart
 
 GAP = 1.0  # seconds of empty axis between find-max steps
 
@@ -55,8 +55,30 @@ def _series(segments: Sequence[_Segment], value: Callable[[SecondPoint], float |
             points.append((seg.offset - GAP / 2, None))  # no line across the gap
         seconds = seg.result.seconds
         if sending_only:
-            seconds = seconds[:math.ceil(seg.result.duration - 1e-9)]
+            seconds = seconds[:math.ceil(seg.result.ran - 1e-9)]
         points += [(seg.offset + p.t + 0.5, value(p)) for p in seconds]
+    return points
+
+
+def _steps(segments: Sequence[_Segment], value: Callable[[SecondPoint], int],
+           bridge: bool = False) -> list[tuple[float, float | None]]:
+    """Counts per second of sending as a step line (see ``Line.step``).
+
+    Only the schedule's seconds: answers trickling in after it would draw a
+    collapse at every step's end. A last, partial second counts at its rate
+    (40 due in the half second left is 80/s). ``bridge`` holds a step's level
+    across the gap to the next step, so a find-max target reads as a staircase.
+    """
+    points: list[tuple[float, float | None]] = []
+    for seg in segments:
+        span = seg.result.ran
+        for p in seg.result.seconds[:math.ceil(span - 1e-9)]:
+            covered = min(1.0, span - p.t)
+            points.append((seg.offset + p.t, value(p) / covered))
+        if not bridge:
+            points.append((seg.offset + span, None))
+    if bridge and segments:
+        points.append((segments[-1].offset + segments[-1].result.ran, None))
     return points
 
 
@@ -64,24 +86,30 @@ def _charts(segments: Sequence[_Segment], markers: list[Marker]) -> list[str]:
     last = segments[-1]
     x_max = last.offset + max(len(last.result.seconds), last.result.duration)
     delivery = any(s.result.delivery_measured for s in segments)
+    # Drawn wide-pale, solid, then dashed with dots: all three stay visible when they coincide.
     rates = [
-        Line("target", _series(segments, lambda p: p.target, True), "#7f7f7f", "6 4"),
-        Line("sent", _series(segments, lambda p: p.sent, True), "#1f77b4"),
-        Line("accepted (2xx)", _series(segments, lambda p: p.accepted), "#2ca02c"),
+        Line("target", _steps(segments, lambda p: p.target, bridge=True), "#7f7f7f", width=9,
+             step=True, opacity=0.35),
+        Line("sent", _steps(segments, lambda p: p.sent), "#1f77b4", step=True),
+        Line("accepted (2xx)", _steps(segments, lambda p: p.accepted), "#2ca02c", "6 4", step=True,
+             dots=True),
     ]
     if delivery:
-        rates.append(Line("delivered", _series(segments, lambda p: p.delivered), "#9467bd"))
+        rates.append(Line("delivered", _steps(segments, lambda p: p.delivered), "#9467bd", "2 3",
+                          step=True))
     latency = [
-        Line("p99 from intended", _series(segments, lambda p: p.latency_p99), "#d62728"),
-        Line("p50 from intended", _series(segments, lambda p: p.latency_p50), "#1f77b4"),
+        Line("p99 from intended", _series(segments, lambda p: p.latency_p99), "#d62728", dots=True),
+        Line("p50 from intended", _series(segments, lambda p: p.latency_p50), "#1f77b4", dots=True),
         Line("p99 from send", _series(segments, lambda p: p.service_p99), "#ff7f0e", "5 3"),
         Line("p50 from send", _series(segments, lambda p: p.service_p50), "#17becf", "5 3"),
     ]
     trouble = [
-        Line("429 answers", _series(segments, lambda p: p.rate_limited), "#d62728"),
-        Line("other failed answers", _series(segments, lambda p: p.errors), "#8c564b"),
-        Line("dropped sends (recipients)", _series(segments, lambda p: p.dropped, True), "#ff7f0e"),
-        Line("late sends (recipients)", _series(segments, lambda p: p.late, True), "#9467bd", "4 3"),
+        Line("429 answers", _steps(segments, lambda p: p.rate_limited), "#d62728", step=True, width=3),
+        Line("other failed answers", _steps(segments, lambda p: p.errors), "#8c564b", "6 3", step=True),
+        Line("dropped sends (recipients)", _steps(segments, lambda p: p.dropped), "#ff7f0e", "2 2",
+             step=True),
+        Line("late sends (recipients)", _steps(segments, lambda p: p.late), "#9467bd", "8 3 2 3",
+             step=True),
     ]
     out = [
         chart("Rate: target vs achieved (recipients per second)", rates, y_label="recipients / s",
@@ -93,12 +121,53 @@ def _charts(segments: Sequence[_Segment], markers: list[Marker]) -> list[str]:
     ]
     if delivery:
         deliveries = [
-            Line("p99 accepted → delivered", _series(segments, lambda p: p.delivery_p99), "#d62728"),
-            Line("p50 accepted → delivered", _series(segments, lambda p: p.delivery_p50), "#1f77b4"),
+            Line("p99 accepted → delivered", _series(segments, lambda p: p.delivery_p99), "#d62728",
+                 dots=True),
+            Line("p50 accepted → delivered", _series(segments, lambda p: p.delivery_p50), "#1f77b4",
+                 dots=True),
         ]
         out.append(chart("Delivery latency by second of acceptance (log scale)", deliveries,
                          y_label="ms", x_max=x_max, log_y=True, markers=markers))
     return out
+
+
+def _nines(percentile: float) -> float:
+    """The x of a percentile on a distribution plot: 0 at 0 %, 1 at 90 %, 2 at 99 %, ..."""
+    return math.log10(100.0 / max(100.0 - percentile, 1e-9))
+
+
+def distribution_chart(title: str, named: Sequence[tuple[str, Sequence[tuple[float, float]]]]) -> str:
+    """Latency by percentile, the tail stretched out (as HdrHistogram's plotter and wrk2 show it).
+
+    The max is drawn at the last percentile its sample count can tell (1 in N)."""
+    lines = []
+    for i, (name, points) in enumerate(named):
+        finite = [(p, ms) for p, ms in points if p < 100.0]
+        if not finite:
+            continue
+        xs = [(_nines(p), ms) for p, ms in finite]
+        top = max(x for x, _ in xs)
+        max_ms = next((ms for p, ms in points if p == 100.0), None)
+        if max_ms is not None:
+            xs.append((top + 0.5, max_ms))
+        lines.append(Line(name, xs, PALETTE[i % len(PALETTE)], ("", "6 3", "2 3", "8 3 2 3")[i % 4] if i else "",
+                          dots=True))
+    x_hi = max((x for line in lines for x, _ in line.points), default=1.0)
+    ticks = [(float(k), f"{100 - 100 / 10 ** k:.{max(0, k - 2)}f}%") for k in range(0, math.floor(x_hi) + 1)]
+    return chart(title, lines, y_label="ms", x_label="percentile (max at the right end)", x_max=x_hi,
+                 x_ticks=ticks)
+
+
+def _distributions(r: LoadTestResult) -> str:
+    names = {"latency": "from intended time", "service_time": "from actual send",
+             "lateness": "send lateness", "delivery": "accepted → delivered"}
+    http = [(names[k], r.distributions[k]) for k in ("latency", "service_time", "lateness")
+            if r.distributions.get(k)]
+    out = [distribution_chart("Latency by percentile (whole run)", http)] if http else []
+    if r.distributions.get("delivery"):
+        out.append(distribution_chart("Delivery latency by percentile (whole run)",
+                                      [(names["delivery"], r.distributions["delivery"])]))
+    return "\n".join(out)
 
 
 def _percentile_table(r: LoadTestResult) -> str:
@@ -126,7 +195,7 @@ def _summary_table(r: LoadTestResult) -> str:
         ("recipients sent / due", f"{r.recipients_sent:,} / {r.recipients_due:,}"),
         ("requests (retries)", f"{r.requests:,} ({r.retries:,})"),
         ("accepted / failed recipients", f"{r.accepted:,} / {r.failed:,}"),
-        ("429 answers", f"{r.rate_limited:,}"),
+        ("429 answers", f"{r.rate_limited:,} ({r.rate_limited_share:.1%} of requests)"),
         ("dropped (in-flight cap)", f"{r.dropped:,}"),
         (f"late (> {r.late_bound_ms:g} ms)", f"{r.late:,}"),
         ("answers by status", ", ".join(f"{k}: {v:,}" for k, v in r.statuses.items()) or "none"),
@@ -151,8 +220,22 @@ def _page(title: str, subtitle: str, headline: str, good: bool, sections: list[s
 def _describe(r: LoadTestResult) -> str:
     rate = (f"{r.start_rate:,.0f} recipients/s" if r.start_rate == r.end_rate
             else f"ramp {r.start_rate:,.0f} → {r.end_rate:,.0f} recipients/s")
-    return (f"{rate} for {r.duration:g} s, {r.batch_size} recipient(s) per request, "
+    ran = f" (stopped after {r.ran:,.1f} s; rates over that)" if r.ran < r.duration else ""
+    return (f"{rate} for {r.duration:g} s{ran}, {r.batch_size} recipient(s) per request, "
             f"{r.parts_per_message} part(s) per message, {r.workers} worker process(es)")
+
+
+def headline_rates(r: LoadTestResult) -> str:
+    """Sent against target, what the provider took, and the share it refused with 429."""
+    accepted = r.accepted / r.ran if r.ran else 0.0
+    text = (f"Sent {r.achieved_rate:,.1f} of {r.target_rate:,.1f} recipients/s; "
+            f"accepted {accepted:,.1f}/s. ")
+    if r.rate_limited:
+        text += (f"{r.rate_limited_share:.1%} of requests ({r.rate_limited:,} of {r.requests:,}) were "
+                 f"answered 429 (too many requests). ")
+    else:
+        text += "No request was answered 429. "
+    return text + f"p99 latency {r.latency.p99:,.2f} ms from intended time."
 
 
 def render_result(r: LoadTestResult) -> str:
@@ -162,18 +245,18 @@ def render_result(r: LoadTestResult) -> str:
                               "#ff7f0e", strong=False))
     if r.saturation is not None:
         markers.append(Marker(r.saturation.second, f"plan saturated: {r.saturation.reason}"))
-        headline = (f"The plan saturated from second {r.saturation.second}: {r.saturation.reason}. "
-                    f"Achieved {r.achieved_rate:,.1f} of {r.target_rate:,.1f} recipients/s.")
+        headline = f"The plan saturated from second {r.saturation.second}: {r.saturation.reason}. "
     else:
-        headline = (f"No saturation seen: achieved {r.achieved_rate:,.1f} of {r.target_rate:,.1f} "
-                    f"recipients/s, p99 latency {r.latency.p99:,.2f} ms from intended time.")
+        headline = "No saturation seen. "
+    headline += headline_rates(r)
     if r.generator_behind is not None:
         headline += (f" The load generator fell behind from second {r.generator_behind.second} "
                      f"({r.generator_behind.reason}).")
     if r.stopped:
         headline += f" Stopped: {r.stopped}"
-    sections = [*_charts([_Segment(0.0, r)], markers), "<h2>Summary</h2>", _summary_table(r),
-                "<h2>Latency percentiles</h2>", _percentile_table(r), _NOTES]
+    sections = [*_charts([_Segment(0.0, r)], markers), "<h2>Latency distribution</h2>", _distributions(r),
+                "<h2>Summary</h2>", _summary_table(r), "<h2>Latency percentiles</h2>", _percentile_table(r),
+                _NOTES]
     return _page(f"bulksend load test — plan {r.plan}", _describe(r), headline,
                  r.saturation is None and r.generator_behind is None and not r.stopped, sections)
 
@@ -195,7 +278,7 @@ def render_find_max(found: FindMaxResult) -> str:
                          f"the limit is {whose}'s.")
     rows = "".join(
         f"<tr><td>{i}</td><td>{s.rate:,.1f}</td><td>{s.result.achieved_rate:,.1f}</td>"
-        f"<td>{s.result.rate_limited:,}</td><td>{s.result.latency.p99:,.2f}</td>"
+        f"<td>{s.result.rate_limited:,} ({s.result.rate_limited_share:.1%})</td><td>{s.result.latency.p99:,.2f}</td>"
         f"<td>{s.result.lateness.p99:,.2f}</td>"
         f"<td class=\"why\">{'ok' if s.verdict.ok else escape(s.verdict.limited_by + ': ' + '; '.join(s.verdict.reasons))}"
         "</td></tr>" for i, s in enumerate(found.steps, 1))
@@ -204,7 +287,12 @@ def render_find_max(found: FindMaxResult) -> str:
     first = found.steps[0].result if found.steps else None
     subtitle = (f"{len(found.steps)} steps of {first.duration:g} s, {first.batch_size} recipient(s) per "
                 f"request, {first.workers} worker process(es)") if first else ""
-    sections = [*(_charts(segments, markers) if segments else []), "<h2>Steps</h2>", table, _NOTES]
+    by_rate = sorted(found.steps, key=lambda s: s.rate)[-8:]  # the highest: where the limit is
+    curves = [(f"{s.rate:,.0f}/s {'ok' if s.verdict.ok else 'fail'}", s.result.distributions.get("latency", ()))
+              for s in by_rate]
+    dist = distribution_chart("Latency from intended time by percentile, per step", curves)
+    sections = [*(_charts(segments, markers) if segments else []), "<h2>Latency distribution</h2>", dist,
+                "<h2>Steps</h2>", table, _NOTES]
     return _page(f"bulksend find-max — plan {first.plan if first else ''}", subtitle, headline,
                  found.max_rate is not None, sections)
 

@@ -3,14 +3,15 @@ the first second where the plan saturated or the generator fell behind."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bulksend.loadtest.histogram import Percentiles, values_at
+from bulksend.loadtest.histogram import Percentiles, distribution, values_at
 from bulksend.loadtest.recorder import Recorder, Second
 from bulksend.loadtest.saturation import Saturation, generator_behind, plan_saturation
 from bulksend.loadtest.search import StepResult
 from bulksend.loadtest.spec import LoadSpec
+
 
 @dataclass(frozen=True, slots=True)
 class SecondPoint:
@@ -41,6 +42,9 @@ class LoadTestResult:
     start_rate: float
     end_rate: float
     duration: float
+    #: seconds of the schedule actually run: ``duration``, or less when stopped early;
+    #: the target and achieved rates are over this span
+    ran: float
     batch_size: int
     workers: int
     parts_per_message: int
@@ -79,6 +83,16 @@ class LoadTestResult:
     #: the first second the generator fell behind (late or dropped sends)
     generator_behind: Saturation | None
     stopped: str
+    #: latency distributions for the percentile plot: ``{name: ((percentile, ms), ...)}``
+    #: from the whole-run HdrHistograms (not in ``to_dict``: export them with --histogram-log)
+    distributions: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    #: the recorder itself, for ``--histogram-log`` (not in ``to_dict``)
+    recorder: Recorder | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def rate_limited_share(self) -> float:
+        """The fraction of requests answered 429."""
+        return self.rate_limited / self.requests if self.requests else 0.0
 
     @property
     def errors(self) -> int:
@@ -95,7 +109,8 @@ class LoadTestResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = asdict(replace(self, distributions={}, recorder=None))
+        del out["distributions"], out["recorder"]
         for name in ("lateness", "latency", "service_time"):
             out[name] = getattr(self, name).to_dict()
         out["delivery_latency"] = self.delivery_latency.to_dict() if self.delivery_latency else None
@@ -106,18 +121,18 @@ class LoadTestResult:
 def summarize(recorder: Recorder, spec: LoadSpec, workers: int = 1,
               max_latency_p99_ms: float | None = None,
               max_delivery_p99_ms: float | None = None) -> LoadTestResult:
-    t, duration = recorder.totals, spec.profile.duration
+    t, duration, ran = recorder.totals, spec.profile.duration, recorder.ran
     seconds = tuple(_point(i, s) for i, s in enumerate(recorder.seconds))
-    delivered_span = max(duration, t.last_delivery)
+    delivered_span = max(ran, t.last_delivery)
     return LoadTestResult(
         plan=spec.plan.name, start_rate=spec.profile.start_rate, end_rate=spec.profile.end_rate,
-        duration=duration, batch_size=spec.batch_size, workers=workers,
+        duration=duration, ran=round(ran, 3), batch_size=spec.batch_size, workers=workers,
         parts_per_message=spec.parts_per_message, late_bound_ms=spec.late_bound * 1000,
         delivery_measured=spec.delivery,
         recipients_due=t.recipients_due, recipients_sent=t.recipients_sent, batches_sent=t.batches_sent,
-        target_rate=t.recipients_due / duration, achieved_rate=t.recipients_on_time / duration,
-        achieved_requests_rate=t.requests_on_time / duration,
-        achieved_parts_rate=t.parts_on_time / duration,
+        target_rate=t.recipients_due / ran, achieved_rate=t.recipients_on_time / ran,
+        achieved_requests_rate=t.requests_on_time / ran,
+        achieved_parts_rate=t.parts_on_time / ran,
         requests=t.requests, retries=t.retries, accepted=t.accepted, failed=t.failed,
         rate_limited=t.rate_limited, dropped=t.dropped, late=t.late,
         statuses=dict(sorted(recorder.statuses.items())),
@@ -133,6 +148,10 @@ def summarize(recorder: Recorder, spec: LoadSpec, workers: int = 1,
         saturation=plan_saturation(seconds, max_latency_p99_ms, max_delivery_p99_ms),
         generator_behind=generator_behind(seconds, spec.batch_size),
         stopped=recorder.stopped,
+        distributions={name: distribution(getattr(recorder, name))
+                       for name in ("latency", "service_time", "lateness", "delivery")
+                       if name != "delivery" or spec.delivery},
+        recorder=recorder,
     )
 
 

@@ -26,18 +26,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import ssl
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 import aiohttp
 
-from bulksend.engine.transport import perform
+from bulksend.engine.network import Network
+from bulksend.engine.transport import open_session, perform
 from bulksend.errors import AmbiguousOutcome, CampaignRefused, TransientError
 from bulksend.loadtest.delivery import DeliveryReceiver, DeliveryTracker
 from bulksend.loadtest.recorder import Recorder
 from bulksend.loadtest.spec import GENERATED_BASE, GENERATED_SPAN, LoadSpec
+from bulksend.metrics import UNCOUNTED
+from bulksend.metrics import current as current_metrics
 from bulksend.models import Batch, DeliveryReport, Message, Recipient, Status
 from bulksend.providers import build_provider
 from bulksend.providers.base import Provider
@@ -66,14 +70,20 @@ async def run_worker(
     env: dict[str, str] | None = None,
     clock: Clock = time.monotonic,
     stop: Callable[[], bool] | None = None,
+    watch: Callable[[Recorder], None] | None = None,
 ) -> Recorder:
     """Run this worker's share of the schedule; ``start_at`` is on ``clock``.
 
     ``stop`` is asked between batches: once it says True no more batches are
     started, answers in flight are still awaited, and the recorder says why.
+    ``watch`` is given the recorder once its start time is set (a live view).
     """
     provider = build_provider(spec.plan, env)
     recorder = Recorder(0.0, spec.profile.duration, spec.late_bound)
+    metrics = current_metrics()  # --metrics-port: this process's figures, read when scraped
+    if metrics is not None:
+        metrics.watch(RecorderStats(recorder))
+        metrics.watch_delivery(recorder.delivery)
     tracker = DeliveryTracker(recorder) if spec.delivery else None
     async with contextlib.AsyncExitStack() as stack:
         message = spec.message
@@ -81,14 +91,19 @@ async def run_worker(
             receiver = await stack.enter_async_context(DeliveryReceiver(tracker, clock))
             message = replace(message, callback_url=receiver.url,
                               delivery_report=DeliveryReport.PER_RECIPIENT)
-        connector = aiohttp.TCPConnector(limit=spec.max_in_flight, ssl=ssl.create_default_context())
-        session = await stack.enter_async_context(aiohttp.ClientSession(
-            connector=connector, headers={"User-Agent": "bulksend-loadtest/0.1"}))
-        await warm_up(session, spec)
+        route = Network(os.environ if env is None else env).route(spec.plan)  # the engine's TLS and proxy rules
+        session = await stack.enter_async_context(open_session(
+            spec.max_in_flight, "bulksend-loadtest/0.1", ssl_context=route.ssl,
+            trace_configs=[metrics.trace_config()] if metrics is not None else None))
+        per_request = route.request_kwargs() if route.proxy else {}  # its TLS context is the session's
+        await warm_up(session, spec, per_request)
         runner = _Runner(spec, provider, session, recorder, message, clock, tracker, stop)
+        runner.route = per_request
         gc.collect()
         gc.freeze()  # what exists now is never garbage: keep collections short during the run
         recorder.start = start_at if start_at is not None else clock() + LEAD
+        if watch is not None:
+            watch(recorder)
         try:
             await runner.run(worker, workers)
         finally:
@@ -99,7 +114,37 @@ async def run_worker(
     return recorder
 
 
-async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec) -> None:
+class RecorderStats:
+    """A recorder's totals under ``CampaignStats``' names, for ``bulksend.metrics``."""
+
+    __slots__ = ("_rec",)
+    invalid = duplicates = excluded = unknown = 0
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._rec = recorder
+
+    @property
+    def sent(self) -> int:
+        return self._rec.totals.accepted
+
+    @property
+    def failed(self) -> int:
+        return self._rec.totals.failed
+
+    @property
+    def not_sent(self) -> int:
+        return self._rec.totals.dropped
+
+    @property
+    def batches(self) -> int:
+        return self._rec.totals.batches_sent
+
+    @property
+    def retries(self) -> int:
+        return self._rec.totals.retries
+
+
+async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec, route: dict[str, Any] | None = None) -> None:
     """Open a few connections (and TLS sessions) before the clock starts, so
     the first batches are not charged for them: GETs of the plan's base URL,
     which send no message; whatever they answer is ignored."""
@@ -107,7 +152,8 @@ async def warm_up(session: aiohttp.ClientSession, spec: LoadSpec) -> None:
 
     async def one() -> None:
         with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError):
-            async with session.get(spec.plan.base_url + "/", timeout=timeout, allow_redirects=False) as resp:
+            async with session.get(spec.plan.base_url + "/", timeout=timeout, allow_redirects=False,
+                                   trace_request_ctx=UNCOUNTED, **(route or {})) as resp:
                 await resp.read()
 
     await asyncio.gather(*(one() for _ in range(min(WARM_CONNECTIONS, spec.max_in_flight))))
@@ -122,7 +168,7 @@ async def _drain(tracker: DeliveryTracker, timeout: float, clock: Clock,
 
 class _Runner:
     __slots__ = ("spec", "provider", "session", "recorder", "message", "clock", "tracker", "stop",
-                 "timeout", "parts", "in_flight", "tasks")
+                 "timeout", "parts", "in_flight", "tasks", "route")
 
     def __init__(self, spec: LoadSpec, provider: Provider, session: aiohttp.ClientSession,
                  recorder: Recorder, message: Message, clock: Clock,
@@ -139,6 +185,8 @@ class _Runner:
         self.parts = spec.parts_per_message
         self.in_flight = 0
         self.tasks: set[asyncio.Task[None]] = set()
+        #: the plan's TLS context and proxy (``bulksend.engine.network.Route``)
+        self.route: dict[str, Any] = {}
 
     async def run(self, worker: int, workers: int) -> None:
         schedule = self.spec.schedule
@@ -158,6 +206,7 @@ class _Runner:
                     back_to_back = 0
                     await asyncio.sleep(0)
             if self._stopping():
+                self.recorder.stopped_early(clock())
                 break
             self._fire(k, due)
         if self.tasks:
@@ -205,12 +254,15 @@ class _Runner:
             retry_after: float | None = None
             retryable = False
             try:
-                response = await perform(self.session, request, self.timeout)
+                response = await perform(self.session, request, self.timeout, **self.route)
             except TransientError as exc:  # nothing was sent: safe to resend
                 rec.attempt(sent_at, self.clock(), exc.code or "connect", parts)
                 retryable = True
             except AmbiguousOutcome as exc:  # may have been taken: never resent
                 rec.attempt(sent_at, self.clock(), exc.code or "ambiguous", parts)
+            except CampaignRefused as exc:  # a certificate not verified, a proxy refusing the tunnel
+                rec.attempt(sent_at, self.clock(), exc.code or "refused", parts)
+                rec.stopped = rec.stopped or f"the test was refused: {exc}"
             else:
                 done = self.clock()
                 rec.attempt(sent_at, done, str(response.status), parts)

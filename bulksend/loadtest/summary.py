@@ -13,6 +13,11 @@ def _rate(r: LoadTestResult) -> str:
     return f"ramp {r.start_rate:,.0f} → {r.end_rate:,.0f} recipients/s"
 
 
+def _ran(r: LoadTestResult) -> str:
+    """How long it really ran, when it stopped early (the rates are over that span)."""
+    return f" (stopped after {r.ran:,.1f} s; rates over that)" if r.ran < r.duration else ""
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
@@ -20,7 +25,7 @@ def _plural(n: int, word: str) -> str:
 def format_result(r: LoadTestResult) -> str:
     target_requests = r.target_rate / r.batch_size
     lines = [
-        f"load test of plan {r.plan}: {_rate(r)} for {r.duration:g} s, "
+        f"load test of plan {r.plan}: {_rate(r)} for {r.duration:g} s{_ran(r)}, "
         f"{_plural(r.batch_size, 'recipient')}/request, {_plural(r.workers, 'worker')}",
         f"  {'':<14}{'target':>12}{'achieved':>12}",
         f"  {'recipients/s':<14}{r.target_rate:>12,.1f}{r.achieved_rate:>12,.1f}",
@@ -31,7 +36,8 @@ def format_result(r: LoadTestResult) -> str:
         f"  not on time dropped {r.dropped:,} (in-flight cap), late {r.late:,} "
         f"(> {r.late_bound_ms:g} ms after their intended time)",
         "  answers     " + ("   ".join(f"{code}: {n:,}" for code, n in r.statuses.items()) or "none"),
-        f"  accepted    {r.accepted:,} recipients, failed {r.failed:,}, 429 answers {r.rate_limited:,}",
+        f"  accepted    {r.accepted:,} recipients, failed {r.failed:,}, 429 answers {r.rate_limited:,}"
+        f" ({r.rate_limited_share:.1%} of requests)",
         "",
         f"  {'latency (ms)':<22}{'p50':>11}{'p90':>11}{'p99':>11}{'p99.9':>11}{'max':>11}",
         _row("from intended time", r.latency),

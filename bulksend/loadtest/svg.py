@@ -3,6 +3,11 @@
 Just enough for the load-test report: several named lines over a shared x
 axis, a linear or logarithmic y axis with round ticks, gaps where a value is
 missing, and labelled vertical markers (saturation, step boundaries).
+
+Lines that would lie on top of each other (a target met exactly) stay
+apart by style, not by position: a wide pale band under a solid line under
+a dashed one with dots. Counts per second are drawn as steps (each value
+holds for its whole second), so a staircase of rates reads as one.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ class Line:
     color: str = ""
     dash: str = ""                                  # e.g. "6 4"
     width: float = 2.0
+    #: each point's value holds until the next point's x (a step line); the last
+    #: point only ends the line, its value unused
+    step: bool = False
+    opacity: float = 1.0
+    #: a dot at each point, so a line under another stays visible
+    dots: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +82,10 @@ class _Scale:
     def ticks(self) -> list[float]:
         if self.log:
             first, last = round(math.log10(self.lo)), round(math.log10(self.hi))
-            return [10.0 ** e for e in range(first, last + 1)]
+            # few decades: 1, 2 and 5 of each, so a narrow range still has ticks to read
+            mults = (1, 2, 5) if last - first <= 3 else (1,)
+            return [m * 10.0 ** e for e in range(first, last + 1) for m in mults
+                    if m * 10.0 ** e <= self.hi * (1 + 1e-9)]
         step = nice_step(self.hi - self.lo)
         count = int((self.hi - self.lo) / step + 1e-9)
         return [self.lo + i * step for i in range(count + 1)]
@@ -103,19 +117,21 @@ def chart(
     markers: Sequence[Marker] = (),
     width: int = 960,
     height: int = 300,
+    x_ticks: Sequence[tuple[float, str]] | None = None,
+    x_min: float = 0.0,
 ) -> str:
     """An ``<svg>`` element with the lines drawn, as text."""
     values = [y for line in lines for _, y in line.points if y is not None]
     xs = [x for line in lines for x, _ in line.points]
     x_hi = x_max if x_max is not None else max(xs, default=1.0)
-    x = _Scale(0.0, max(x_hi, 1e-9), False, (LEFT, width - RIGHT))
+    x = _Scale(x_min, max(x_hi, x_min + 1e-9), False, (LEFT, width - RIGHT))
     y = _Scale(*_y_range(values, log_y), log_y, (height - BOTTOM, TOP))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
            'font-family="system-ui, sans-serif" font-size="12">',
            f'<rect width="{width}" height="{height}" fill="#fff"/>',
            f'<text x="{LEFT}" y="18" font-size="15" font-weight="600">{escape(title)}</text>']
-    out += _axes(x, y, width, height, x_label, y_label)
+    out += _axes(x, y, width, height, x_label, y_label, x_ticks)
     if not values:
         out.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" fill="#888">'
                    "no data</text>")
@@ -128,18 +144,20 @@ def chart(
     return "\n".join(out)
 
 
-def _axes(x: _Scale, y: _Scale, width: int, height: int, x_label: str, y_label: str) -> list[str]:
+def _axes(x: _Scale, y: _Scale, width: int, height: int, x_label: str, y_label: str,
+          x_ticks: Sequence[tuple[float, str]] | None = None) -> list[str]:
     out = []
     for tick in y.ticks():
         py = y(tick)
         out.append(f'<line x1="{LEFT}" y1="{py:.1f}" x2="{width - RIGHT}" y2="{py:.1f}" stroke="#e6e6e6"/>')
         out.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end" fill="#444">{_fmt(tick)}</text>')
-    for tick in x.ticks():
+    ticks = x_ticks if x_ticks is not None else [(t, _fmt(t)) for t in x.ticks()]
+    for tick, label in ticks:
         px = x(tick)
         out.append(f'<line x1="{px:.1f}" y1="{height - BOTTOM}" x2="{px:.1f}" y2="{height - BOTTOM + 5}" '
                    'stroke="#444"/>')
         out.append(f'<text x="{px:.1f}" y="{height - BOTTOM + 18}" text-anchor="middle" fill="#444">'
-                   f"{_fmt(tick)}</text>")
+                   f"{escape(label)}</text>")
     out.append(f'<line x1="{LEFT}" y1="{height - BOTTOM}" x2="{width - RIGHT}" y2="{height - BOTTOM}" '
                'stroke="#444"/>')
     out.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{height - BOTTOM}" stroke="#444"/>')
@@ -153,21 +171,45 @@ def _axes(x: _Scale, y: _Scale, width: int, height: int, x_label: str, y_label: 
 
 def _polyline(line: Line, color: str, x: _Scale, y: _Scale) -> list[str]:
     runs: list[list[str]] = [[]]
-    for px, py in line.points:
+    points = list(line.points)
+    for i, (px, py) in enumerate(points):
         if py is None or (y.log and py <= 0):
             if runs[-1]:
                 runs.append([])
             continue
         runs[-1].append(f"{x(px):.1f},{y(py):.1f}")
-    dash = f' stroke-dasharray="{line.dash}"' if line.dash else ""
+        if line.step and i + 1 < len(points):  # hold the value to the next point, then rise or fall
+            runs[-1].append(f"{x(points[i + 1][0]):.1f},{y(py):.1f}")
+    style = f' stroke-dasharray="{line.dash}"' if line.dash else ""
+    if line.opacity < 1:
+        style += f' stroke-opacity="{line.opacity:g}"'
     out = []
     for run in runs:
         if len(run) == 1:
             cx, cy = run[0].split(",")
             out.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"/>')
         elif run:
-            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="{line.width}"{dash} '
+            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="{line.width:g}"{style} '
                        f'stroke-linejoin="round" points="{" ".join(run)}"/>')
+    if line.dots:
+        out += _dots(line, color, x, y)
+    return out
+
+
+def _dots(line: Line, color: str, x: _Scale, y: _Scale) -> list[str]:
+    """A dot per value: mid-step for a step line (whose last point only ends it)."""
+    points = list(line.points)
+    out = []
+    for i, (px, py) in enumerate(points):
+        if py is None or (y.log and py <= 0):
+            continue
+        if line.step:
+            if i + 1 == len(points):
+                break
+            cx = (x(px) + x(points[i + 1][0])) / 2
+        else:
+            cx = x(px)
+        out.append(f'<circle cx="{cx:.1f}" cy="{y(py):.1f}" r="3" fill="{color}"/>')
     return out
 
 
@@ -179,8 +221,12 @@ def _legend(lines: Sequence[Line], width: int) -> list[str]:
         if px + span > width - RIGHT:
             break  # a legend that does not fit is cut, not drawn over the plot
         dash = f' stroke-dasharray="{line.dash}"' if line.dash else ""
+        if line.opacity < 1:
+            dash += f' stroke-opacity="{line.opacity:g}"'
         out.append(f'<line x1="{px:.0f}" y1="{py - 4}" x2="{px + 22:.0f}" y2="{py - 4}" stroke="{color}" '
-                   f'stroke-width="{line.width + 1}"{dash}/>')
+                   f'stroke-width="{min(line.width + 1, 8)}"{dash}/>')
+        if line.dots:
+            out.append(f'<circle cx="{px + 11:.0f}" cy="{py - 4}" r="3" fill="{color}"/>')
         out.append(f'<text x="{px + 27:.0f}" y="{py}" fill="#222">{escape(line.name)}</text>')
         px += span
     return out

@@ -44,7 +44,14 @@ from bulksend.models import (
     Outcome,
     Status,
 )
-from bulksend.providers.base import CallbackCheck, ProviderSpec, parse_retry_after
+from bulksend.providers.base import (
+    CallbackCheck,
+    LookupWindow,
+    ProviderSpec,
+    Verified,
+    gsm_sender_problem,
+    parse_retry_after,
+)
 from bulksend.providers.callbacks import (
     DeliveryStatus,
     InboundEvent,
@@ -52,14 +59,20 @@ from bulksend.providers.callbacks import (
     Parsed,
     PolledStatus,
     StatusPoll,
+    body_text,
     load_json,
     number,
+    shown,
+    status_lookup,
     timestamp,
 )
 from bulksend.providers.signing import (
+    MAX_SKEW,
     basic_classic,
     decode_secret,
+    header,
     iso_timestamp,
+    parse_timestamp,
     sign_classic,
     verify_classic,
 )
@@ -127,7 +140,7 @@ class SinchClassic:
         raise_for_error(status, code, text, response)
         return BatchResult(Outcome(Status.FAILED, code=str(code or status), text=text))
 
-    def lookup_request(self, batch: Batch) -> HttpRequest | None:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest | None:
         return None  # Classic cannot be asked by client reference
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
@@ -167,8 +180,8 @@ CLASSIC_STATUS = {
 }
 
 
-def classic_status(value: str) -> DeliveryStatus:
-    return CLASSIC_STATUS.get(value, DeliveryStatus.UNKNOWN)
+#: a Classic status word (in any case) -> ``DeliveryStatus``
+classic_status = status_lookup(CLASSIC_STATUS)
 
 
 def _json(body: bytes) -> dict[str, Any]:
@@ -233,25 +246,35 @@ def parse_callback(body: bytes, content_type: str = "", query: Mapping[str, str]
     """``{"event": "incomingSms", "to": {...}, "from": {...}, "message", "timestamp", "version"}``."""
     data = load_json(body)
     if data.get("event") != "incomingSms":
-        raise Malformed(f"unknown Classic callback event {str(data.get('event'))[:40]!r}")
+        raise Malformed(f"unknown Classic callback event {shown(data.get('event'))}")
     to, sender = data.get("to"), data.get("from")
-    if not isinstance(to, dict) or not isinstance(sender, dict) or not sender.get("endpoint"):
+    if not isinstance(to, dict) or not isinstance(sender, dict):
         raise Malformed("incomingSms needs to and from identities")
     return Parsed("inbound", inbound=(InboundEvent(
-        number(sender.get("endpoint")), number(to.get("endpoint")), str(data.get("message") or ""),
-        timestamp(data.get("timestamp"))),))
+        number(sender.get("endpoint"), "from.endpoint"), number(to.get("endpoint"), "to.endpoint", required=False),
+        body_text(data.get("message")), timestamp(data.get("timestamp"))),))
 
 
 def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck:
     """Always the signed-request scheme with the plan's key and secret (Sinch
-    signs Classic callbacks that way), over the path the listener sees."""
+    signs Classic callbacks that way), over the path the listener sees. A
+    signature stays fresh until its ``x-timestamp`` leaves the skew window."""
     key = secret_from_env(env, plan.options.get("key_env"), plan, "key")
     secret = secret_from_env(env, plan.options.get("secret_env"), plan, "secret")
 
-    def classic(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> bool:
-        return verify_classic(method, path, body, headers, key, secret, now)
+    def classic(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        stamp = header(headers, "x-timestamp") or ""
+        when = parse_timestamp(stamp) if stamp else None
+        if when is None or not verify_classic(method, path, body, headers, key, secret, now):
+            return None
+        return Verified((header(headers, "authorization") or "").rpartition(":")[2], when + MAX_SKEW)
 
     return classic
 
 
-SPEC = ProviderSpec("sinch_classic", KEYS, build, base_url, parse_callback, callback_check)
+#: ``from``: a number or an alphanumeric sender (seed 003, "From" field restrictions)
+SENDER_DIGITS, SENDER_ALPHANUMERIC = 15, 11
+
+#: one recipient a request; no ``max_expiry``: the API takes no expiry, so ``--expire-at`` is refused
+SPEC = ProviderSpec("sinch_classic", KEYS, build, base_url, parse_callback, callback_check, max_batch=1,
+                    sender_problem=lambda s: gsm_sender_problem(s, SENDER_DIGITS, SENDER_ALPHANUMERIC))

@@ -64,12 +64,21 @@ from bulksend.models import (
     Status,
 )
 from bulksend.providers._xml import UnsafeXml, parse_untrusted, text_of
-from bulksend.providers.base import CallbackCheck, ProviderSpec, parse_retry_after
+from bulksend.providers.base import (
+    CallbackCheck,
+    LookupWindow,
+    ProviderSpec,
+    Verified,
+    gsm_sender_problem,
+    parse_retry_after,
+)
 from bulksend.providers.callbacks import PolledStatus, StatusPoll
 from bulksend.providers.clickatell_reports import parse_callback
 from bulksend.providers.signing import verify_basic_password
 
 MAX_TO = 200
+#: ``from``: a two-way number or a registered sender ID, as the GSM network carries them
+SENDER_DIGITS, SENDER_ALPHANUMERIC = 15, 11
 FORMATS = ("json", "xml")
 _MIME = {"json": "application/json", "xml": "application/xml"}
 
@@ -143,7 +152,7 @@ class Clickatell:
             raise CampaignRefused(f"{label}: nothing at {self.url}; check the plan's base_url", **kw)
         return per_number(batch, answer, status)
 
-    def lookup_request(self, batch: Batch) -> HttpRequest | None:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest | None:
         return None  # Clickatell cannot be asked by client reference
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
@@ -306,10 +315,12 @@ def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | 
         return None
     shared = secret_from_env(env, var, plan, "callback secret")
 
-    def basic(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> bool:
-        return verify_basic_password(headers, shared)
+    def basic(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        return Verified() if verify_basic_password(headers, shared) else None  # the same on every request
 
     return basic
 
 
-SPEC = ProviderSpec("clickatell", KEYS, build, base_url, parse_callback, callback_check)
+#: no ``max_expiry``: the codec sends no expiry, so ``--expire-at`` is refused rather than ignored
+SPEC = ProviderSpec("clickatell", KEYS, build, base_url, parse_callback, callback_check, max_batch=MAX_TO,
+                    sender_problem=lambda s: gsm_sender_problem(s, SENDER_DIGITS, SENDER_ALPHANUMERIC))

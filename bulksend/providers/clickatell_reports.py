@@ -19,8 +19,10 @@ from bulksend.providers.callbacks import (
     Parsed,
     Ref,
     StatusEvent,
+    body_text,
     load_json,
     number,
+    text,
     timestamp,
 )
 
@@ -65,13 +67,14 @@ def parse_callback(body: bytes, content_type: str, query: Mapping[str, str]) -> 
         raise Malformed("the callback has no fields")
     if fields.get("moMsgId") or (fields.get("text") is not None and fields.get("from")):
         return Parsed("inbound", inbound=(InboundEvent(
-            number(fields.get("from")), number(fields.get("to")), str(fields.get("text") or ""),
-            timestamp(fields.get("timestamp")), str(fields.get("moMsgId") or "")),))
+            number(fields.get("from"), "from"), number(fields.get("to"), "to", required=False),
+            body_text(fields.get("text")), timestamp(fields.get("timestamp")),
+            text(fields.get("moMsgId"), "moMsgId", required=False)),))
     message_id = fields.get("apiMessageId") or fields.get("apiMsgId")
     status = fields.get("messageStatus") or fields.get("status")
     if not message_id or status is None:
         raise Malformed("a Clickatell status needs apiMessageId and messageStatus")
-    code = str(status)
-    ref = Ref(str(message_id), number(fields.get("to")), "")
+    code = text(status, "messageStatus")
+    ref = Ref(text(message_id, "apiMessageId"), number(fields.get("to"), "to", required=False), "")
     return Parsed("status", (StatusEvent(ref, clickatell_status(code), code, code,
                                          timestamp(fields.get("timestamp"))),))

@@ -35,6 +35,24 @@ SIG_NONCE = "x-sinch-webhook-signature-nonce"
 SIG_ALGORITHM = "x-sinch-webhook-signature-algorithm"
 SIG = "x-sinch-webhook-signature"
 
+#: the headers a callback check reads, and the longest value each may have
+CALLBACK_HEADERS = {"authorization": 1024, "x-timestamp": 40, "content-type": 256,
+                    SIG_TIMESTAMP: 12, SIG_NONCE: 256, SIG: 256}
+
+
+def clean_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The ``CALLBACK_HEADERS`` of a request (keys lower-cased), each only when it is short
+    printable ASCII: header values are the caller's text, and a check never sees another."""
+    found: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        limit = CALLBACK_HEADERS.get(key)
+        if limit is None or not isinstance(value, str) or len(value) > limit:
+            continue
+        if value.isascii() and value.isprintable():
+            found[key] = value
+    return found
+
 
 def decode_secret(secret: str) -> bytes:
     """The key bytes of a Base64 application secret (missing padding tolerated)."""

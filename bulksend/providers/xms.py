@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -28,18 +29,41 @@ from bulksend.models import (
 )
 from bulksend.providers.base import (
     CallbackCheck,
+    LookupWindow,
     ProviderSpec,
+    Verified,
+    gsm_sender_problem,
     json_error,
     parse_retry_after,
 )
 from bulksend.providers.callbacks import Malformed, PolledStatus, StatusPoll
-from bulksend.providers.signing import verify_webhook_hmac
+from bulksend.providers.signing import (
+    MAX_SKEW,
+    SIG,
+    SIG_NONCE,
+    SIG_TIMESTAMP,
+    header,
+    verify_webhook_hmac,
+)
 from bulksend.providers.xms_reports import parse_callback, parse_report
 
 REGIONS = ("us", "eu", "au", "br", "ca")
 MAX_BODY_CHARS = 2000
+#: how far back Sinch lists batches: a lookup's ``start_date`` may be at most 14 days ago
+LOOKBACK_S = 14 * 86_400.0
+MAX_TO = 1000
+#: ``expire_at`` defaults to ``send_at`` + 3 days, which is also its cap
+MAX_EXPIRY = timedelta(days=3)
+#: a sender: up to 15 digits (a leading + allowed) or up to 11 alphanumeric characters
+SENDER_DIGITS, SENDER_ALPHANUMERIC = 15, 11
 # 403 codes that mean the account, not the batch, is the problem.
 _ACCOUNT_CODES = frozenset({"blocked_account"})
+
+
+def iso_ms(epoch: float) -> str:
+    """Sinch's time format, ``YYYY-MM-DDThh:mm:ss.SSSZ`` (UTC)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def region_url(region: str) -> str:
@@ -54,7 +78,7 @@ class SinchXms:
     service_plan_id: str
     token: str = field(repr=False)
     name: str = "sinch_xms"
-    max_batch: int = 1000
+    max_batch: int = MAX_TO
     supports_send_at: bool = True
 
     @property
@@ -100,9 +124,14 @@ class SinchXms:
             )
         return BatchResult(Outcome(Status.FAILED, code=code or str(status), text=text))
 
-    def lookup_request(self, batch: Batch) -> HttpRequest:
+    def lookup_request(self, batch: Batch, window: LookupWindow | None = None) -> HttpRequest:
+        """List batches by ``client_reference``. Sinch lists only batches created
+        in ``start_date``..``end_date`` (default: the last 24 hours, and never more
+        than ``LOOKBACK_S`` back), so a lookup for an older batch must say when."""
         ref = quote(batch.client_reference, safe="")
         url = f"{self._batches_url}?client_reference={ref}&page=0&page_size=100"
+        if window is not None:
+            url += f"&start_date={quote(iso_ms(window.start))}&end_date={quote(iso_ms(window.end))}"
         return HttpRequest("GET", url, {"Authorization": f"Bearer {self.token}"})
 
     def parse_lookup(self, batch: Batch, response: HttpResponse) -> Outcome | None:
@@ -282,17 +311,25 @@ def build(plan: PlanConfig, env: Mapping[str, str]) -> SinchXms:
 
 
 def callback_check(plan: PlanConfig, env: Mapping[str, str]) -> CallbackCheck | None:
-    """With ``callback_secret_env``, the shared-secret HMAC headers; without it, unsigned."""
+    """With ``callback_secret_env``, the shared-secret HMAC headers; without it, unsigned.
+    A signature stays fresh until its timestamp leaves the skew window."""
     var = plan.options.get("callback_secret_env")
     if not var:
         return None
     shared = secret_from_env(env, var, plan, "callback secret")
 
-    def hmac_check(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> bool:
-        return verify_webhook_hmac(shared, body, headers, now)
+    def hmac_check(method: str, path: str, body: bytes, headers: Mapping[str, str], now: float) -> Verified | None:
+        stamp, signature = header(headers, SIG_TIMESTAMP) or "", header(headers, SIG) or ""
+        if not (stamp.isascii() and stamp.isdigit()) or not signature or not header(headers, SIG_NONCE):
+            return None
+        if not verify_webhook_hmac(shared, body, headers, now):
+            return None
+        return Verified(signature, int(stamp) + MAX_SKEW)
 
     return hmac_check
 
 
 SPEC = ProviderSpec("sinch_xms", KEYS, build, base_url, lambda body, ctype, query: parse_callback(body),
-                    callback_check, body_limit=MAX_BODY_CHARS, account_key="service_plan_id")
+                    callback_check, body_limit=MAX_BODY_CHARS, account_key="service_plan_id", lookback_s=LOOKBACK_S,
+                    max_batch=MAX_TO, sender_problem=lambda s: gsm_sender_problem(s, SENDER_DIGITS, SENDER_ALPHANUMERIC),
+                    max_expiry=MAX_EXPIRY)

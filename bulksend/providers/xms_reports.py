@@ -7,9 +7,12 @@ No I/O, no verification. What XMS POSTs to a ``callback_url``, and what
   per_recipient_final);
 - ``delivery_report_sms`` (a batch: ``full`` lists the recipients of each
   status, ``summary`` only counts them, so it yields no per-recipient event);
-- ``mo_text``/``mo_binary`` inbound messages.
+- ``mo_text``, ``mo_binary`` (Base64 body, kept as sent) and ``mo_media``
+  inbound messages (``body`` is an object: ``subject``, ``message`` and
+  ``media: [{url, contentType, status, code}]``, as in Sinch's SDK contract
+  fixtures).
 
-Anything else raises ``Malformed``.
+Status names are matched in any case. Anything else raises ``Malformed``.
 """
 
 from __future__ import annotations
@@ -18,14 +21,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from bulksend.providers.callbacks import (
+    MAX_FIELD,
     DeliveryStatus,
     InboundEvent,
     Malformed,
     Parsed,
     Ref,
     StatusEvent,
+    body_text,
     load_json,
     number,
+    shown,
+    status_lookup,
+    text,
     timestamp,
 )
 
@@ -39,8 +47,8 @@ XMS_STATUS = {
 }
 
 
-def xms_status(value: str) -> DeliveryStatus:
-    return XMS_STATUS.get(value, DeliveryStatus.UNKNOWN)
+#: an XMS status word (in any case) -> ``DeliveryStatus``
+xms_status = status_lookup(XMS_STATUS)
 
 
 def parse_callback(body: bytes) -> Parsed:
@@ -50,9 +58,9 @@ def parse_callback(body: bytes) -> Parsed:
         return Parsed("recipient_report", (_recipient(data),))
     if kind in ("delivery_report_sms", "delivery_report_mms"):
         return Parsed("batch_report", _batch(data))
-    if kind in ("mo_text", "mo_binary"):
+    if kind in ("mo_text", "mo_binary", "mo_media"):
         return Parsed("inbound", inbound=(_mo(data),))
-    raise Malformed(f"unknown XMS callback type {str(kind)[:40]!r}")
+    raise Malformed(f"unknown XMS callback type {shown(kind)}")
 
 
 def parse_report(body: bytes) -> tuple[StatusEvent, ...]:
@@ -62,34 +70,55 @@ def parse_report(body: bytes) -> tuple[StatusEvent, ...]:
 
 
 def _recipient(data: Mapping[str, Any]) -> StatusEvent:
-    batch_id, recipient, status = data.get("batch_id"), data.get("recipient"), data.get("status")
-    if not isinstance(batch_id, str) or not recipient or not isinstance(status, str):
-        raise Malformed("a recipient report needs batch_id, recipient and status")
-    ref = Ref(batch_id, number(recipient), str(data.get("client_reference") or ""))
-    return StatusEvent(ref, xms_status(status), status, str(data.get("code", "")), timestamp(data.get("at")))
+    batch_id = text(data.get("batch_id"), "batch_id")
+    status = text(data.get("status"), "status")
+    ref = Ref(batch_id, number(data.get("recipient"), "recipient"), _reference(data))
+    return StatusEvent(ref, xms_status(status), status, _code(data), timestamp(data.get("at")))
+
+
+def _reference(data: Mapping[str, Any]) -> str:
+    reference = data.get("client_reference")
+    return reference if isinstance(reference, str) and len(reference) <= 2 * MAX_FIELD else ""
+
+
+def _code(data: Mapping[str, Any]) -> str:
+    """The delivery code as text; one that is not a plain number or short string is left out."""
+    value = data.get("code")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18:
+        return str(value)
+    return value if isinstance(value, str) and len(value) <= MAX_FIELD else ""
 
 
 def _batch(data: Mapping[str, Any]) -> tuple[StatusEvent, ...]:
-    batch_id, statuses = data.get("batch_id"), data.get("statuses")
-    if not isinstance(batch_id, str) or not isinstance(statuses, list):
+    batch_id, statuses = text(data.get("batch_id"), "batch_id"), data.get("statuses")
+    if not isinstance(statuses, list):
         raise Malformed("a batch report needs batch_id and statuses")
-    reference = str(data.get("client_reference") or "")
+    reference = _reference(data)
     events = []
     for entry in statuses:
-        if not isinstance(entry, dict) or not isinstance(entry.get("status"), str):
-            raise Malformed("each batch report status needs a status")
+        if not isinstance(entry, dict):
+            raise Malformed("each batch report status is an object")
+        status = text(entry.get("status"), "each batch report status")
         recipients = entry.get("recipients", [])
         if not isinstance(recipients, list):
             raise Malformed("recipients must be a list")
         for recipient in recipients:
-            events.append(StatusEvent(Ref(batch_id, number(recipient), reference), xms_status(entry["status"]),
-                                      entry["status"], str(entry.get("code", "")), None))
+            events.append(StatusEvent(Ref(batch_id, number(recipient, "recipient"), reference), xms_status(status),
+                                      status, _code(entry), None))
     return tuple(events)
 
 
 def _mo(data: Mapping[str, Any]) -> InboundEvent:
-    sender, to = data.get("from"), data.get("to")
-    if not sender or not to:
-        raise Malformed("an inbound message needs from and to")
+    sender, to = number(data.get("from"), "from"), number(data.get("to"), "to")
     when = timestamp(data.get("received_at")) or timestamp(data.get("sent_at"))
-    return InboundEvent(number(sender), number(to), str(data.get("body") or ""), when, str(data.get("id") or ""))
+    message_id = text(data.get("id"), "id", required=False)
+    if data.get("type") != "mo_media":
+        return InboundEvent(sender, to, body_text(data.get("body")), when, message_id)
+    content = data.get("body")
+    if not isinstance(content, dict):
+        raise Malformed("an mo_media body is an object")
+    items = content.get("media") or []
+    if not isinstance(items, list) or not all(isinstance(m, dict) for m in items):
+        raise Malformed("mo_media media is a list of objects")
+    media = tuple(m["url"] for m in items if isinstance(m.get("url"), str))
+    return InboundEvent(sender, to, body_text(content.get("message")), when, message_id, media)

@@ -13,10 +13,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bulksend.serving import serve_app
+
+if TYPE_CHECKING:
+    import ssl
+
+    from bulksend.metrics import Handler
 
 from bulksend.sandbox import (
     classic,
@@ -34,7 +40,7 @@ from bulksend.sandbox.clock import SandboxClock
 from bulksend.sandbox.config import SandboxConfig
 from bulksend.sandbox.faults import drop_middleware
 from bulksend.sandbox.http import json_errors
-from bulksend.sandbox.state import SandboxState
+from bulksend.sandbox.state import PlanStats, SandboxState
 
 #: Extra API modules register here: each is ``add_routes(app)``.
 ROUTE_MODULES: list[Callable[[web.Application], None]] = [
@@ -46,6 +52,17 @@ ROUTE_MODULES: list[Callable[[web.Application], None]] = [
 async def _stats(request: web.Request) -> web.Response:
     with_numbers = request.query.get("numbers") in ("1", "true")
     return xms.json_response(request.app[xms.STATE].stats(with_numbers))
+
+
+def _metrics(state: SandboxState) -> Handler:
+    """``/metrics``: each plan's counts from ``/_sandbox/stats``, read when scraped."""
+    from bulksend.metrics import counts_handler
+
+    def read() -> dict[tuple[str, ...], float]:
+        return {(plan, k): getattr(p.stats, k) for plan, p in state.plans.items()
+                for k in PlanStats.__dataclass_fields__}
+    return counts_handler("bulksend_sandbox", "what the sandbox received per plan (requests, "
+                          "recipients, rate_limited, lookups, ...)", ["plan", "kind"], read)
 
 
 async def _stop_background(app: web.Application) -> None:
@@ -63,6 +80,7 @@ def build_app(config: SandboxConfig, clock: SandboxClock | Callable[[], float] |
     app.cleanup_ctx.append(delivery.sender_context)  # delivery callbacks live with the app
     app.on_cleanup.append(_stop_background)
     app.router.add_get("/_sandbox/stats", _stats)
+    app.router.add_get("/metrics", _metrics(app[xms.STATE]))
     for add_routes in ROUTE_MODULES:
         add_routes(app)
     return app
@@ -91,10 +109,12 @@ class RunningSandbox:
 
 @contextlib.asynccontextmanager
 async def running(config: SandboxConfig, port: int = 0, host: str = "127.0.0.1",
-                  clock: SandboxClock | None = None) -> AsyncIterator[RunningSandbox]:
-    """Run the sandbox in this event loop; ``port=0`` picks a free one; ``clock`` injects its time."""
+                  clock: SandboxClock | None = None,
+                  ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[RunningSandbox]:
+    """Run the sandbox in this event loop; ``port=0`` picks a free one; ``clock`` injects its time;
+    ``ssl_context`` serves it over https (tests of TLS and proxies)."""
     app = build_app(config, clock)
-    async with serve_app(app, port, host) as url:
+    async with serve_app(app, port, host, ssl_context=ssl_context) as url:
         yield RunningSandbox(url, app)
 
 

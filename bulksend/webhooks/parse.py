@@ -4,7 +4,10 @@ Each provider's parser lives in its own module (``providers.xms_reports``,
 ``providers.clickatell_reports``, ``providers.classic``) and is found through
 the registry (``parse_callback``); the names below keep the old imports
 working. Anything a parser cannot read raises ``Malformed`` (the receiver
-answers 400).
+answers 400). Bodies are hostile until parsed: wrong types, huge numbers,
+deep nesting and bytes that are not UTF-8 are ``Malformed`` too, never
+another exception (``providers.callbacks``: ``text``, ``body_text``,
+``number``, ``timestamp``).
 """
 
 from __future__ import annotations

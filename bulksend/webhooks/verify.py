@@ -12,6 +12,15 @@ Each provider says how its callbacks are verified (its module's
   that secret (Clickatell's "include basic HTTP authentication" option);
   without it, unsigned.
 
+A check returns ``Verified`` or None (the receiver answers 401). Every
+check is ``guarded`` (``ProviderSpec.verifier``): header values are the
+caller's text, so only short printable-ASCII values reach the signature
+code, and anything it cannot parse (a 400-digit timestamp, bad Base64, bytes
+that are not UTF-8) is a failed check, never an exception. A signed scheme's
+``Verified`` carries the signature and how long it stays fresh, for replay
+protection (``replay``); HTTP Basic repeats the same credentials on every
+request, so it carries none.
+
 Secrets are read from the environment once, when the listener starts.
 """
 
@@ -21,10 +30,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bulksend.config import Config, PlanConfig
-from bulksend.providers.base import CallbackCheck
+from bulksend.providers.base import CallbackCheck, Verified
 from bulksend.providers.registry import PROVIDERS
 
-#: (method, path, body, headers, now) -> verified?
+__all__ = ["Check", "PlanHook", "Verified", "hook_for", "hooks_for"]
+
+#: (method, path, body, headers, now) -> ``Verified``, or None when refused
 Check = CallbackCheck
 
 
@@ -40,7 +51,7 @@ class PlanHook:
 
 
 def hook_for(plan: PlanConfig, env: Mapping[str, str]) -> PlanHook:
-    return PlanHook(plan.name, plan.provider, PROVIDERS[plan.provider].callback_check(plan, env))
+    return PlanHook(plan.name, plan.provider, PROVIDERS[plan.provider].verifier(plan, env))
 
 
 def hooks_for(config: Config, env: Mapping[str, str]) -> dict[str, PlanHook]:

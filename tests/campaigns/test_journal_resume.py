@@ -94,7 +94,8 @@ async def test_resume_asks_the_provider_about_batches_left_in_flight(tmp_path: P
         out = await resume_campaign(config, "c", settings)
         stats = received(sb)
     assert out.exit_code == EXIT_OK and out.state == "done"
-    assert out.reconciled == {"found": 100, "returned": 100, "unknown": 0, "batches": 2}
+    assert out.reconciled == {"found": 100, "returned": 100, "unknown": 0, "batches": 2, "asked_again": 0,
+                              "too_old": 0}
     assert out.summary is not None and out.summary.sent == 900  # batch 0 was not sent again
     assert stats["distinct_numbers"] == 1000 and stats["numbers_received_more_than_once"] == 0
     assert out.counts.accepted == 1000

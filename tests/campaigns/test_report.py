@@ -86,7 +86,8 @@ def test_csv_report_has_one_row_per_recipient_with_its_batch(tmp_path: Path, cap
     assert failed[:6] == ["46700000005", "failed", "", "", "400", "1"]
     assert unknown[:5] == ["46700000010", "unknown", "B2", "B2", "timeout"]
     assert mixed_ok[:4] == ["46700000011", "accepted", "B2", "m1"]
-    assert pending == ["46700000024", "pending", "", "", "", "0", ""]
+    assert pending == ["46700000024", "pending", "", "", "", "0", "", ""]
+    assert first[7] == "pending" and failed[7] == "" and mixed_ok[7] == "pending"  # accepted, no report yet
 
 
 def test_cdr_report_uses_the_call_detail_record_layout(tmp_path: Path, capsys) -> None:

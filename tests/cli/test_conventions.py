@@ -189,9 +189,14 @@ def test_log_flags_before_or_after_the_command(tmp_path: Path, capsys: pytest.Ca
 def test_constants_copied_to_keep_parsing_light_agree_with_their_homes() -> None:
     from bulksend.campaigns.report import FORMATS
     from bulksend.cli import listen, report
+    from bulksend.serving import RESERVED_FDS, ServeLimits
     from bulksend.webhooks.app import MAX_BODY
 
     assert listen.MAX_BODY == MAX_BODY and tuple(report.FORMATS) == tuple(FORMATS)
+    d = ServeLimits()
+    assert (listen.MAX_CONNECTIONS, listen.READ_TIMEOUT, listen.IDLE_TIMEOUT, listen.RESERVED_FDS) == (
+        d.max_connections, d.header_timeout, d.idle_timeout, RESERVED_FDS)
+    assert d.body_timeout == d.header_timeout  # --read-timeout sets both
 
 
 def test_sandbox_with_a_found_config_without_a_sandbox_table_serves_the_default(tmp_path: Path) -> None:

@@ -62,6 +62,21 @@ def test_run_schema_keys_are_the_builders(capsys: pytest.CaptureFixture[str]) ->
     assert list(schema("run")["$defs"]["parts"]["properties"]) == list(json_out.PARTS_KEYS)
 
 
+def test_status_and_track_schema_keys_are_the_builders() -> None:
+    defs = schema("status")["$defs"]
+    assert list(defs["campaign"]["properties"]) == list(defs["unjournaled"]["properties"]) == list(json_out.STATUS_KEYS)
+    assert list(schema("track")["properties"]["polled"]["properties"]) == list(json_out.POLLED_KEYS)
+
+
+def test_status_of_a_campaign_sent_without_the_journal_has_the_same_keys() -> None:
+    delivery = {"campaign": "nj", "accepted": 3, "reported": 3, "delivered": 2, "failed": 1, "pending": 0,
+                "by_status": {"Delivered": 2, "Failed": 1}, "latency_s": {"count": 3, "p50": 1.5}}
+    doc = json_out.status_unjournaled("nj", delivery)
+    check("status", doc)
+    assert list(doc) == list(json_out.STATUS_KEYS) and doc["journaled"] is False and doc["counts"] is None
+    assert doc["delivery"]["latency_s"]["p99"] is None  # every latency key, null where not measured
+
+
 def test_send_resume_and_dry_run_print_the_same_keys(sandbox_process, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     sb = sandbox_process()
@@ -110,7 +125,7 @@ def test_status_one_and_all(sandbox_process, tmp_path: Path, capsys: pytest.Capt
     listed = run_json(capsys, ["status", "--json", *journal])
     check("status", one)
     check("status", listed)
-    assert one["counts"]["accepted"] == 20 and one["delivery"] is None
+    assert one["counts"]["accepted"] == 20 and one["delivery"] is None and one["journaled"] is True
     assert [v["campaign"] for v in listed] == ["s1", "s2"] and all(list(v) == list(one) for v in listed)
 
 
@@ -120,7 +135,7 @@ def test_loadtest_run_and_find_max(sandbox_process, tmp_path: Path, capsys: pyte
     base = ["loadtest", "-c", str(config), "--plan", "a", "--json"]
     one = run_json(capsys, [*base, "--rate", "50", "--duration", "0.4"])
     check("loadtest", one)
-    assert one["mode"] == "run" and one["recipients_sent"] == 20
+    assert one["mode"] == "run" and one["recipients_sent"] == 20 and 0 < one["ran"] <= one["duration"]
     found = run_json(capsys, [*base, "--find-max", "--rate", "50", "--duration", "0.3", "--max-steps", "2",
                               "--late-ms", "1000", "--pause", "0"], code=None)
     check("loadtest", found)

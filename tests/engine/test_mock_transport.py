@@ -217,5 +217,8 @@ async def test_without_a_transport_the_engine_owns_one_session_with_one_user_age
         transport = engine.transport
         assert isinstance(transport, HttpTransport)
         assert transport.session.headers["User-Agent"] == USER_AGENT
-        assert engine.calls("a").transport is transport  # lookups and polls share it
+        plan_transport = engine.calls("a").transport  # the plan's route (TLS, proxy) bound in
+        assert isinstance(plan_transport, HttpTransport)
+        assert plan_transport.session is transport.session  # lookups and polls share the session
+        assert engine.plan_runner("a").sender.transport is plan_transport
     assert transport.session.closed

@@ -354,7 +354,7 @@ async def test_a_version_1_journal_is_brought_up_to_date_and_keeps_its_campaigns
         columns = await journal.call(lambda conn: [r[1] for r in conn.execute("PRAGMA table_info(batches)")])
         held = await journal.call(lambda conn: [r[1] for r in conn.execute("PRAGMA table_info(held)")])
         blocks = await journal.call(lambda conn: [r[1] for r in conn.execute("PRAGMA table_info(blocks)")])
-    assert version == SCHEMA_VERSION == 4 and "members" not in columns and "members" not in held
+    assert version == SCHEMA_VERSION == 5 and "members" not in columns and "members" not in held
     assert blocks == ["lo", "campaign", "hi", "numbers", "params"]
     async with await Journal.open(path) as journal:  # opened again: nothing left to do
         assert (await journal.campaign("c")) == c
@@ -368,7 +368,7 @@ async def test_a_version_2_journal_moves_the_members_its_batches_hold_out_of_the
     path = tmp_path / "v2.db"
     async with await Journal.open(tmp_path / "model.db") as journal:  # a campaign row as this bulksend writes it
         c = await new_campaign(journal, tmp_path)
-        campaign_row = await journal.call(lambda conn: conn.execute("SELECT * FROM campaigns").fetchone())
+        campaign_row = await journal.call(lambda conn: conn.execute("SELECT * FROM campaigns").fetchone()[:25])  # v1's
     conn = sqlite3.connect(path)
     conn.executescript(MIGRATIONS[0] + ";" + MIGRATIONS[1] + ";PRAGMA user_version = 2;")
     conn.execute(f"INSERT INTO campaigns VALUES ({','.join('?' * len(campaign_row))})", campaign_row)
@@ -395,7 +395,7 @@ async def test_a_version_3_journal_keeps_its_held_batches_as_blocks_of_text(tmp_
     path = tmp_path / "v3.db"
     async with await Journal.open(tmp_path / "model.db") as journal:
         c = await new_campaign(journal, tmp_path)
-        campaign_row = await journal.call(lambda conn: conn.execute("SELECT * FROM campaigns").fetchone())
+        campaign_row = await journal.call(lambda conn: conn.execute("SELECT * FROM campaigns").fetchone()[:25])  # v1's
     conn = sqlite3.connect(path)
     conn.executescript(";".join(MIGRATIONS[:3]) + ";PRAGMA user_version = 3;")
     conn.execute(f"INSERT INTO campaigns VALUES ({','.join('?' * len(campaign_row))})", campaign_row)

@@ -118,3 +118,41 @@ def test_status_of_a_missing_journal_says_so(tmp_path: Path, capsys) -> None:
     assert main(["status", "--journal", str(tmp_path / "nope.db")]) == 2
     assert "no journal at" in capsys.readouterr().err
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_random_bytes_mid_file_are_found_at_open_by_send_and_resume(tmp_path: Path, capsys) -> None:
+    """Damage the header read never reaches (a page in the middle): quick_check finds it."""
+    journal = tmp_path / "journal.db"
+    make_journal(journal, tmp_path)
+    pages = journal.stat().st_size // 4096
+    assert pages > 6
+    with journal.open("r+b") as f:
+        f.seek(4096 * (pages // 2) + 100)
+        f.write(os.urandom(2000))
+    before = digest(journal)
+    argv = send_argv(tmp_path, journal)
+    argv[argv.index("--campaign") + 1] = "another"  # a new campaign would not read the damaged pages
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bulksend: journal {journal} is damaged or not a bulksend journal (") and "quick_check" in err
+    assert err.count("\n") == 1
+    assert main(["resume", "c", "-c", str(tmp_path / "c.toml"), "--journal", str(journal)]) == 2
+    assert "is damaged" in capsys.readouterr().err
+    assert digest(journal) == before
+
+
+@pytest.mark.parametrize(("raised", "kind"), [
+    (sqlite3.OperationalError("database or disk is full"), "machine"),
+    (sqlite3.OperationalError("disk I/O error"), "machine"),
+    (OSError(28, "No space left on device"), "machine"),
+    (OSError(5, "Input/output error"), "machine"),
+    (sqlite3.DatabaseError("database disk image is malformed"), "input"),
+    (OSError(13, "Permission denied"), "input"),
+])
+def test_a_failing_disk_is_the_machine_s_fault_a_bad_file_the_input_s(tmp_path: Path, raised: BaseException,
+                                                                       kind: str) -> None:
+    from bulksend.errors import MachineFailure
+
+    error = Journal(tmp_path / "j.db")._translate(raised)
+    assert isinstance(error, MachineFailure if kind == "machine" else JournalError)
+    assert str(error).startswith(f"journal {tmp_path / 'j.db'}") and "\n" not in str(error)

@@ -458,9 +458,10 @@ def test_terminal_summary_names_every_figure() -> None:
 def test_html_report_is_self_contained_with_the_plots() -> None:
     html = render_result(synthetic_result())  # type: ignore[arg-type]
     assert html.startswith("<!DOCTYPE html>")
-    assert html.count("<svg") == 4
+    assert html.count("<svg") == 6  # four over time, two percentile distributions
     for title in ("Rate: target vs achieved", "HTTP latency per second", "429s, failures",
-                  "Delivery latency", "saturated: ", "p99 from intended", "delivered"):
+                  "Delivery latency", "saturated: ", "p99 from intended", "delivered",
+                  "Latency by percentile", "Delivery latency by percentile"):
         assert title in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
     assert "<script" not in html
@@ -476,7 +477,8 @@ def test_find_max_text_and_report() -> None:
     text = format_find_max(found)
     assert "highest sustainable rate 350.0" in text and "the plan's limit" in text
     html = render_find_max(found)
-    assert html.count("<svg") == 3 and "Highest sustainable rate: 350.0" in html
+    assert html.count("<svg") == 4 and "Highest sustainable rate: 350.0" in html
+    assert "Latency from intended time by percentile, per step" in html
     assert "700/s fail" in html and "350/s ok" in html
     assert found.to_dict()["steps"][1]["ok"] is False
 

@@ -223,6 +223,8 @@ async def test_a_stop_signal_ends_the_run_and_keeps_the_figures(sandbox: Sandbox
     assert stopped_at and time.monotonic() - stopped_at[0] < 3  # ends soon after the signal
     assert result.stopped == INTERRUPTED
     assert 50 <= result.recipients_sent < 2000 and result.accepted == result.recipients_sent
+    # the rates are over the seconds that ran, not the 10 planned
+    assert 0 < result.ran < 10 and result.target_rate == pytest.approx(200, rel=0.1)
 
 
 # -- the command line (the sandbox runs in a thread: the CLI makes its own loop) --
@@ -268,7 +270,7 @@ def test_cli_json_and_html_report(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert data["recipients_sent"] == 200 and data["statuses"] == {"201": 100}
     assert data["latency"]["p99"] >= data["latency"]["p50"] > 0 and "p99.9" in data["service_time"]
     html = report.read_text(encoding="utf-8")
-    assert html.count("<svg") == 3 and "Rate: target vs achieved" in html
+    assert html.count("<svg") == 4 and "Rate: target vs achieved" in html  # 3 over time, 1 distribution
 
 
 def test_cli_table_and_find_max(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

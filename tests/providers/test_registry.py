@@ -74,3 +74,50 @@ def test_callback_checks_come_from_the_provider() -> None:
     assert check is not None and not check("POST", "/callbacks/xs", b"{}", {}, 0.0)
     classic = PROVIDERS["sinch_classic"].callback_check(config.plan("cl"), env)
     assert classic is not None and not classic("POST", "/callbacks/cl", b"{}", {}, 0.0)
+
+
+def test_a_verifier_says_what_the_replay_guard_needs_and_never_raises_on_hostile_headers() -> None:
+    from bulksend.providers import parse_config
+    from bulksend.providers.base import Verified
+    from bulksend.providers.signing import (
+        MAX_SKEW,
+        SIG,
+        SIG_TIMESTAMP,
+        basic_auth,
+        iso_timestamp,
+        sign_classic,
+        webhook_hmac_headers,
+    )
+
+    config = parse_config({"plans": {
+        "xs": {"provider": "sinch_xms", "service_plan_id": "p", "base_url": "http://127.0.0.1:1", "rate": 1,
+               "burst": 200, "callback_secret_env": "CB"},
+        "ct": {"provider": "clickatell", "base_url": "http://127.0.0.1:1", "rate": 1, "burst": 200,
+               "callback_secret_env": "CB"},
+        "cl": {"provider": "sinch_classic", "base_url": "http://127.0.0.1:1", "rate": 1, "burst": 1,
+               "max_batch": 1, "key_env": "K", "secret_env": "S"},
+    }})
+    env, now, body = {"CB": "shh", "K": "k", "S": SECRET}, 1_700_000_000.0, b'{"type": "mo_text"}'
+    xms = PROVIDERS["sinch_xms"].verifier(config.plan("xs"), env)
+    assert xms is not None
+    signed = webhook_hmac_headers("shh", body, "n-1", int(now))
+    assert xms("POST", "/callbacks/xs", body, signed, now) == Verified(signed[SIG], now + MAX_SKEW)
+    hostile = {**signed, SIG_TIMESTAMP: "9" * 400}
+    raw = PROVIDERS["sinch_xms"].callback_check(config.plan("xs"), env)
+    assert raw is not None
+    with pytest.raises(OverflowError):  # what a bare signature routine does with it...
+        raw("POST", "/callbacks/xs", body, hostile, now)
+    assert xms("POST", "/callbacks/xs", body, hostile, now) is None  # ...and the verifier refuses instead
+    assert xms("POST", "/callbacks/xs", body, {**signed, SIG: signed[SIG] + "\u00e9"}, now) is None
+
+    classic = PROVIDERS["sinch_classic"].verifier(config.plan("cl"), env)
+    assert classic is not None
+    headers = sign_classic("POST", "/callbacks/cl", body, "application/json", "k", SECRET, iso_timestamp(now))
+    found = classic("POST", "/callbacks/cl", body, headers, now)
+    assert found == Verified(headers["Authorization"].rpartition(":")[2], now + MAX_SKEW)
+    assert classic("POST", "/callbacks/cl", body, {**headers, "x-timestamp": "9" * 30}, now) is None
+
+    clickatell = PROVIDERS["clickatell"].verifier(config.plan("ct"), env)
+    assert clickatell is not None
+    assert clickatell("POST", "/callbacks/ct", body, {"Authorization": basic_auth("u", "shh")}, now) == Verified()
+    assert clickatell("POST", "/callbacks/ct", body, {"Authorization": "Basic \u00ff\u00fe"}, now) is None
