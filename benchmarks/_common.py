@@ -33,14 +33,15 @@ def received(url: str, plan: str) -> int:
     return int(stats.get("recipients", 0))
 
 
-def measured(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float, float]:
+def measured(cmd: list[str], cwd: Path | None = None,
+             env: dict[str, str] | None = None) -> tuple[str, float, float, float]:
     """Run ``cmd``: (stdout, wall s, peak RSS MB, CPU s) of that child alone (wait4).
 
     CPU seconds (user + system) are the steadier figure on a busy machine.
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=cwd)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=cwd, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         code = os.waitstatus_to_exitcode(status)
@@ -49,3 +50,11 @@ def measured(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float
         if code != 0:
             raise SystemExit(f"{' '.join(cmd[:5])} failed ({code}): {err.read()[-1500:]}")
         return out.read(), wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
+
+
+def tree_env(tree: str | None) -> dict[str, str] | None:
+    """The environment that runs ``python -m bulksend`` from another source tree
+    (a checkout of an older commit, to measure before and after in one run)."""
+    if tree is None:
+        return None
+    return {**os.environ, "PYTHONPATH": str(Path(tree).resolve())}

@@ -6,6 +6,12 @@ peak RSS can be read from ``wait4``. Unthrottled plan, same concurrency.
 
     python benchmarks/bench_engine.py                      # 1,000,000 recipients, 200 and 1 per batch
     python benchmarks/bench_engine.py --recipients 200000 --single 50000   # quicker
+    git worktree add /tmp/before REV && python benchmarks/bench_engine.py --before /tmp/before
+
+With ``--before TREE`` the bulksend of another source tree (an older commit
+checked out there) runs as a third contender in the same rounds, so a
+change is measured before and after in one run, each against the same
+baseline.
 
 Prints, per batch size: recipients/s, requests/s and peak RSS for each
 contender, and bulksend's ratio to the baseline. The contenders alternate
@@ -26,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import measured, received, start_sandbox  # noqa: E402
+from _common import measured, received, start_sandbox, tree_env  # noqa: E402
 
 
 def make_list(path: Path, count: int) -> Path:
@@ -57,8 +63,8 @@ def baseline_cmd(url: str, plan: str, listing: Path, batch: int, concurrency: in
 
 
 def contender(name: str, cmd: list[str], url: str, plan: str, expected: int,
-              cwd: Path | None = None) -> dict[str, float | str]:
-    out, _wall, rss, cpu = measured(cmd, cwd)
+              cwd: Path | None = None, env: dict[str, str] | None = None) -> dict[str, float | str]:
+    out, _wall, rss, cpu = measured(cmd, cwd, env)
     data = json.loads(out.strip().splitlines()[-1])
     got = received(url, plan)
     elapsed = float(data["elapsed_s"])
@@ -102,6 +108,8 @@ def main() -> None:
     ap.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "bulksend-bench"))
     ap.add_argument("--bulksend-arg", action="append", default=[],
                     help="extra argument for 'bulksend send' (repeatable), e.g. --bulksend-arg=--no-journal")
+    ap.add_argument("--before", metavar="TREE",
+                    help="also run the bulksend of this source tree (e.g. a worktree of an older commit) each round")
     args = ap.parse_args()
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
@@ -115,9 +123,16 @@ def main() -> None:
             for batch, listing, count in ((200, big, args.recipients), (1, small, args.single)):
                 base: list[dict[str, float | str]] = []
                 bulk: list[dict[str, float | str]] = []
+                before: list[dict[str, float | str]] = []
                 for r in range(args.rounds):
                     base.append(contender("baseline (aiohttp+json)", baseline_cmd(
                         url, f"base{batch}-{r}", listing, batch, args.concurrency), url, f"base{batch}-{r}", count))
+                    if args.before:
+                        old = work / f"old{batch}-{r}"
+                        old.mkdir()
+                        before.append(contender("bulksend (before)", bulksend_cmd(
+                            url, f"old{batch}-{r}", listing, batch, args.concurrency, old, args.bulksend_arg),
+                            url, f"old{batch}-{r}", count, cwd=old, env=tree_env(args.before)))
                     fresh = work / f"bulk{batch}-{r}"  # each run its own journal (if on)
                     fresh.mkdir()
                     bulk.append(contender("bulksend", bulksend_cmd(
@@ -126,14 +141,17 @@ def main() -> None:
                 for a, b in zip(base, bulk):
                     print(f"  round: baseline {float(a['rate']):,.0f} rec/s {float(a['cpu_us_per_recipient']):.2f} us, "
                           f"bulksend {float(b['rate']):,.0f} rec/s {float(b['cpu_us_per_recipient']):.2f} us", flush=True)
-                rows = [median_row(base), median_row(bulk)]
+                rows = [median_row(base), *([median_row(before)] if before else []), median_row(bulk)]
                 print(f"\n{count:,} recipients, {batch} per batch, median of {args.rounds}")
                 print_table(rows)
-                ratio = float(rows[1]["rate"]) / float(rows[0]["rate"])
-                rounds = [float(b["rate"]) / float(a["rate"]) for a, b in zip(base, bulk)]
-                each = ", ".join(f"{r:.2f}" for r in rounds)
-                print(f"bulksend / baseline throughput: {ratio:.2f}x of the medians, "
-                      f"{statistics.median(rounds):.2f}x the median round (rounds: {each})")
+                for name, runs in (("bulksend (before)", before), ("bulksend", bulk)):
+                    if not runs:
+                        continue
+                    ratio = float(median_row(runs)["rate"]) / float(rows[0]["rate"])
+                    rounds = [float(b["rate"]) / float(a["rate"]) for a, b in zip(base, runs)]
+                    each = ", ".join(f"{r:.2f}" for r in rounds)
+                    print(f"{name} / baseline throughput: {ratio:.2f}x of the medians, "
+                          f"{statistics.median(rounds):.2f}x the median round (rounds: {each})")
     finally:
         proc.terminate()
         proc.wait(5)

@@ -84,7 +84,12 @@ class PlanConfig:
     rate: float
     burst: int
     max_batch: int = 200
+    #: requests in flight at most; with ``concurrency = "auto"`` the start, resized as it runs
     concurrency: int = 8
+    #: ``concurrency = "auto"``: sized from the rate and the measured latency (Little's law)
+    auto_concurrency: bool = False
+    #: the most ``concurrency = "auto"`` may reach
+    max_concurrency: int = 64
     sender: str | None = None
     max_parts: int | None = None
     timeout: float = 30.0
@@ -157,7 +162,7 @@ def parse_config(raw: Mapping[str, Any], source: str, providers: Mapping[str, Pl
 JOURNAL_KEYS = frozenset({"path", "synchronous", "busy_timeout", "stop_timeout"})
 
 _COMMON = frozenset({
-    "provider", "base_url", "rate", "burst", "max_batch", "concurrency",
+    "provider", "base_url", "rate", "burst", "max_batch", "concurrency", "max_concurrency",
     "from", "max_parts", "timeout", "retry", "auto_pause", "proxy", "proxy_auth_env", "ca_file",
 })
 
@@ -190,7 +195,7 @@ def _plan(name: str, table: Any, source: str, providers: Mapping[str, PlanRules]
         rate=rate,
         burst=burst,
         max_batch=max_batch,
-        concurrency=_get(table, "concurrency", int, where, source, 8, minimum=1),
+        **_concurrency(table, where, source),
         sender=_get(table, "from", str, where, source, None),
         max_parts=_get(table, "max_parts", int, where, source, None, minimum=1),
         timeout=float(_get(table, "timeout", (int, float), where, source, 30.0, minimum=0.001)),
@@ -229,6 +234,17 @@ def _network(table: Mapping[str, Any], where: str, source: str) -> NetworkConfig
             raise ConfigError(f"{source}: {where}.ca_file: no such file: {ca_file!r}")
         ca_file = str(path)
     return NetworkConfig(proxy, auth_env, ca_file)
+
+
+def _concurrency(table: Mapping[str, Any], where: str, source: str) -> dict[str, Any]:
+    """``concurrency``: a number, or ``"auto"`` (then capped by ``max_concurrency``, default 64)."""
+    most = _get(table, "max_concurrency", int, where, source, 64, minimum=1)
+    if table.get("concurrency") == "auto":
+        return {"concurrency": min(8, most), "auto_concurrency": True, "max_concurrency": most}
+    if isinstance(table.get("concurrency"), str):
+        raise ConfigError(f"{source}: {where}.concurrency must be a number or \"auto\", "
+                          f"not {table['concurrency']!r}")
+    return {"concurrency": _get(table, "concurrency", int, where, source, 8, minimum=1), "max_concurrency": most}
 
 
 def _base_url(table: Mapping[str, Any], where: str, source: str) -> str | None:

@@ -231,7 +231,7 @@ class _EngineCollector:
         for outcome, attr in OUTCOMES:
             recipients.add_metric([outcome], sum(getattr(s, attr) for s in runs))
         yield recipients
-        yield CounterMetricFamily("bulksend_batches", "batches put on a plan's queue",
+        yield CounterMetricFamily("bulksend_batches", "batches whose request left (retries not counted)",
                                   value=sum(s.batches for s in runs))
         yield CounterMetricFamily("bulksend_retries", "requests sent again after a retryable failure",
                                   value=sum(s.retries for s in runs))

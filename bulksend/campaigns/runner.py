@@ -233,6 +233,7 @@ class JournaledRun:
         ledger = JournalLedger(self.journal, c, stager=stager,
                                early_marks=can_look_up(engine.plan_runner(c.target.plan).provider))
         run = engine.submit(spec, ledger=ledger, batches=ledger.batches)
+        run.stats.waiting = counts.pending  # from before: the summary counts them apart from the list read
         if stager is None:
             run.expect(counts.pending)
             run.list_read(counts.pending)

@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # types only: building the parser must not import the engine
     from bulksend.preflight import Estimate
 
 #: the figures of one run (``CampaignSummary``); null in a dry run and when nothing ran
-RUN_FIGURES = ("recipients_read", "invalid", "duplicates", "excluded", "sent", "failed", "unknown",
-               "not_sent", "batches", "requests", "retries", "elapsed_s", "rate")
+RUN_FIGURES = ("recipients_read", "invalid", "duplicates", "excluded", "waiting", "sent", "failed", "unknown",
+               "not_sent", "batches", "requests", "retries", "elapsed_s", "rate", "limit")
 RUN_KEYS = ("command", "dry_run", "campaign", "plan", "exit_code", *RUN_FIGURES, "recipients",
             "stopped_reason", "last_errors", "parts", "journal", "sandbox")
 PARTS_KEYS = ("encoding", "encodings", "recipients", "parts_per_recipient", "total_parts",
@@ -35,7 +35,7 @@ PARTS_KEYS = ("encoding", "encodings", "recipients", "parts_per_recipient", "tot
 LATENCY_KEYS = ("count", "min", "mean", "p50", "p90", "p95", "p99", "max")
 #: one campaign of ``status --json``; ``journaled`` false: sent with ``--no-journal``, only ``delivery`` known
 STATUS_KEYS = ("campaign", "journaled", "state", "reason", "plan", "provider", "start", "counts", "read",
-               "invalid", "duplicates", "excluded", "staged", "rate", "eta_s", "last_errors", "created_at",
+               "invalid", "duplicates", "excluded", "staged", "rate", "sending", "written_ahead", "eta_s", "last_errors", "created_at",
                "updated_at", "parts", "delivery")
 #: ``track --json``'s ``polled`` (``TrackResult``)
 POLLED_KEYS = ("campaign", "accepted", "candidates", "requests", "updated", "final", "errors")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # types only: ``bulksend count`` must not pay for importing t
     from bulksend.campaigns.cancel import CancelSummary
     from bulksend.campaigns.runner import JournalSummary
     from bulksend.campaigns.status import CampaignView
+    from bulksend.core.limits import Limit
     from bulksend.engine import CampaignSummary
 
 
@@ -23,9 +24,11 @@ if TYPE_CHECKING:  # types only: ``bulksend count`` must not pay for importing t
 def summary_text(summary: CampaignSummary) -> str:
     """What a run did: counts, speed, the message's parts, the last errors."""
     s = summary
-    lines = [
-        f"campaign {s.campaign} on plan {s.plan}",
-        f"  read       {s.recipients_read:>10,}",
+    lines = [f"campaign {s.campaign} on plan {s.plan}"]
+    if s.waiting:  # a resume: recipients the journal held, apart from what this run read of the list
+        lines.append(f"  from before{s.waiting:>10,}   recipients the journal held (read by an earlier run)")
+    lines += [
+        f"  read       {s.recipients_read:>10,}" + ("   lines of the list, this run" if s.waiting else ""),
         f"  invalid    {s.invalid:>10,}   duplicates {s.duplicates:,}   excluded {s.excluded:,}",
         f"  sent       {s.sent:>10,}   in {s.batches:,} batches, {s.requests:,} requests, {s.retries:,} retries",
         f"  failed     {s.failed:>10,}   unknown {s.unknown:,}   not sent {s.not_sent:,}",
@@ -34,18 +37,68 @@ def summary_text(summary: CampaignSummary) -> str:
     if s.parts:
         per = s.parts["parts_per_recipient"]
         lines.append(f"  message    {s.parts['encoding']:>10}   {per['min']}-{per['max']} parts per recipient, "
-                     f"{s.parts['total_parts']:,} parts in all")
+                     f"{s.parts['total_parts']:,} parts for the {s.parts['recipients']:,} recipients taken on")
+    if s.limit is not None:
+        lines.append(f"  limited by {limit_text(s.limit)}")
     if s.stopped_reason:
         lines.append(f"  stopped: {s.stopped_reason}")
     if s.last_errors:
-        label = "last errors" if s.failed or s.unknown else "recovered from (retried)"
+        label = "last errors" if s.failed or s.unknown or s.not_sent else "recovered from (retried)"
         lines.append(f"  {label}:")
         lines.extend(f"    {err}" for err in s.last_errors[-3:])
     return "\n".join(lines) + "\n"
 
 
-def outcome_text(result: JournalSummary) -> str:
-    """How a journaled run ended: its summary, where the campaign stands, what to do next."""
+def _ms(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds * 1000:,.0f} ms"
+
+
+def limit_short(limit: Limit) -> str:
+    """What holds the rate back, in a few words (the live line)."""
+    if limit.kind == "rate":
+        return f"the plan's rate ({limit.plan_rate:,.0f}/s)"
+    if limit.kind == "concurrency":
+        return f"concurrency {limit.concurrency} ({_ms(limit.latency_s)} a request)"
+    if limit.kind == "provider":
+        return f"the provider's 429s ({limit.rate_limited:,} of {limit.requests:,} requests)"
+    return f"the client's CPU ({(limit.cpu or 0) * 100:.0f}% of a core)"
+
+
+def limit_text(limit: Limit) -> str:
+    """What held the rate back, with the figures that show it (the summary)."""
+    m = limit
+    if m.kind == "rate":
+        return f"the plan's rate: {m.achieved:,.0f} of the plan's {m.plan_rate:,.0f} recipients/s"
+    if m.kind == "concurrency":
+        each = "" if m.batch <= 1.05 else f" of {m.batch:,.0f} recipients"
+        text = (f"requests in flight: {m.concurrency} in flight{each} × {_ms(m.latency_s)} = "
+                f"{m.ceiling or 0:,.0f}/s")
+        if m.needed is not None:
+            text += f"; concurrency {m.needed} would reach the plan's {m.plan_rate:,.0f}/s"
+        return text
+    if m.kind == "provider":
+        share = 100.0 * m.rate_limited / m.requests if m.requests else 0.0
+        return (f"the provider: {m.rate_limited:,} of {m.requests:,} requests ({share:.0f}%) answered 429; "
+                f"its limit is below the plan's {m.plan_rate:,.0f}/s")
+    return (f"the client's CPU: {(m.cpu or 0) * 100:.0f}% of a core busy at {m.achieved:,.0f} recipients/s "
+            f"(the plan allows {m.plan_rate:,.0f}/s)")
+
+
+def go_on_with(campaign: str, config_path: str | None = None, journal: str | None = None) -> str:
+    """The command that resumes ``campaign``, with the paths it was given (none it was not)."""
+    import shlex
+
+    cmd = f"bulksend resume {shlex.quote(campaign)}"
+    # resume needs the config: a status not given one cannot know which it was
+    cmd += f" --config {shlex.quote(config_path)}" if config_path else " --config <the campaign's config file>"
+    if journal:
+        cmd += f" --journal {shlex.quote(journal)}"
+    return cmd
+
+
+def outcome_text(result: JournalSummary, config_path: str | None = None, journal: str | None = None) -> str:
+    """How a journaled run ended: its summary, where the campaign stands, what to do next.
+    ``config_path``, ``journal``: as given on the command line, for the command to go on with."""
     out = summary_text(result.summary) if result.summary is not None else ""
     n = result.counts
     line = (f"journal {result.journal}: campaign {result.campaign} {result.state}"
@@ -56,7 +109,7 @@ def outcome_text(result: JournalSummary) -> str:
         line += f", in flight {n.in_flight:,}"
     out += line + "\n"
     if result.state in ("paused", "scheduled"):
-        out += f"go on with: bulksend resume {result.campaign} --config FILE\n"
+        out += f"go on with: {go_on_with(result.campaign, config_path, journal)}\n"
     elif n.unknown:
         out += (f"{n.unknown:,} recipients may or may not have been sent (the provider cannot be asked); "
                 f"'bulksend resume {result.campaign} --resend-unknown' sends them again\n")
@@ -81,12 +134,18 @@ def demo_sandbox_text(received: dict[str, Any], workdir: str) -> str:
 
 # -- status --------------------------------------------------------------------
 def _progress(v: CampaignView) -> str:
+    """Accepted of all; the rest said apart (failed and unknown are in their own columns)."""
     n = v.counts
     if not v.record.staged:
+        if v.state == "cancelled":
+            return f"{n.accepted:,} accepted; cancelled while reading the list ({v.record.read:,} lines read)"
         return f"staging ({v.record.read:,} read)"
-    done = n.settled
-    pct = 100.0 * done / n.total if n.total else 100.0
-    return f"{done:,}/{n.total:,} {pct:.0f}%"
+    pct = 100.0 * n.accepted / n.total if n.total else 100.0
+    text = f"{n.accepted:,}/{n.total:,} {pct:.0f}%"
+    withdrawn = n.cancelled + (n.pending if v.state == "cancelled" else 0)  # never to be sent
+    if withdrawn:
+        text += f", {withdrawn:,} cancelled"
+    return text
 
 
 def status_list(views: list[CampaignView]) -> str:
@@ -109,7 +168,8 @@ def duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def status_one(v: CampaignView, now: float | None = None) -> str:
+def status_one(v: CampaignView, now: float | None = None, config_path: str | None = None,
+               journal: str | None = None) -> str:
     """``bulksend status NAME``: one campaign's counts by state, rate, ETA and last errors."""
     c, n = v.record, v.counts
     state = v.state + (f": {c.reason}" if c.reason else "")
@@ -129,9 +189,11 @@ def status_one(v: CampaignView, now: float | None = None) -> str:
         f"  accepted    {n.accepted:>12,}",
         f"  failed      {n.failed:>12,}",
         f"  unknown     {n.unknown:>12,}",
-        f"  in flight   {n.in_flight:>12,}",
-        f"  pending     {n.pending:>12,}",
+        f"  in flight   {v.sending:>12,}",
     ]
+    if v.ahead:
+        lines.append(f"  queued      {v.ahead:>12,}   (written to the journal ahead of their requests)")
+    lines.append(f"  pending     {n.pending:>12,}")
     if n.cancelled:
         lines.append(f"  cancelled   {n.cancelled:>12,}")
     if v.rate:
@@ -144,7 +206,7 @@ def status_one(v: CampaignView, now: float | None = None) -> str:
     for err in v.last_errors:
         lines.append(f"  last error  {err}")
     if v.state in ("paused", "interrupted", "scheduled"):
-        lines.append(f"  go on with  bulksend resume {c.name} --config FILE")
+        lines.append(f"  go on with  {go_on_with(c.name, config_path, journal)}")
     return "\n".join(lines)
 
 

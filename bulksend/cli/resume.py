@@ -52,5 +52,5 @@ def _resume(args: argparse.Namespace) -> int:
     result = run_loop(resume_campaign(
         config, args.campaign, settings, options=options, plan=args.plan, handle_signals=True,
         on_start=None if args.no_progress else progress, on_event=note(args.no_progress and args.json)))
-    print_outcome(result, args.json, "resume")
+    print_outcome(result, args.json, args, "resume")
     return result.exit_code

@@ -85,23 +85,25 @@ def stop_timeout(args: argparse.Namespace, settings: JournalSettings) -> float:
     return settings.stop_timeout if value is None else float(value)
 
 
-def print_outcome(result: JournalSummary, as_json: bool, command: str = "send") -> None:
+def print_outcome(result: JournalSummary, as_json: bool, args: argparse.Namespace | None = None,
+                  command: str = "send") -> None:
+    """``args``: the command's, so "go on with" names the config and journal it was given."""
     if as_json:
         from bulksend.cli.json_out import journaled
 
         print_json(journaled(command, result))
     else:
-        sys.stdout.write(outcome_text(result))
+        sys.stdout.write(outcome_text(result, getattr(args, "config", None), getattr(args, "journal", None)))
 
 
 def note(quiet: bool) -> Callable[[str], None]:
     """Where a run's events go: stderr, as ``bulksend: ...`` lines (nowhere when ``quiet``)."""
-    # On a terminal the progress line is cleared first; it is drawn again on its next tick.
-    clear = "\r\x1b[K" if sys.stderr.isatty() else ""
-
+    # On a terminal the note goes above the progress line.
     def emit(text: str) -> None:
         if not quiet:
-            print(f"{clear}bulksend: {text}", file=sys.stderr, flush=True)
+            from bulksend.cli.progress import note as above_progress
+
+            above_progress(f"bulksend: {text}", sys.stderr)
     return emit
 
 

@@ -121,7 +121,7 @@ def _send_journaled(args: argparse.Namespace, config: Config, spec: CampaignSpec
     result = run_loop(send_journaled(
         config, spec, settings, options=options, handle_signals=True, fresh=args.campaign is None,
         on_start=None if args.no_progress else progress, on_event=note(args.no_progress and args.json)))
-    print_outcome(result, args.json)
+    print_outcome(result, args.json, args)
     return result.exit_code
 
 

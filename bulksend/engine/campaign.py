@@ -12,13 +12,14 @@ import asyncio
 import csv
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from bulksend.config import AutoPauseConfig
 from bulksend.core.estimate import BodyMeter
+from bulksend.core.limits import Limit, Measured, limit
 from bulksend.engine.ledger import Ledger
 from bulksend.errors import BulksendError, CampaignRefused, InputError
 from bulksend.lists.rejects import RejectsFile
@@ -54,6 +55,15 @@ class CampaignSpec:
             raise InputError(f"campaign name {self.name!r}: 1 to 100 characters, no ':'")
 
 
+@dataclass(frozen=True, slots=True)
+class RetryWait:
+    """A batch waiting to be sent again: try ``attempt`` of ``attempts``, due at ``at`` (the loop's clock)."""
+
+    attempt: int
+    attempts: int
+    at: float
+
+
 @dataclass(slots=True)
 class CampaignStats:
     recipients_read: int = 0
@@ -64,25 +74,54 @@ class CampaignStats:
     failed: int = 0
     unknown: int = 0
     not_sent: int = 0
+    #: batches whose request left (not those queued and then skipped by a stop)
     batches: int = 0
     requests: int = 0
     retries: int = 0
     lookups: int = 0
+    #: recipients in requests sent and not yet answered (at most concurrency x batch size)
+    in_flight: int = 0
+    #: recipients the run had from before its list (a journal's pending ones)
+    waiting: int = 0
+    #: requests the provider answered 429 (too many requests)
+    rate_limited: int = 0
+    #: answered requests and the seconds they took in all (their mean is the latency)
+    answered: int = 0
+    latency_total: float = 0.0
+    #: why the last try failed ("" after a success), and the retry it waits for
+    problem: str = ""
+    retry: RetryWait | None = None
     #: an estimate of the lines to read (and recipients already waiting), for progress only
     total_hint: int | None = None
     #: recipients this run settles in all, once the whole list is read (see ``list_read``)
     total: int | None = None
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    #: CPU seconds the process had used when the run started, and when it ended
+    cpu_started: float = field(default_factory=time.process_time)
+    cpu_finished: float | None = None
 
-    def list_read(self, waiting: int = 0) -> None:
+    def list_read(self, waiting: int | None = None) -> None:
         """The whole list is read: the total is known (plus ``waiting``, the
         recipients the run had from before, such as a journal's)."""
-        self.total = waiting + self.recipients_read - self.invalid - self.duplicates - self.excluded
+        if waiting is not None:
+            self.waiting = waiting
+        self.total = self.admitted
+
+    @property
+    def admitted(self) -> int:
+        """Recipients this run took on so far: those waiting from before, and the list's read so far
+        less its invalid lines, repeats and exclusions."""
+        return self.waiting + self.recipients_read - self.invalid - self.duplicates - self.excluded
 
     @property
     def settled(self) -> int:
         return self.sent + self.failed + self.unknown + self.not_sent
+
+    @property
+    def latency(self) -> float | None:
+        """Mean seconds a request took to be answered, None before the first answer."""
+        return self.latency_total / self.answered if self.answered else None
 
     @property
     def elapsed(self) -> float:
@@ -97,6 +136,8 @@ class CampaignSummary:
     invalid: int
     duplicates: int
     excluded: int
+    #: recipients the run had from before its list (a journal's, on resume); not in ``recipients_read``
+    waiting: int
     sent: int
     failed: int
     unknown: int
@@ -109,11 +150,19 @@ class CampaignSummary:
     exit_code: int
     stopped_reason: str = ""
     last_errors: tuple[str, ...] = ()
-    #: encoding, parts per recipient and total parts of what was admitted
+    #: encoding, parts per recipient and total parts of the recipients this run read and admitted
     parts: dict[str, Any] = field(default_factory=dict)
+    #: what held the rate back (None: nothing measured says, e.g. a short run)
+    limit: Limit | None = None
+
+    @property
+    def admitted(self) -> int:
+        return self.waiting + self.recipients_read - self.invalid - self.duplicates - self.excluded
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["limit"] = self.limit.to_dict() if self.limit is not None else None
+        return out
 
 
 class _CsvSink:
@@ -152,7 +201,11 @@ class CampaignRun:
         self.batch_size = batch_size
         self.meter = meter or BodyMeter(spec.message.max_parts)
         self.rate = rate
+        #: requests in flight at most on its plan (set by the plan's pacer; ``concurrency = "auto"`` changes it)
+        self.concurrency = 0
         self.stats = CampaignStats()
+        #: called once, when the run is done, before ``wait`` returns (the progress line ends there)
+        self.on_done: list[Callable[[], None]] = []
         self.stopping = False
         self.stopped_reason = ""
         self.refused: CampaignRefused | None = None
@@ -227,7 +280,6 @@ class CampaignRun:
                         self._never_sent(numbers_of(batch.recipients))
                     break
                 self._outstanding += 1
-                self.stats.batches += 1
                 await queue_put((batch, self))
         except BulksendError as exc:
             self.crash(exc)
@@ -369,9 +421,14 @@ class CampaignRun:
     def _check_done(self) -> None:
         if self._produced and self._outstanding <= 0 and not self._done.is_set():
             self.stats.finished = time.monotonic()
+            self.stats.cpu_finished = time.process_time()
+            self.stats.not_sent = max(self.stats.not_sent, self.stats.admitted - self.stats.sent
+                                      - self.stats.failed - self.stats.unknown)
             self._results.close()
             self._rejects.close()
             self._done.set()
+            for callback in self.on_done:
+                callback()
 
     async def wait(self) -> CampaignSummary:
         await self._done.wait()
@@ -387,13 +444,32 @@ class CampaignRun:
         return CampaignSummary(
             campaign=self.spec.name, plan=self.spec.plan,
             recipients_read=s.recipients_read, invalid=s.invalid, duplicates=s.duplicates,
-            excluded=s.excluded, sent=s.sent, failed=s.failed, unknown=s.unknown,
+            excluded=s.excluded, waiting=s.waiting, sent=s.sent, failed=s.failed, unknown=s.unknown,
             not_sent=s.not_sent, batches=s.batches, requests=s.requests, retries=s.retries,
             elapsed_s=round(elapsed, 3), rate=round(s.sent / elapsed, 1) if elapsed > 0 else 0.0,
             exit_code=self.exit_code(), stopped_reason=self.stopped_reason,
             last_errors=tuple(self.errors),
             parts=self.meter.tally.to_dict(self.rate) if self.meter.tally.recipients else {},
+            limit=self.limit(),
         )
+
+    def measured(self, achieved: float | None = None, elapsed: float | None = None) -> Measured:
+        """The figures ``core.limits.limit`` judges, over the whole run (or ``achieved`` over a
+        recent window, for the live view)."""
+        s = self.stats
+        took = s.elapsed if elapsed is None else elapsed
+        cpu = ((s.cpu_finished or time.process_time()) - s.cpu_started) / took if took > 0 else None
+        if achieved is None:
+            achieved = (s.sent + s.failed + s.unknown) / took if took > 0 else 0.0
+        return Measured(achieved=achieved, plan_rate=self.rate or 0.0, concurrency=self.concurrency,
+                        batch=(s.sent + s.failed + s.unknown) / s.batches if s.batches else self.batch_size,
+                        latency_s=s.latency, requests=s.requests, rate_limited=s.rate_limited, cpu=cpu)
+
+    def limit(self) -> Limit | None:
+        """What held this run's rate back (a run shorter than a second or of one request: nothing)."""
+        if self.rate is None or self.stats.requests < 2 or self.stats.elapsed < 1.0:
+            return None
+        return limit(self.measured())
 
     def exit_code(self) -> int:
         s = self.stats

@@ -31,6 +31,8 @@ put a ``MockTransport`` in place of the network.
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -38,13 +40,17 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from bulksend.config import PlanConfig
+from bulksend.core.limits import auto_concurrency
 from bulksend.engine.bucket import RecipientBucket
+from bulksend.engine.campaign import RetryWait
+from bulksend.engine.slots import Slots
 from bulksend.engine.calls import ProviderCalls
 from bulksend.engine.retry import Sleep, retrying
 from bulksend.engine.transport import Transport
 from bulksend.errors import (
     AmbiguousOutcome,
     CampaignRefused,
+    ProviderError,
     TransientError,
     Unreachable,
 )
@@ -80,14 +86,19 @@ class BatchSender:
         #: the loop's clock (an attribute, so a test can set another)
         self.clock: Callable[[], float] = asyncio.get_running_loop().time
         self.timeout = aiohttp.ClientTimeout(total=plan.timeout)
+        #: seconds a request takes to be answered, a moving mean (None before the first answer)
+        self.latency: float | None = None
+        #: called with a batch's size after each answer (``concurrency = "auto"`` resizes there)
+        self.on_answer: Callable[[int], None] | None = None
 
     async def deliver(self, batch: Batch, run: CampaignRun) -> tuple[BatchResult, int]:
         """The batch's result and how many send attempts it took."""
         state = _Attempts()
+        run.stats.batches += 1
         try:
             return await self._attempt(batch, run, state), state.count
         except (TransientError, AmbiguousOutcome) as first:
-            run.note_error(first)
+            _failed(run, first)
             try:
                 return await self._retry(batch, run, state, first), state.count
             except TransientError as exc:
@@ -103,7 +114,13 @@ class BatchSender:
         self, batch: Batch, run: CampaignRun, state: _Attempts, first: Exception
     ) -> BatchResult:
         replay: Exception | None = first
-        async for attempt in retrying(self.plan.retry, sleep=self.sleep):
+        policy = self.plan.retry
+
+        async def sleep(delay: float) -> None:  # what the progress line shows while it waits
+            run.stats.retry = RetryWait(state.count + 1, policy.attempts, time.monotonic() + delay)
+            await self.sleep(delay)
+
+        async for attempt in retrying(policy, sleep=sleep):
             with attempt:
                 if replay is not None:
                     exc, replay = replay, None
@@ -112,7 +129,7 @@ class BatchSender:
                 try:
                     return await self._attempt(batch, run, state)
                 except (TransientError, AmbiguousOutcome) as exc:
-                    run.note_error(exc)
+                    _failed(run, exc)
                     raise
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
@@ -127,14 +144,26 @@ class BatchSender:
         state.count += 1
         run.stats.requests += 1
         request = self.provider.send_request(batch, run.spec.message)
+        stats = run.stats
         left_at = self.clock()
+        stats.in_flight += batch.size
         try:
             response = await self.transport.send(request, self.timeout)
         except AmbiguousOutcome:
             state.ambiguous = True
             state.left_at = left_at
             raise
-        return self.provider.parse_send(batch, response)
+        finally:
+            stats.in_flight -= batch.size
+        took = self.clock() - left_at
+        stats.answered += 1
+        stats.latency_total += took
+        self.latency = took if self.latency is None else 0.8 * self.latency + 0.2 * took
+        if self.on_answer is not None:
+            self.on_answer(batch.size)
+        result = self.provider.parse_send(batch, response)
+        stats.problem, stats.retry = "", None
+        return result
 
     async def _reconcile(self, batch: Batch, run: CampaignRun, state: _Attempts) -> BatchResult | None:
         """Ask the provider whether it took the batch; None means send again.
@@ -163,6 +192,20 @@ class BatchSender:
         return self.provider.parse_lookup(batch, await self.calls.once(lookup))
 
 
+def _failed(run: CampaignRun, exc: ProviderError) -> None:
+    """A try failed: keep its text (the last errors, and why the progress line is stuck)."""
+    run.note_error(exc)
+    stats = run.stats
+    if exc.status == 429:
+        stats.rate_limited += 1
+    if isinstance(exc, Unreachable):
+        # the socket's own words ("connection refused") when the network error is at hand
+        errno = getattr(getattr(exc.__context__, "os_error", None), "errno", None)
+        stats.problem = f"provider unreachable: {os.strerror(errno).lower() if errno else exc}"
+    else:
+        stats.problem = f"answered {exc.status}: {exc}" if exc.status else str(exc)
+
+
 def _gave_up(exc: TransientError | AmbiguousOutcome, status: Status) -> BatchResult:
     code = exc.code or (str(exc.status) if exc.status else "transient")
     return BatchResult(Outcome(status, code=code, text=str(exc)))
@@ -181,9 +224,22 @@ class PlanRunner:
         self.queue: asyncio.Queue[tuple[Batch, CampaignRun]] = asyncio.Queue(
             maxsize=max(4, 2 * plan.concurrency))
         self.feed_lock = asyncio.Lock()
-        self._slots = asyncio.Semaphore(plan.concurrency)
+        self._slots = Slots(plan.concurrency)
+        if plan.auto_concurrency:
+            self.sender.on_answer = self._resize
         self._workers: set[asyncio.Task[None]] = set()
         self._pacer: asyncio.Task[None] | None = None
+
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight at most, now (``concurrency = "auto"`` changes it as latency is measured)."""
+        return self._slots.limit
+
+    def _resize(self, batch: int) -> None:
+        """``concurrency = "auto"``: Little's law from the plan's rate and the measured latency."""
+        plan = self.plan
+        self._slots.resize(auto_concurrency(plan.rate, batch, self.sender.latency, plan.max_concurrency,
+                                            self._slots.limit))
 
     @property
     def calls(self) -> ProviderCalls:
@@ -213,6 +269,7 @@ class PlanRunner:
                 self._slots.release()
                 run.skipped(batch)
                 continue
+            run.concurrency = self._slots.limit
             worker = asyncio.create_task(self._work(batch, run))
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)

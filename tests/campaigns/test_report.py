@@ -111,7 +111,8 @@ def test_status_lists_campaigns_and_shows_one_in_detail(tmp_path: Path, capsys) 
     journal = make_campaign(tmp_path)
     assert main(["status", "--journal", str(journal)]) == 0
     listing = capsys.readouterr().out
-    assert "CAMPAIGN" in listing and "interrupted" in listing and "15/25 60%" in listing
+    # progress is what was accepted (9 of 25); failed (5) and unknown (1) have their own columns
+    assert "CAMPAIGN" in listing and "interrupted" in listing and "9/25 36%" in listing
     assert main(["status", "c", "--journal", str(journal)]) == 0
     detail = capsys.readouterr().out
     for name, value in (("accepted", 9), ("failed", 5), ("unknown", 1), ("in flight", 0), ("pending", 10)):

@@ -73,3 +73,45 @@ async def test_a_run_knows_its_total_once_it_has_read_the_list(sandbox, tmp_path
         assert run.stats.total_hint == 1002  # every line of the file but the CSV header
         assert run.stats.total == 1000
         assert "1,000/1,000" in progress_line(run.stats)
+
+
+def test_the_rate_is_over_the_last_ten_seconds() -> None:
+    from bulksend.cli.progress import RecentRate
+
+    recent = RecentRate(window=10.0)
+    assert recent.add(0.0, 0) == 0.0
+    for t in range(1, 21):  # 100/s for 10 s, then nothing for 10 s
+        rate = recent.add(float(t), min(t, 10) * 100)
+    assert rate == 0.0  # the average since the start would still say 50/s
+    assert recent.add(25.0, 1500) == 50.0  # 500 more over the last 10 s
+
+
+def test_the_bar_fills_with_accepted_recipients_only() -> None:
+    s = stats(total=100, sent=0, failed=40, not_sent=60)
+    line = progress_line(s, width=10, now=1.0, rate=0.0)
+    assert line.startswith("[xxxx......] 0/100")  # failed drawn apart; nothing accepted
+    assert "failed 40" in line and "not sent 60" in line and "ETA 0:00" not in line
+    s = stats(total=100, sent=50, in_flight=20)
+    assert progress_line(s, width=10, now=1.0, rate=10.0).startswith("[#####.....] 50/100  10/s  ETA 0:05")
+    assert "in flight 20" in progress_line(s, width=10, now=1.0, rate=10.0)
+
+
+def test_when_nothing_gets_through_the_line_says_why_and_what_it_waits_for() -> None:
+    from bulksend.engine.campaign import RetryWait
+
+    s = stats(total=200)
+    s.problem = "provider unreachable: connection refused"
+    s.retry = RetryWait(3, 8, at=14.2)
+    line = progress_line(s, width=10, now=10.5, rate=0.0)
+    assert "0/200  0/s  — provider unreachable: connection refused — retry 3/8 in 4 s" in line
+    assert "ETA" not in line
+    s.sent = 10  # something got through again: the rate speaks, not the last failure
+    assert "unreachable" not in progress_line(s, width=10, now=10.5, rate=5.0)
+
+
+def test_go_on_with_names_the_paths_given() -> None:
+    from bulksend.cli.render import go_on_with
+
+    assert go_on_with("spring", "/etc/bulk send.toml", "/var/j.db") == \
+        "bulksend resume spring --config '/etc/bulk send.toml' --journal /var/j.db"
+    assert go_on_with("spring") == "bulksend resume spring --config <the campaign's config file>"
