@@ -8,8 +8,7 @@ from typing import Any
 from bulksend.cli.common import print_json
 from bulksend.cli.render import cancel_text
 from bulksend.cli.runs import add_journal, optional_config, settings_for
-from bulksend.campaigns.cancel import cancel_campaign
-from bulksend.runtime import run as run_loop
+from bulksend.cli.common import run_loop
 
 
 def register(sub: Any) -> None:
@@ -18,13 +17,16 @@ def register(sub: Any) -> None:
         description="Mark a campaign cancelled: nothing more of it is sent. Batches the provider holds "
                     "for a future send_at (Sinch XMS) are cancelled there too, which needs --config.")
     p.add_argument("campaign", help="the campaign's name")
-    p.add_argument("--config", "-c", metavar="FILE", help="config with the campaign's plan")
+    p.add_argument("--config", "-c", metavar="FILE",
+                   help="config with the campaign's plan (default: $BULKSEND_CONFIG, else ./bulksend.toml)")
     add_journal(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.campaigns.cancel import cancel_campaign
+
     config = optional_config(args)
     result = run_loop(cancel_campaign(settings_for(args, config), args.campaign, config))
     if args.json:

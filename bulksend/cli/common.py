@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import orjson
 
-from bulksend.engine import CampaignSummary
 from bulksend.errors import InputError
+
+if TYPE_CHECKING:  # types only: parsing the arguments must not import the engine
+    from bulksend.engine import CampaignSummary
+
+T = TypeVar("T")
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """``bulksend.runtime.run``, imported when a command runs (asyncio is not needed to parse)."""
+    from bulksend.runtime import run
+
+    return run(main)
+
+
+#: how --config is found when it is not given (bulksend.cli.find_config does it)
+CONFIG_DISCOVERY = "default: $BULKSEND_CONFIG, else ./bulksend.toml"
 
 
 def add_config(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("--config", "-c", required=required, metavar="FILE",
-                        help="TOML config with the [plans.NAME] tables")
+    """``--config``; when absent it is looked for (``find_config``), and a
+    command that needs one stops with exit 2 when none is found."""
+    parser.add_argument("--config", "-c", metavar="FILE",
+                        help=f"TOML config with the [plans.NAME] tables ({CONFIG_DISCOVERY})")
+    parser.set_defaults(config_required=required)
 
 
 def key_values(pairs: list[str] | None, flag: str) -> dict[str, str]:
@@ -29,12 +48,18 @@ def key_values(pairs: list[str] | None, flag: str) -> dict[str, str]:
 
 
 def read_message(args: argparse.Namespace) -> str:
+    """The body from ``--message`` or ``--message-file``; it is never logged (``logs.redact``)."""
+    from bulksend.cli.logs import redact
+
     if args.message is not None:
+        redact(str(args.message))
         return str(args.message)
     if args.message_file:
         try:
             with open(args.message_file, encoding="utf-8") as f:
-                return f.read().removesuffix("\n")
+                body = f.read().removesuffix("\n")
+                redact(body)
+                return body
         except OSError as exc:
             raise InputError(f"{args.message_file}: cannot read message: {exc.strerror}") from None
         except UnicodeDecodeError as exc:

@@ -8,23 +8,20 @@ injected, so retries and reconciliation can be seen doing their work.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulksend.api import build_spec, send_campaign
-from bulksend.campaigns import RunOptions
-from bulksend.cli.common import print_json, print_summary
+from bulksend.cli.common import print_json, print_summary, run_loop
+from bulksend.cli.json_out import run_document
 from bulksend.cli.render import demo_journal_text, demo_sandbox_text
 from bulksend.cli.runs import add_journal, progress
-from bulksend.campaigns import journal_settings, send_journaled
-from bulksend.providers import parse_config
-from bulksend.engine import CampaignSummary
-from bulksend.runtime import run as run_loop
-from bulksend.sandbox import Faults, SandboxConfig, SandboxPlan, running
+
+if TYPE_CHECKING:  # imported when the demo runs, not to parse its options
+    from bulksend.campaigns import JournalSummary
+    from bulksend.engine import CampaignSummary
 
 DEMO_MESSAGE = "Hi ${name}, your code is ${code}. Reply STOP to opt out."
 
@@ -37,11 +34,11 @@ def register(sub: Any) -> None:
     p.add_argument("--rate", type=float, default=5_000, help="plan rate, recipients/s (default 5,000)")
     p.add_argument("--no-faults", action="store_true", help="a clean sandbox, no injected faults")
     p.add_argument("--workdir", default="bulksend-demo", help="where the list and results go")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7, help="seed for the sample list and the fault dice (default 7)")
     add_journal(p)
     p.add_argument("--no-journal", action="store_true", help="keep no journal of the demo campaign")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
 
@@ -61,7 +58,14 @@ def write_sample(path: Path, count: int, seed: int) -> None:
                 f.write(f"+46 70 {1_000_000 + i},{names[i % 8]},{rng.randrange(10**6):06d}\n")
 
 
-async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, dict[str, Any]]:
+async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, JournalSummary | None, dict[str, Any]]:
+    import asyncio
+
+    from bulksend.api import build_spec, send_campaign
+    from bulksend.campaigns import RunOptions, journal_settings, send_journaled
+    from bulksend.providers import parse_config
+    from bulksend.sandbox import Faults, SandboxConfig, SandboxPlan, running
+
     burst = 1000
     faults = Faults() if args.no_faults else Faults(
         error_rate=0.02, rate_limit_rate=0.02, retry_after=0.2, drop_rate=0.01, accept_drop_rate=0.01,
@@ -80,6 +84,7 @@ async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, dict[str, An
         }}}, "<demo>")
         spec = build_spec(plan="demo", recipients=str(workdir / "numbers.csv"), message=DEMO_MESSAGE,
                           campaign="demo", sender="BulkSend", results=str(workdir / "results.csv"))
+        outcome = None
         if args.no_journal:
             summary = await send_campaign(config, spec, handle_signals=True, force=True,  # the demo's own files
                                           on_start=None if args.no_progress else progress)
@@ -91,13 +96,14 @@ async def _demo(args: argparse.Namespace) -> tuple[CampaignSummary, dict[str, An
             summary = replace(outcome.summary, exit_code=outcome.exit_code)
             print(demo_journal_text(outcome), file=sys.stderr)
         await asyncio.gather(*sb.state.background)  # late accepts land before the count is read
-        return summary, sb.state.stats()["plans"]["demo"]
+        return summary, outcome, sb.state.stats()["plans"]["demo"]
 
 
 def run(args: argparse.Namespace) -> int:
-    summary, received = run_loop(_demo(args))
+    summary, outcome, received = run_loop(_demo(args))
     if args.json:
-        print_json({**summary.to_dict(), "sandbox": received})
+        print_json(run_document("demo", campaign=summary.campaign, plan=summary.plan, exit_code=summary.exit_code,
+                                summary=summary, journal=outcome, sandbox=received))
         return summary.exit_code
     print_summary(summary)
     print(demo_sandbox_text(received, args.workdir))

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulksend.api import as_config
-from bulksend.cli.common import add_config
-from bulksend.config import is_loopback_url
-from bulksend.delivery.api import delivery_db_path
+from bulksend.cli.common import add_config, run_loop
 from bulksend.errors import InputError
-from bulksend.runtime import run as run_loop
-from bulksend.serving import RESERVED_FDS, ServeLimits
-from bulksend.webhooks.app import MAX_BODY, serve_listener
+
+if TYPE_CHECKING:
+    from bulksend.serving import ServeLimits
+
+# Copied from their homes so that parsing the options does not import aiohttp
+# (a test checks they agree with ``webhooks.app.MAX_BODY``, ``serving.ServeLimits()``
+# and ``serving.RESERVED_FDS``).
+#: the largest callback body accepted by default
+MAX_BODY = 1024 * 1024
+#: ``ServeLimits()``'s connection cap and timeouts
+MAX_CONNECTIONS = 1000
+READ_TIMEOUT = 10.0
+IDLE_TIMEOUT = 15.0
+#: file descriptors kept free below the open-file limit
+RESERVED_FDS = 64
 
 
 def register(sub: Any) -> None:
@@ -33,15 +41,14 @@ def register(sub: Any) -> None:
                    help=f"largest callback body accepted (default {MAX_BODY:,}); larger is 413")
     p.add_argument("--resolve-wait", type=float, default=2.0, metavar="SECONDS",
                    help="how long an unknown report may wait for its send to be recorded (default 2)")
-    d = ServeLimits()
-    p.add_argument("--max-connections", type=int, default=d.max_connections, metavar="N",
-                   help=f"connections held at once (default {d.max_connections}, and never more than the "
+    p.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS, metavar="N",
+                   help=f"connections held at once (default {MAX_CONNECTIONS}, and never more than the "
                         f"open-file limit less {RESERVED_FDS}); more are answered 503 and closed")
-    p.add_argument("--read-timeout", type=float, default=d.header_timeout, metavar="SECONDS",
+    p.add_argument("--read-timeout", type=float, default=READ_TIMEOUT, metavar="SECONDS",
                    help=f"time for a request's head, and again for its body, to arrive (default "
-                        f"{d.header_timeout:g}); slower is 408 and closed")
-    p.add_argument("--idle-timeout", type=float, default=d.idle_timeout, metavar="SECONDS",
-                   help=f"a keep-alive connection idle this long is closed (default {d.idle_timeout:g})")
+                        f"{READ_TIMEOUT:g}); slower is 408 and closed")
+    p.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT, metavar="SECONDS",
+                   help=f"a keep-alive connection idle this long is closed (default {IDLE_TIMEOUT:g})")
     p.set_defaults(func=run)
 
 
@@ -56,10 +63,19 @@ def limits_of(args: argparse.Namespace) -> ServeLimits:
             raise InputError(f"{flag} {value:g}: must be a finite number of seconds above 0")
     if not math.isfinite(args.resolve_wait) or args.resolve_wait < 0:
         raise InputError(f"--resolve-wait {args.resolve_wait:g}: must be a finite number of seconds, 0 or more")
+    from bulksend.serving import ServeLimits
+
     return ServeLimits(args.max_connections, args.read_timeout, args.read_timeout, args.idle_timeout)
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bulksend.api import as_config
+    from bulksend.config import is_loopback_url
+    from bulksend.delivery.api import delivery_db_path
+    from bulksend.webhooks.app import serve_listener
+
     limits = limits_of(args)
     config = as_config(args.config)
     if not is_loopback_url(f"http://{args.host}"):

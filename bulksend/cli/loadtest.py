@@ -12,37 +12,17 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulksend.outputs import check_outputs
-from bulksend.api import as_config
+from bulksend.cli import json_out
+from bulksend.cli.common import add_config, print_json, run_loop
 from bulksend.config import finite_positive
-from bulksend.cli.common import add_config, print_json
 from bulksend.errors import InputError
-from bulksend.loadtest import (
-    INTERRUPTED,
-    Bounds,
-    FindMaxResult,
-    FindMaxStep,
-    LoadSpec,
-    LoadTestResult,
-    SearchPolicy,
-    StopSignal,
-    find_max,
-    format_find_max,
-    format_result,
-    rate_profile,
-    read_numbers,
-    render_find_max,
-    render_result,
-    run_loadtest,
-    write_report,
-)
-from bulksend.loadtest.hlog import write_histogram_log
-from bulksend.loadtest.live import LiveView
-from bulksend.loadtest.report import GAP
 from bulksend.models import Message
-from bulksend.runtime import run as run_loop
+
+if TYPE_CHECKING:  # the load generator is imported when it runs (``loadtest --help`` stays fast)
+    from bulksend.loadtest import FindMaxResult, FindMaxStep, LoadSpec, LoadTestResult
+    from bulksend.loadtest.live import LiveView
 
 _DESCRIPTION = """\
 Load-test a service plan with an open-loop schedule: every batch has an
@@ -125,6 +105,10 @@ def register(sub: Any) -> None:
 
 
 def build_spec(args: argparse.Namespace) -> LoadSpec:
+    from bulksend.api import as_config
+    from bulksend.loadtest import LoadSpec, rate_profile, read_numbers
+    from bulksend.outputs import check_outputs
+
     plan = as_config(args.config).plan(args.plan)
     if args.report and not args.report.lower().endswith((".html", ".htm")):
         raise InputError(f"--report {args.report}: the report is an HTML file (name it .html)")
@@ -156,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _one_run(args: argparse.Namespace, spec: LoadSpec) -> int:
+    from bulksend.loadtest import StopSignal, format_result, render_result, run_loadtest
+
     async def one_run() -> LoadTestResult:
         stop = StopSignal()
         live = _live(args)
@@ -170,14 +156,18 @@ def _one_run(args: argparse.Namespace, spec: LoadSpec) -> int:
 
     result = run_loop(one_run())
     if args.histogram_log and result.recorder is not None:
+        from bulksend.loadtest.hlog import write_histogram_log
+
         write_histogram_log(args.histogram_log, [(0.0, result.recorder)], _title(result))
-    _emit(args, result.to_dict(), lambda: render_result(result), lambda: format_result(result))
+    _emit(args, json_out.loadtest_run(result), lambda: render_result(result), lambda: format_result(result))
     return _exit_code(result.stopped)
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], html: Callable[[], str],
           text: Callable[[], str]) -> None:
     """The HTML report if asked for, then JSON or the terminal table."""
+    from bulksend.loadtest import write_report
+
     if args.report:
         write_report(args.report, html())
     if args.json:
@@ -192,6 +182,8 @@ def _live(args: argparse.Namespace) -> LiveView | None:
     """Live lines on stderr, unless asked for none (or with --json: nothing but the JSON)."""
     if args.no_progress or args.json:
         return None
+    from bulksend.loadtest.live import LiveView
+
     return LiveView(sys.stderr, sys.stderr.isatty())
 
 
@@ -201,12 +193,16 @@ def _title(r: LoadTestResult) -> str:
 
 
 def _exit_code(stopped: str) -> int:
+    from bulksend.loadtest import INTERRUPTED
+
     if stopped == INTERRUPTED:
         return 130
     return 3 if stopped else 0
 
 
 def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
+    from bulksend.loadtest import Bounds, SearchPolicy, StopSignal, find_max, format_find_max, render_find_max
+
     try:
         bounds = Bounds(max_rate_limited=args.max_429, max_errors=args.max_errors,
                         max_latency_p99_ms=args.max_p99_ms,
@@ -239,14 +235,21 @@ def _find_max(args: argparse.Namespace, spec: LoadSpec) -> int:
 
     found = run_loop(search())
     if args.histogram_log:
-        runs, offset = [], 0.0
-        for step in found.steps:  # end to end, as the report lays them out
-            if step.result.recorder is not None:
-                runs.append((offset, step.result.recorder))
-            offset += max(len(step.result.seconds), step.result.duration) + GAP
-        write_histogram_log(args.histogram_log, runs, f"find-max on plan {spec.plan.name}, "
-                            f"{len(found.steps)} steps")
-    _emit(args, found.to_dict(), lambda: render_find_max(found), lambda: format_find_max(found))
+        _find_max_histograms(args.histogram_log, found, spec.plan.name)
+    _emit(args, json_out.loadtest_find_max(found), lambda: render_find_max(found), lambda: format_find_max(found))
     if found.stopped:
         return _exit_code(found.stopped)
     return 0 if found.max_rate is not None else 1
+
+
+def _find_max_histograms(path: str, found: FindMaxResult, plan: str) -> None:
+    """Every step's histograms in one log, end to end, as the report lays them out."""
+    from bulksend.loadtest.hlog import write_histogram_log
+    from bulksend.loadtest.report import GAP
+
+    runs, offset = [], 0.0
+    for step in found.steps:
+        if step.result.recorder is not None:
+            runs.append((offset, step.result.recorder))
+        offset += max(len(step.result.seconds), step.result.duration) + GAP
+    write_histogram_log(path, runs, f"find-max on plan {plan}, {len(found.steps)} steps")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from bulksend.journal.records import iso_utc
-
 if TYPE_CHECKING:  # types only: ``bulksend count`` must not pay for importing the campaign code
     from bulksend.campaigns.cancel import CancelSummary
     from bulksend.campaigns.runner import JournalSummary
@@ -201,6 +199,8 @@ def status_one(v: CampaignView, now: float | None = None, config_path: str | Non
     if v.rate:
         eta = f"; ETA {duration(v.eta_s)} at that rate" if v.eta_s is not None else ""
         lines.append(f"  rate        {v.rate:,.0f} recipients/s over its last minute of sending{eta}")
+    from bulksend.journal.records import iso_utc  # here: the journal's modules are not light
+
     age = (now or time.time()) - c.updated_at
     lines.append(f"  updated     {iso_utc(c.updated_at)} ({duration(max(0.0, age))} ago)")
     for err in v.last_errors:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bulksend.api import as_config
-from bulksend.cli.common import add_config
-from bulksend.cli.runs import add_force, add_journal, add_run_options, note, print_outcome, progress, settings_for, stop_timeout
-from bulksend.campaigns import RunOptions, resume_campaign
-from bulksend.runtime import run as run_loop
+from bulksend.cli.common import add_config, run_loop
+from bulksend.cli.runs import (add_force, add_journal, add_run_options, note, print_outcome, progress, settings_for,
+                               stop_timeout)
 
 
 def register(sub: Any) -> None:
@@ -46,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from bulksend.api import as_config
+    from bulksend.campaigns import RunOptions, resume_campaign
+
     config = as_config(args.config)
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
@@ -58,5 +59,5 @@ def _resume(args: argparse.Namespace) -> int:
     result = run_loop(resume_campaign(
         config, args.campaign, settings, options=options, plan=args.plan, handle_signals=True,
         on_start=None if args.no_progress else progress, on_event=note(args.no_progress and args.json)))
-    print_outcome(result, args.json, args)
+    print_outcome(result, args.json, args, "resume")
     return result.exit_code

@@ -9,18 +9,19 @@ Its own module so that ``send`` and ``resume`` need not import each other.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bulksend.cli.common import print_json
 from bulksend.cli.render import outcome_text
-from bulksend.config import Config, check_seconds
-from bulksend.providers import load_config
-from bulksend.campaigns import JournalSettings, JournalSummary, journal_settings
-from bulksend.engine import CampaignRun, CampaignSpec
-from bulksend.cli.progress import note as above_progress, scan_progress, show_progress
-from bulksend.lists.scan import scan_inputs
+
+if TYPE_CHECKING:  # the campaign code and the engine are imported when a command runs, not to parse
+    import asyncio
+
+    from bulksend.campaigns import JournalSettings, JournalSummary
+    from bulksend.config import Config
+    from bulksend.engine import CampaignRun, CampaignSpec
 
 
 def add_journal(p: argparse.ArgumentParser) -> None:
@@ -41,6 +42,9 @@ def check_lists(spec: CampaignSpec, quiet: bool = False) -> None:
     showing how far on a terminal; ``InputError`` (exit 2) names file, line, reason."""
     if spec.recipients is None:
         return
+    from bulksend.cli.progress import scan_progress
+    from bulksend.lists.scan import scan_inputs
+
     tty = sys.stderr.isatty() and not quiet
     scan_inputs(spec.recipients, spec.exclude, scan_progress(sys.stderr, tty, spec.recipients.display))
 
@@ -62,23 +66,32 @@ def add_force(p: argparse.ArgumentParser) -> None:
 
 
 def settings_for(args: argparse.Namespace, config: Config | None) -> JournalSettings:
+    from bulksend.campaigns import journal_settings
+
     return journal_settings(config, getattr(args, "journal", None))
 
 
 def optional_config(args: argparse.Namespace) -> Config | None:
+    from bulksend.providers import load_config
+
     return load_config(args.config) if getattr(args, "config", None) else None
 
 
 def stop_timeout(args: argparse.Namespace, settings: JournalSettings) -> float:
+    from bulksend.config import check_seconds
+
     value = getattr(args, "stop_timeout", None)
     check_seconds(value, "--stop-timeout")
     return settings.stop_timeout if value is None else float(value)
 
 
-def print_outcome(result: JournalSummary, as_json: bool, args: argparse.Namespace | None = None) -> None:
+def print_outcome(result: JournalSummary, as_json: bool, args: argparse.Namespace | None = None,
+                  command: str = "send") -> None:
     """``args``: the command's, so "go on with" names the config and journal it was given."""
     if as_json:
-        print_json(result.to_dict())
+        from bulksend.cli.json_out import journaled
+
+        print_json(journaled(command, result))
     else:
         sys.stdout.write(outcome_text(result, getattr(args, "config", None), getattr(args, "journal", None)))
 
@@ -88,12 +101,18 @@ def note(quiet: bool) -> Callable[[str], None]:
     # On a terminal the note goes above the progress line.
     def emit(text: str) -> None:
         if not quiet:
+            from bulksend.cli.progress import note as above_progress
+
             above_progress(f"bulksend: {text}", sys.stderr)
     return emit
 
 
 def progress(run: CampaignRun) -> None:
     """``on_start``: draw the run's progress on stderr until it is done."""
+    import asyncio
+
+    from bulksend.cli.progress import show_progress
+
     task = asyncio.ensure_future(show_progress(run, sys.stderr, sys.stderr.isatty()))
     run.stats  # the task ends when the run is done
     _KEEP.add(task)

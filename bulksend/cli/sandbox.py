@@ -6,20 +6,23 @@ import argparse
 import os
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulksend.config import is_loopback_url
-from bulksend.providers import load_config
-from bulksend.runtime import run as run_loop
-from bulksend.sandbox import SandboxConfig, sandbox_config_from_table, serve
-from bulksend.sandbox.config import Faults
+from bulksend.cli.common import run_loop
+
+if TYPE_CHECKING:  # the server is imported when it runs, not to parse its options
+    from bulksend.sandbox import SandboxConfig
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "sandbox", help="run the local sandbox provider",
-        description="Run the sandbox provider server (Sinch XMS API) on 127.0.0.1.")
-    p.add_argument("--config", "-c", metavar="FILE", help="config whose [sandbox] table to use")
+        description="Run the sandbox provider server on 127.0.0.1. It speaks the Sinch XMS API "
+                    "(/xms/v1/PLAN/...), Clickatell (/clickatell/PLAN/...) and Sinch Classic "
+                    "(/classic/PLAN/...); stats at /_sandbox/stats.")
+    p.add_argument("--config", "-c", metavar="FILE",
+                   help="config whose [sandbox] table to use (default: $BULKSEND_CONFIG, else ./bulksend.toml; "
+                        "none, or no [sandbox] table: any service plan, no faults)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--seed", type=int, help="seed for the fault dice")
@@ -42,10 +45,13 @@ def register(sub: Any) -> None:
 
 
 def sandbox_config(args: argparse.Namespace) -> SandboxConfig:
-    if args.config:
-        config = sandbox_config_from_table(load_config(args.config).sandbox, os.environ)
-    else:
-        config = SandboxConfig(open_plans=True)
+    from bulksend.providers import load_config
+    from bulksend.sandbox import SandboxConfig, sandbox_config_from_table
+    from bulksend.sandbox.config import Faults
+
+    table = load_config(args.config).sandbox if args.config else {}
+    # A config without a [sandbox] table (say ./bulksend.toml, found by default) gets the embedded default.
+    config = sandbox_config_from_table(table, os.environ) if table else SandboxConfig(open_plans=True)
     faults = {k: getattr(args, k) for k in Faults.__dataclass_fields__ if getattr(args, k, None) is not None}
     config = replace(config, faults=replace(config.faults, **faults))
     changes: dict[str, Any] = {}
@@ -63,6 +69,9 @@ def sandbox_config(args: argparse.Namespace) -> SandboxConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.config import is_loopback_url
+    from bulksend.sandbox import serve
+
     config = sandbox_config(args)
     host = args.host or config.host
     port = config.port if args.port is None else args.port

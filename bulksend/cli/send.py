@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulksend.api import as_config, build_spec, dry_run, send_campaign
-from bulksend.core.smart_encoding import smart_encode
-from bulksend.preflight import render_estimate
-from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message
+from bulksend.cli.common import add_config, key_values, print_json, print_summary, read_message, run_loop
+from bulksend.cli.json_out import run_document
 from bulksend.cli.runs import (add_force, add_journal, add_list_options, add_run_options, check_lists, note,
                                print_outcome, progress, settings_for, stop_timeout)
-from bulksend.config import Config
-from bulksend.engine import CampaignSpec
-from bulksend.campaigns import RunOptions, send_journaled
 from bulksend.models import DeliveryReport
-from bulksend.runtime import run as run_loop
+
+if TYPE_CHECKING:  # the engine is imported when the command runs (``send --help`` stays fast)
+    from bulksend.config import Config
+    from bulksend.engine import CampaignSpec
 
 
 def register(sub: Any) -> None:
@@ -40,7 +38,8 @@ def register(sub: Any) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="FILE",
                    help="numbers never to message, e.g. opt-outs (repeatable)")
     p.add_argument("--from", dest="sender", help="sender (overrides the plan's 'from')")
-    p.add_argument("--delivery-report", choices=[d.value for d in DeliveryReport], default="none")
+    p.add_argument("--delivery-report", choices=[d.value for d in DeliveryReport], default="none",
+                   help="what delivery reports to ask the provider for (default none)")
     p.add_argument("--send-at", help="ISO-8601 time to deliver at (UTC when no offset)")
     p.add_argument("--expire-at", help="ISO-8601 time after which undelivered messages expire")
     p.add_argument("--callback-url", help="where the provider POSTs delivery reports")
@@ -66,6 +65,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.api import as_config, build_spec, dry_run
+    from bulksend.preflight import render_estimate
+
     config = as_config(args.config)
     plan = config.plan(args.plan)
     spec = build_spec(
@@ -81,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     check_lists(spec, quiet=args.no_progress)
     if args.dry_run:
         est = dry_run(config, spec)
-        print_json(est.to_dict()) if args.json else print(render_estimate(est, plan))
+        print_json(run_document("send", campaign=spec.name, plan=args.plan, exit_code=0, estimate=est)) \
+            if args.json else print(render_estimate(est, plan))
         return 0
     from bulksend.metrics import announce_to_stderr, serving
 
@@ -96,11 +99,14 @@ def _send(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
         return broker_run(args, config, spec, progress)
     if not args.no_journal:
         return _send_journaled(args, config, spec)
+    from bulksend.api import send_campaign
+
     summary = run_loop(send_campaign(config, spec, handle_signals=True, delivery_db=settings_for(args, config).path,
                                      force=args.force,
                                      on_start=None if args.no_progress else progress))
     if args.json:
-        print_json(summary.to_dict())
+        print_json(run_document("send", campaign=summary.campaign, plan=summary.plan,
+                                exit_code=summary.exit_code, summary=summary))
     else:
         print_summary(summary)
     if summary.recipients_read and summary.exit_code == 0 and not (summary.sent or summary.not_sent):
@@ -113,6 +119,8 @@ def _send(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
 
 def _send_journaled(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
     """The default: the campaign is journaled, so ``bulksend resume`` can go on with it."""
+    from bulksend.campaigns import RunOptions, send_journaled
+
     settings = settings_for(args, config)
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
                          stop_timeout=stop_timeout(args, settings), results_path=spec.results_path,
@@ -125,6 +133,8 @@ def _send_journaled(args: argparse.Namespace, config: Config, spec: CampaignSpec
 
 
 def _message(args: argparse.Namespace) -> str:
+    from bulksend.core.smart_encoding import smart_encode
+
     body = read_message(args)
     if not args.smart_encoding:
         return body

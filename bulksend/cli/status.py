@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulksend.cli.common import print_json
-from bulksend.delivery.api import summary as delivery_summary
-from bulksend.delivery.summary import format_delivery
-from bulksend.cli.runs import add_journal, optional_config, settings_for
-from bulksend.config import Config
-from bulksend.journal import Journal
-from bulksend.campaigns.status import CampaignView, campaign_view, list_views
+from bulksend.cli.common import print_json, run_loop
+from bulksend.cli.json_out import status_unjournaled, status_view
 from bulksend.cli.render import status_list, status_one
-from bulksend.runtime import run as run_loop
+from bulksend.cli.runs import add_journal, optional_config, settings_for
+
+if TYPE_CHECKING:
+    from bulksend.campaigns.status import CampaignView
+    from bulksend.config import Config
 
 #: states in which a campaign is still moving (``--watch`` stops when none is)
 MOVING = ("running", "staging", "scheduled")
@@ -28,7 +27,8 @@ def register(sub: Any) -> None:
                     "campaign's counts by state, rate, ETA and last errors. Works while a send runs.")
     p.add_argument("campaign", nargs="?", help="show this campaign in detail")
     p.add_argument("--config", "-c", metavar="FILE",
-                   help="config whose [journal] path to use (its plans also bound what is shown in flight)")
+                   help="config whose [journal] path to use, its plans also bound what is shown in flight "
+                        "(default: $BULKSEND_CONFIG, else ./bulksend.toml)")
     add_journal(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--watch", "-w", action="store_true",
@@ -40,6 +40,11 @@ def register(sub: Any) -> None:
 
 async def _status(path: str, name: str | None, config: Config | None,
                   args: argparse.Namespace | None = None) -> tuple[str, Any, list[CampaignView]]:
+    from bulksend.campaigns.status import campaign_view, list_views
+    from bulksend.delivery.api import summary as delivery_summary
+    from bulksend.delivery.summary import format_delivery
+    from bulksend.journal import Journal
+
     async with await Journal.open(path, readonly=True) as journal:
         if name:
             if await journal.campaign(name) is None:
@@ -47,18 +52,16 @@ async def _status(path: str, name: str | None, config: Config | None,
                 if delivery["accepted"]:  # sent without the journal: its delivery is all there is to show
                     text = (f"campaign {name}: sent without the journal (no per-batch record)\ndelivery\n"
                             + "\n".join(format_delivery(delivery)))
-                    return text, {"campaign": name, "journaled": False, "delivery": delivery}, []
+                    return text, status_unjournaled(name, delivery), []
             view = await campaign_view(journal, name, config)
             text = status_one(view, config_path=getattr(args, "config", None),
                               journal=getattr(args, "journal", None))
-            data = view.to_dict()
             delivery = await delivery_summary(path, name, accepted=view.counts.accepted)
             if delivery.get("reported"):
                 text += "\ndelivery\n" + "\n".join(format_delivery(delivery))
-                data["delivery"] = delivery
-            return text, data, [view]
+            return text, status_view(view.to_dict(), delivery if delivery.get("reported") else None), [view]
         views = await list_views(journal, config)
-        return status_list(views), [v.to_dict() for v in views], views
+        return status_list(views), [status_view(v.to_dict()) for v in views], views
 
 
 def run(args: argparse.Namespace) -> int:

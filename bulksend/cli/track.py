@@ -5,12 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bulksend.api import as_config
-from bulksend.cli.common import add_config, print_json
+from bulksend.cli.common import add_config, print_json, run_loop
 from bulksend.cli.runs import add_journal, settings_for
-from bulksend.delivery.api import track
-from bulksend.delivery.summary import format_delivery
-from bulksend.runtime import run as run_loop
 
 
 def register(sub: Any) -> None:
@@ -32,11 +28,17 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bulksend.api import as_config
+    from bulksend.delivery.api import track
+    from bulksend.delivery.summary import format_delivery
+
     config = as_config(args.config)
     journal = settings_for(args, config).path
     result, summary = run_loop(track(config, args.db or journal, args.campaign, args.plan, journal=journal))
     if args.json:
-        print_json({"polled": {k: getattr(result, k) for k in result.__dataclass_fields__}, "delivery": summary})
+        from bulksend.cli.json_out import track_document
+
+        print_json(track_document(result, summary))
         return 0
     print(f"campaign {args.campaign}: {result.candidates:,} of {result.accepted:,} accepted without a final "
           f"status, {result.requests:,} requests, {result.updated:,} updated ({result.final:,} final), "

@@ -95,7 +95,7 @@ def broker_run(args: argparse.Namespace, config: Any, spec: Any, on_start: Any) 
         on_event=note(args.no_progress and args.json))))
     if isinstance(result, int):
         return result
-    print_outcome(result, args.json)
+    print_outcome(result, args.json, args)
     code: int = result.exit_code
     return code
 
@@ -113,7 +113,7 @@ def broker_resume(args: argparse.Namespace, config: Any, options: Any, on_start:
         on_event=note(args.no_progress and args.json))))
     if isinstance(result, int):
         return result
-    print_outcome(result, args.json)
+    print_outcome(result, args.json, args, "resume")
     code: int = result.exit_code
     return code
 

@@ -130,10 +130,12 @@ class SqliteWorker:
         try:
             conn = self._connect()
         except BaseException as exc:  # noqa: BLE001 - handed to the opener
-            self._opened.set_exception(self._translate(exc))
+            if not self._opened.cancelled():  # the opener may have given up (cancelled) meanwhile
+                self._opened.set_exception(self._translate(exc))
             self._drain_failing(exc)
             return
-        self._opened.set_result(None)
+        if not self._opened.cancelled():
+            self._opened.set_result(None)
         try:
             self._serve(conn)
         finally:

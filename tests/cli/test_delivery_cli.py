@@ -12,6 +12,7 @@ from pathlib import Path
 from bulksend.cli import main
 from bulksend.delivery import SqliteDeliveryStore
 from bulksend.providers.signing import iso_timestamp, sign_classic
+from tests.cli.test_json_schemas import check
 from tests.helpers import process
 
 
@@ -74,6 +75,7 @@ def test_track_polls_classic_and_prints_the_summary(tmp_path: Path, capsys) -> N
         out = json.loads(capsys.readouterr().out)
         assert main(["track", "t1", "--config", str(config)]) == 0
         text = capsys.readouterr().out
+    check("track", out)  # bulksend/schemas/track.schema.json
     assert out["polled"]["candidates"] == 5 and out["polled"]["requests"] == 5  # one a message
     assert out["delivery"]["delivered"] == 5 and out["delivery"]["pending"] == 0
     assert "0 of 5 accepted without a final status" in text and "delivered           5   of 5 accepted" in text

@@ -18,6 +18,7 @@ from bulksend.cli import main
 from bulksend.engine import CampaignRun
 from bulksend.engine.campaign import EXIT_RESUMABLE
 from bulksend.providers import load_config
+from tests.cli.test_json_schemas import check
 from tests.helpers import write_config, write_numbers
 
 FINAL = {"delivered", "failed", "expired"}
@@ -89,9 +90,11 @@ def test_a_send_without_the_journal_is_tracked_too(sandbox_process: Any, tmp_pat
     assert code == 2 and "--plan" in out  # no journal: the plan must be named
     code, out = cli_json(capsys, "track", "nj", "-c", str(config), "--plan", "a")
     assert code == 0 and out["polled"]["accepted"] == out["polled"]["candidates"] == 250
+    check("track", out)
     assert out["delivery"]["pending"] == 0 and out["delivery"]["delivered"] + out["delivery"]["failed"] == 250
     code, status = cli_json(capsys, "status", "nj")
     assert code == 0 and status["journaled"] is False and status["delivery"] == out["delivery"]
+    check("status", status)  # the same keys as a journaled campaign's, the journal's figures null
     assert main(["status", "nj"]) == 0 and "sent without the journal" in capsys.readouterr().out
 
 

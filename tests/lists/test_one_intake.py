@@ -67,7 +67,7 @@ def test_dry_run_no_journal_and_journal_screen_a_list_alike(
         outs[mode] = json.loads(capsys.readouterr().out)
         assert code == 0, outs[mode]
     assert {mode: counts_of(out) for mode, out in outs.items()} == dict.fromkeys(outs, expected)
-    assert outs["dry"]["recipients"] == outs["dry"]["total_parts"] == sent
+    assert outs["dry"]["recipients"] == outs["dry"]["parts"]["total_parts"] == sent
     assert outs["memory"]["sent"] == outs["journal"]["sent"] == sent
     assert outs["memory"]["parts"]["total_parts"] == outs["journal"]["parts"]["total_parts"] == sent
     rejects = {mode: (tmp_path / f"{mode}.rejects.csv").read_bytes() for mode in outs}

@@ -47,8 +47,8 @@ def test_dry_run_reports_without_sending(tmp_path: Path, capsys) -> None:
                  "--dry-run", "--json"])
     est = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert (est["recipients"], est["invalid"], est["total_parts"], est["encoding"]) == (2, 1, 2, "mixed")
-    assert est["estimated_duration_s"] == 1.0
+    assert (est["recipients"], est["invalid"], est["parts"]["total_parts"], est["parts"]["encoding"]) == (2, 1, 2, "mixed")
+    assert est["parts"]["estimated_duration_s"] == 1.0 and est["dry_run"] is True and est["sent"] is None
     code = main(["send", "-c", str(config), "--plan", "a", "-r", str(listing), "-m", "Hi ${name}", "--dry-run"])
     text = capsys.readouterr().out
     assert code == 0 and "nothing was sent" in text and "total parts" in text
@@ -92,7 +92,7 @@ def test_smart_encoding_on_send_makes_the_body_gsm(tmp_path: Path, capsys) -> No
                  "--smart-encoding", "--dry-run", "--json"])
     out = capsys.readouterr()
     assert code == 0
-    assert json.loads(out.out)["encoding"] == "GSM-7"
+    assert json.loads(out.out)["parts"]["encoding"] == "GSM-7"
     assert "smart encoding:" in out.err and "UCS-2 1 -> GSM-7 1" in out.err
 
 
