@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.cli.test_json_schemas import check as check_schema
 from tests.helpers import write_config, write_numbers
 from tests.scaleout.redis_server import RedisServer
 
@@ -78,6 +79,7 @@ def test_kill_9_of_workers_and_a_redis_restart_lose_and_double_nothing(
     assert kills >= 5 and restarted, "the campaign ended before the faults"
     assert submitter.returncode == 0, err + logs
     result = json.loads(out)
+    check_schema("run", result)  # send --broker --json: a local send's JSON
     assert result["sent"] == RECIPIENTS and result["journal"]["counts"]["accepted"] == RECIPIENTS
     plan = sb.stats()["plans"]["p1"]
     assert plan["distinct_numbers"] == RECIPIENTS
