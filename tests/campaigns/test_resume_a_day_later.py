@@ -145,7 +145,7 @@ async def test_resumed_15_days_later_the_batches_in_flight_stay_unknown_until_re
         taken, in_flight = await killed_with_batches_in_flight(tmp_path, sb)
         sb.advance(15 * DAY)
         sends_before = stats(sb)["requests"]
-        code, out, err = await run("resume", "c", *common(tmp_path), ahead=15 * DAY)
+        code, _out, err = await run("resume", "c", *common(tmp_path), ahead=15 * DAY)
         assert code == 1, (code, err[-2000:])
         assert "14 days" in err and "--resend-unknown" in err and f"{len(in_flight):,} recipients" in err, err
         got = received(sb)
@@ -153,7 +153,7 @@ async def test_resumed_15_days_later_the_batches_in_flight_stay_unknown_until_re
         assert len(got) == RECIPIENTS - len(in_flight) + len(taken)  # the rest went out once
         assert stats(sb)["requests"] - sends_before == (RECIPIENTS - len(in_flight)) // MAX_BATCH
 
-        code, out, err = await run("resume", "c", *common(tmp_path), "--resend-unknown", ahead=15 * DAY + HOUR)
+        code, _out, err = await run("resume", "c", *common(tmp_path), "--resend-unknown", ahead=15 * DAY + HOUR)
         assert code == 0, (code, err[-2000:])
         got = received(sb)
     assert sorted(n for n, times in got.items() if times == 2) == taken  # what the operator asked for
