@@ -31,7 +31,7 @@ class Bounds:
     max_delivery_p99_ms: float | None = None  # accepted -> delivered
     max_lateness_p99_ms: float = 5.0     # the generator keeping its schedule
     min_achieved: float = 0.99           # achieved / target
-    max_dropped: float = 0.0             # fraction of recipients not sent (in-flight cap)
+    max_dropped: float = 0.0             # fraction of recipients not sent (in-flight cap, or time up)
 
     def __post_init__(self) -> None:
         for name in ("max_rate_limited", "max_errors", "max_dropped"):
@@ -93,7 +93,7 @@ def _generator_reasons(step: StepResult, bounds: Bounds) -> list[str]:
     if step.achieved < bounds.min_achieved * step.rate:
         out.append(f"achieved {step.achieved:,.0f}/s < {bounds.min_achieved:.0%} of {step.rate:,.0f}/s")
     if step.dropped_fraction > bounds.max_dropped:
-        out.append(f"dropped {step.dropped_fraction:.1%} (in-flight cap) > {bounds.max_dropped:.1%}")
+        out.append(f"dropped {step.dropped_fraction:.1%} (in-flight cap or time up) > {bounds.max_dropped:.1%}")
     return out
 
 
