@@ -44,6 +44,8 @@ CASES: dict[str, tuple[tuple[str, ...], str]] = {
     "listen-connections-zero": (("listen", "--port", "0", "--max-connections", "0"), "--max-connections 0"),
     "listen-read-timeout-nan": (("listen", "--port", "0", "--read-timeout", "nan"), "--read-timeout nan"),
     "listen-idle-timeout-inf": (("listen", "--port", "0", "--idle-timeout", "inf"), "--idle-timeout inf"),
+    "listen-db-dev-null": (("listen", "--port", "0", "--db", "/dev/null"), "delivery store /dev/null is a character"),
+    "listen-db-folder": (("listen", "--port", "0", "--db", "."), "is a directory, not a file"),
     "track-unknown-campaign": (("track", "nosuch"), "no campaign named 'nosuch'"),
 }
 
