@@ -27,6 +27,8 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from bulksend.errors import InputError
+from bulksend.journal.lock import NotAFile, check_regular
 from bulksend.journal.readonly import connect_read_only
 from bulksend.delivery.model import DeliveryStatus, Inbound, Report, Sent
 
@@ -196,6 +198,11 @@ class SqliteDeliveryStore:
             self._connect_readonly()
             return
         if self.path != ":memory:":
+            try:
+                check_regular(Path(self.path))
+            except NotAFile as exc:
+                raise InputError(f"delivery store {self.path} is {exc.kind}, not a file; "
+                                 "give --db the path of a file") from None
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             _create_private(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

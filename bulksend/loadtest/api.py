@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bulksend.errors import InputError
 from bulksend.loadtest.recorder import Recorder
 from bulksend.loadtest.result import LoadTestResult, summarize
 from bulksend.loadtest.runner import run_worker
@@ -81,6 +83,9 @@ async def run_loadtest(
     (one worker only: worker processes' recorders come back at the end)."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    for flag, bound in (("--max-p99-ms", max_latency_p99_ms), ("--max-delivery-p99-ms", max_delivery_p99_ms)):
+        if bound is not None and not (math.isfinite(bound) and bound > 0):
+            raise InputError(f"{flag} {bound:g}: must be a finite number of milliseconds above 0")
     if workers == 1 and pool is None:
         recorder = await run_worker(spec, env=dict(env) if env is not None else None,
                                     stop=stop.is_set if stop is not None else None, watch=watch)

@@ -47,7 +47,7 @@ class Second:
     accepted: int = 0        # recipients accepted (2xx), by answer time
     rate_limited: int = 0    # 429 answers, by answer time
     errors: int = 0          # other failed answers (5xx, 4xx, timeouts, refused)
-    dropped: int = 0         # recipients not sent: the in-flight cap was reached
+    dropped: int = 0         # recipients not sent: the in-flight cap was reached, or the time was up
     late: int = 0            # recipients sent later than the lateness bound
     delivered: int = 0       # delivery reports "Delivered", by arrival time
     latency: Any = None
@@ -114,6 +114,19 @@ class Recorder:
         self.totals.dropped_batches += 1
         self.totals.dropped += recipients
         self.second(due).dropped += recipients
+
+    def dropped_at_end(self, per_second: list[int], recipients: int) -> None:
+        """Batches of ``recipients`` each, still to start when the run's time was up
+        (``per_second[s]`` of them due in second ``s``): due, and dropped, never sent."""
+        for s, batches in enumerate(per_second):
+            if batches:
+                self.totals.batches_due += batches
+                self.totals.recipients_due += batches * recipients
+                self.totals.dropped_batches += batches
+                self.totals.dropped += batches * recipients
+                sec = self.second(self.start + s)
+                sec.target += batches * recipients
+                sec.dropped += batches * recipients
 
     def started(self, due: float, now: float, recipients: int, parts: int) -> None:
         """A batch's first attempt leaves at ``now``; it was due at ``due``."""

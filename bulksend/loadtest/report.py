@@ -196,7 +196,7 @@ def _summary_table(r: LoadTestResult) -> str:
         ("requests (retries)", f"{r.requests:,} ({r.retries:,})"),
         ("accepted / failed recipients", f"{r.accepted:,} / {r.failed:,}"),
         ("429 answers", f"{r.rate_limited:,} ({r.rate_limited_share:.1%} of requests)"),
-        ("dropped (in-flight cap)", f"{r.dropped:,}"),
+        ("dropped (in-flight cap, or not started by the end)", f"{r.dropped:,}"),
         (f"late (> {r.late_bound_ms:g} ms)", f"{r.late:,}"),
         ("answers by status", ", ".join(f"{k}: {v:,}" for k, v in r.statuses.items()) or "none"),
     ]
@@ -302,7 +302,8 @@ schedule meant to send the batch to its final answer, so a slow server or a late
 generator cannot hide (no coordinated omission). Latency from send runs from the
 moment the HTTP request actually left. Lateness is how far behind its schedule the
 generator started a send; sends later than the bound count as late, and sends that
-found the in-flight cap reached were dropped, never sent. Latencies per second are
+found the in-flight cap reached, or were still to start when the duration was up,
+were dropped, never sent. Latencies per second are
 HdrHistogram percentiles of the batches due in that second.</p>"""
 
 

@@ -64,7 +64,7 @@ class LoadTestResult:
     accepted: int                # recipients
     failed: int                  # recipients
     rate_limited: int            # 429 answers
-    dropped: int                 # recipients never sent: the in-flight cap was reached
+    dropped: int                 # recipients never sent: the in-flight cap was reached, or the time was up
     late: int                    # recipients sent later than late_bound_ms
     statuses: dict[str, int]
     lateness: Percentiles

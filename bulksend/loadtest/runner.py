@@ -10,7 +10,10 @@ own task and moves on: it never waits for an earlier answer, so a slow
 server cannot slow the generator down (no coordinated omission). When the
 scheduler itself is behind, overdue batches go out at once and their
 lateness is recorded; a send that finds ``max_in_flight`` requests already
-out is not started at all and is counted as dropped.
+out is not started at all and is counted as dropped. The run stops at its
+duration whatever the rate: batches still to start when the time is up
+(a rate the generator cannot keep, say 1e9/s) are counted as due and
+dropped all at once, per second, never walked one by one.
 
 Requests are built by the plan's real provider codec, sent by the engine's
 ``perform`` and classified by ``parse_send``: 2xx accepted, 429 and other
@@ -191,6 +194,7 @@ class _Runner:
     async def run(self, worker: int, workers: int) -> None:
         schedule = self.spec.schedule
         start, clock = self.recorder.start, self.clock
+        end = start + schedule.profile.duration
         back_to_back = 0
         for k in schedule.owned_by(worker, workers):
             due = start + schedule.due(k)
@@ -200,6 +204,9 @@ class _Runner:
                     await asyncio.sleep(min(due - now, MAX_NAP))
                     now = clock()
                 back_to_back = 0
+            elif now >= end:  # time is up: what is left was due, and is not sent
+                self.recorder.dropped_at_end(schedule.owned_per_second(worker, workers, k), self.spec.batch_size)
+                break
             else:
                 back_to_back += 1
                 if back_to_back >= YIELD_EVERY:

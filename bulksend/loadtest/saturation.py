@@ -6,7 +6,7 @@ latency over the user's bound, or a delivery queue backing up: batches
 accepted that second took (p50) over four times as long to be delivered as
 in the run's first seconds, and at least 100 ms longer; or over the user's
 delivery bound. The generator fell behind at the first second with dropped
-sends (the in-flight cap was reached) or with more than 5% of its sends late
+sends (the in-flight cap was reached, or the time was up) or with more than 5% of its sends late
 and more than two batches of them (one stall is not a trend).
 """
 
@@ -72,7 +72,7 @@ def plan_saturation(seconds: Sequence[_Second], max_latency_p99_ms: float | None
 def generator_behind(seconds: Sequence[_Second], batch_size: int = 1) -> Saturation | None:
     for p in seconds:
         if p.dropped:
-            return Saturation(p.t, f"{p.dropped:,} sends dropped (in-flight cap)")
+            return Saturation(p.t, f"{p.dropped:,} sends dropped (in-flight cap, or not started by the end)")
         if p.late > LATE_SHARE * max(1, p.target) and p.late > 2 * batch_size:
             return Saturation(p.t, f"{p.late:,} sends late")
     return None

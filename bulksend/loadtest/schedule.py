@@ -107,6 +107,30 @@ class Schedule:
             raise ValueError(f"worker {worker} is not one of 0..{workers - 1}")
         return range(worker, self.batches, workers)
 
+    def owned_per_second(self, worker: int, workers: int, first: int) -> list[int]:
+        """How many of worker ``worker``'s batches from ``first`` on are due in each
+        whole second, counted without walking them (a rate of 1e9 has 1e9 batches).
+
+        Batch ``k`` is due before ``t`` when ``k*b < N(t)``, so the batches due
+        before ``t`` are the first ``ceil(N(t)/b)``; the last second takes what
+        rounding left, so the counts add up to exactly the batches owned."""
+        total = self.batches
+        first = max(0, min(first, total))
+
+        def owned_below(x: int) -> int:  # k in [0, x) with k % workers == worker
+            return (x - worker + workers - 1) // workers if x > worker else 0
+
+        seconds = max(1, math.ceil(self.profile.duration - _EPS))
+        counts = []
+        below = owned_below(first)
+        for s in range(1, seconds):
+            edge = min(total, max(first, math.ceil(self.profile.due_by(float(s)) / self.batch_size - _EPS)))
+            upto = owned_below(edge)
+            counts.append(upto - below)
+            below = upto
+        counts.append(owned_below(total) - below)
+        return counts
+
     def due_per_second(self) -> list[int]:
         """Recipients due in each whole second: the target series."""
         seconds = [0] * max(1, math.ceil(self.profile.duration - _EPS))

@@ -31,7 +31,7 @@ class Bounds:
     max_delivery_p99_ms: float | None = None  # accepted -> delivered
     max_lateness_p99_ms: float = 5.0     # the generator keeping its schedule
     min_achieved: float = 0.99           # achieved / target
-    max_dropped: float = 0.0             # fraction of recipients not sent (in-flight cap)
+    max_dropped: float = 0.0             # fraction of recipients not sent (in-flight cap, or time up)
 
     def __post_init__(self) -> None:
         for name in ("max_rate_limited", "max_errors", "max_dropped"):
@@ -39,6 +39,10 @@ class Bounds:
                 raise ValueError(f"{name} must be a fraction between 0 and 1")
         if not 0 < self.min_achieved <= 1:
             raise ValueError("min_achieved must be in (0, 1]")
+        for name in ("max_latency_p99_ms", "max_delivery_p99_ms", "max_lateness_p99_ms"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number of milliseconds above 0, not {value:g}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +97,7 @@ def _generator_reasons(step: StepResult, bounds: Bounds) -> list[str]:
     if step.achieved < bounds.min_achieved * step.rate:
         out.append(f"achieved {step.achieved:,.0f}/s < {bounds.min_achieved:.0%} of {step.rate:,.0f}/s")
     if step.dropped_fraction > bounds.max_dropped:
-        out.append(f"dropped {step.dropped_fraction:.1%} (in-flight cap) > {bounds.max_dropped:.1%}")
+        out.append(f"dropped {step.dropped_fraction:.1%} (in-flight cap or time up) > {bounds.max_dropped:.1%}")
     return out
 
 
@@ -111,8 +115,10 @@ class SearchPolicy:
     def __post_init__(self) -> None:
         if self.start <= 0:
             raise ValueError("the starting rate must be positive")
-        if self.factor <= 1:
-            raise ValueError("the factor must be above 1")
+        if not (math.isfinite(self.factor) and self.factor > 1):
+            raise ValueError(f"the factor must be a finite number above 1, not {self.factor:g}")
+        if math.isnan(self.max_rate) or self.max_rate <= 0:
+            raise ValueError(f"the largest rate must be positive, not {self.max_rate:g}")
         if not 0 < self.precision < 1:
             raise ValueError("the precision must be a fraction in (0, 1)")
         if self.max_steps < 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from bulksend.config import PlanConfig
@@ -50,8 +51,12 @@ class LoadSpec:
             raise InputError("--max-in-flight must be at least 1")
         if self.retries < 0:
             raise InputError("--retries must be >= 0")
-        if self.late_bound <= 0:
-            raise InputError("--late-ms must be positive")
+        if not (math.isfinite(self.late_bound) and self.late_bound > 0):
+            raise InputError(f"--late-ms {self.late_bound * 1000:g}: must be a finite number of milliseconds above 0")
+        if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise InputError(f"--timeout {self.timeout:g}: must be a finite number of seconds above 0")
+        if not (math.isfinite(self.drain_timeout) and self.drain_timeout >= 0):
+            raise InputError(f"--drain-timeout {self.drain_timeout:g}: must be a finite number of seconds, 0 or more")
         if not self.recipients and not self.plan.is_loopback:
             raise InputError(
                 f"plans.{self.plan.name} is a real provider ({self.plan.base_url}): give --recipients "
@@ -86,14 +91,14 @@ def parse_ramp(text: str) -> tuple[float, float]:
         pair = float(start), float(end)
     except ValueError:
         raise InputError(f"--ramp {text!r}: expected FROM:TO in recipients/s, e.g. 100:2000") from None
-    if pair[0] < 0 or pair[1] < 0 or pair == (0.0, 0.0):
-        raise InputError(f"--ramp {text!r}: rates must be >= 0 and not both 0")
+    if not all(math.isfinite(r) and r >= 0 for r in pair) or pair == (0.0, 0.0):
+        raise InputError(f"--ramp {text!r}: rates must be finite, >= 0 and not both 0")
     return pair
 
 
 def rate_profile(rate: float | None, ramp: str | None, duration: float) -> RateProfile:
-    if duration <= 0:
-        raise InputError("--duration must be positive")
+    if not (math.isfinite(duration) and duration > 0):
+        raise InputError(f"--duration {duration:g}: must be a finite number of seconds above 0")
     if ramp is not None:
         start, end = parse_ramp(ramp)
         return RateProfile(start, end, duration)

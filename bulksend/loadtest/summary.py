@@ -33,7 +33,7 @@ def format_result(r: LoadTestResult) -> str:
         f"  {'parts/s':<14}{r.target_rate * r.parts_per_message:>12,.1f}{r.achieved_parts_rate:>12,.1f}",
         f"  sent        {r.recipients_sent:,} of {r.recipients_due:,} recipients in "
         f"{r.batches_sent:,} batches; {r.requests:,} requests ({r.retries:,} retries)",
-        f"  not on time dropped {r.dropped:,} (in-flight cap), late {r.late:,} "
+        f"  not on time dropped {r.dropped:,} (in-flight cap, or not started by the end), late {r.late:,} "
         f"(> {r.late_bound_ms:g} ms after their intended time)",
         "  answers     " + ("   ".join(f"{code}: {n:,}" for code, n in r.statuses.items()) or "none"),
         f"  accepted    {r.accepted:,} recipients, failed {r.failed:,}, 429 answers {r.rate_limited:,}"
