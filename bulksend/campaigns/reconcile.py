@@ -43,8 +43,8 @@ from bulksend.models import Batch
 from bulksend.providers import PROVIDERS
 from bulksend.providers.base import LookupWindow, can_look_up
 
-__all__ = ["MARGIN_S", "Cancelled", "ProviderCalls", "Reconciled", "cancel_accepted", "lookup_window",
-           "reconcile"]
+__all__ = ["MARGIN_S", "Cancelled", "ProviderCalls", "Reconciled", "cancel_accepted", "lookback_of",
+           "lookup_window", "reconcile"]
 
 #: a lookup's span starts this long before the batch left and ends this long after now
 MARGIN_S = 600.0
@@ -87,11 +87,16 @@ async def _batch_of(journal: Journal, campaign: CampaignRecord, row: BatchRow) -
 
 
 async def reconcile(journal: Journal, campaign: CampaignRecord, calls: ProviderCalls, resend_unknown: bool,
-                    on_event: Callable[[str], None] | None = None) -> Reconciled:
+                    on_event: Callable[[str], None] | None = None, *,
+                    skip: frozenset[int] = frozenset()) -> Reconciled:
     """Settle every batch the journal holds in flight, and ask again about unknown
-    ones; see the module docstring. ``on_event`` hears what was left unknown and why."""
+    ones; see the module docstring. ``on_event`` hears what was left unknown and why.
+    ``skip``: in-flight batches still held elsewhere (a broker's workers may yet send
+    them), so the provider is not asked about them."""
     done = Reconciled()
     for row in await journal.read(store.batches_in, campaign.id, (BatchState.IN_FLIGHT,)):
+        if row.seq in skip:
+            continue
         done.batches += 1
         await _settle_in_flight(journal, campaign, calls, row, resend_unknown, done)
     if can_look_up(calls.provider):

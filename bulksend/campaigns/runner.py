@@ -58,6 +58,8 @@ from bulksend.lists.sources import count_lines
 
 OnStart = Callable[[CampaignRun], Any]
 OnEvent = Callable[[str], None]
+#: what makes a run: ``JournaledRun`` itself, or a subclass (``bulksend.scaleout``'s ``BrokerRun``)
+RunFactory = Callable[..., "JournaledRun"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +131,16 @@ class JournaledRun:
                 return await self._paused(self.signals.reason or "stopped while staging", EXIT_RESUMABLE)
             if not await self._hold():
                 return await self._ended(CampaignState.SCHEDULED, self.signals.reason, EXIT_RESUMABLE)
-        async with Engine(self.config, env=self.env) as engine:
+        async with self._engine() as engine:
             runner = engine.plan_runner(plan.name)
             await self.journal.write(store.set_state, self.campaign.id, CampaignState.RUNNING, "", self.journal.clock())
             calls = runner.calls
-            if not await self._settle_down(runner.plan, can_look_up(runner.provider)):
+            held = await self._held_elsewhere(engine)
+            if not await self._settle_down(runner.plan, can_look_up(runner.provider), held):
                 return await self._paused(self.signals.reason, EXIT_RESUMABLE)
             try:
                 self.reconciled = await reconcile(self.journal, self.campaign, calls, self.options.resend_unknown,
-                                                  self.on_event)
+                                                  self.on_event, skip=held)
             except TransientError as exc:
                 return await self._paused(f"cannot reconcile with the provider: {exc}", EXIT_RESUMABLE)
             except CampaignRefused as exc:
@@ -150,11 +153,26 @@ class JournaledRun:
             if self.signals.requested.is_set():
                 return await self._paused(self.signals.reason, EXIT_RESUMABLE)
             counts = await self.journal.read(store.counts, self.campaign.id)
-            if counts.pending == 0 and self.campaign.staged:
+            if counts.pending == 0 and self.campaign.staged and not held:
                 self.on_event(f"nothing left to send in campaign {self.campaign.name}")
-                return await self._ended(CampaignState.DONE, "", _exit_for(counts))
+                return await self._finished(await self._ended(CampaignState.DONE, "", _exit_for(counts)))
             stager = None if self.campaign.staged else await self._stager(plan)
-            return await self._send(engine, counts, stager)
+            result = await self._send(engine, counts, stager)
+        return await self._finished(result)
+
+    # -- hooks for a run that sends through other hands (``bulksend.scaleout``) ----
+    def _engine(self) -> Engine:
+        """The engine this run's batches go through."""
+        return Engine(self.config, env=self.env)
+
+    async def _held_elsewhere(self, engine: Engine) -> frozenset[int]:
+        """The seqs of batches in flight that are still held elsewhere (a broker's
+        workers): they are neither reconciled nor waited out, but waited for."""
+        return frozenset()
+
+    async def _finished(self, result: JournalSummary) -> JournalSummary:
+        """How the run ended, after the engine closed (a subclass may amend it)."""
+        return result
 
     # -- the steps ---------------------------------------------------------------
     async def _stager(self, plan: PlanConfig) -> Stager:
@@ -204,17 +222,19 @@ class JournaledRun:
                       "schedule); Ctrl-C leaves it scheduled, 'bulksend resume' waits again")
         return await wait_until(start, self.signals.requested, self.clock)
 
-    async def _settle_down(self, plan: PlanConfig, asks_again: bool) -> bool:
+    async def _settle_down(self, plan: PlanConfig, asks_again: bool, held: frozenset[int] = frozenset()) -> bool:
         """Give requests a dead run sent the time to land before asking about them.
 
         A provider asked about a batch it is still processing would say it
         does not have it, and the batch would be sent twice. A request is
         given up on after ``plan.timeout``; so the provider is asked only
         that long after the previous run was last seen writing a batch.
-        (``asks_again``: unknown batches will be asked about too.)
+        (``asks_again``: unknown batches will be asked about too; ``held``: batches
+        held elsewhere, not asked about.)
         """
         states = (BatchState.IN_FLIGHT, BatchState.UNKNOWN) if asks_again else (BatchState.IN_FLIGHT,)
-        if not await self.journal.read(store.batches_in, self.campaign.id, states):
+        rows = await self.journal.read(store.batches_in, self.campaign.id, states)
+        if all(r.seq in held for r in rows):
             return True
         last = await self.journal.read(store.last_activity, self.campaign.id) or 0.0
         until = last + plan.timeout

@@ -9,7 +9,7 @@ through staging, holding, reconciling and sending.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +21,7 @@ from bulksend.journal import store
 from bulksend.journal.journal import Journal
 from bulksend.journal.records import CampaignRecord, CampaignState, ListSource, Target, message_hash
 from bulksend.campaigns.identity import Inputs, file_fingerprint, input_changes, inputs_of, message_changes
-from bulksend.campaigns.runner import JournalSummary, OnEvent, OnStart, RunOptions, JournaledRun
+from bulksend.campaigns.runner import JournalSummary, OnEvent, OnStart, RunFactory, RunOptions, JournaledRun
 from bulksend.campaigns.schedule import normalized, start_time
 from bulksend.journal.settings import JournalSettings
 from bulksend.campaigns.signals import StopSignals
@@ -52,11 +52,14 @@ async def send_journaled(
     config: Config, spec: CampaignSpec, settings: JournalSettings, *, options: RunOptions = RunOptions(),
     env: Mapping[str, str] | None = None, on_start: OnStart | None = None, on_event: OnEvent | None = None,
     handle_signals: bool = False, clock: Callable[[], float] = time.time, fresh: bool = False,
+    run: RunFactory = JournaledRun, on_new: Callable[[str], Awaitable[None]] | None = None,
 ) -> JournalSummary:
     """Send ``spec`` with the journal; a name the journal knows goes on where it stopped.
 
     With ``fresh`` (a name bulksend made up, not the user's) a name already
     in the journal gets a ``-2``, ``-3``... suffix instead: a new campaign.
+    ``run`` makes the run (``bulksend.scaleout`` sends through workers);
+    ``on_new`` hears a new campaign's name after every check, before it is created.
     """
     plan = config.plan(spec.plan)
     check_campaign(plan, spec.message, spec.max_batch, None)
@@ -82,11 +85,14 @@ async def send_journaled(
             if spec.recipients is not None:
                 scan_inputs(spec.recipients, spec.exclude)
             preflight(spec, plan)
+            if on_new is not None:
+                await on_new(spec.name)
             held = message.send_at is not None and not provider.supports_send_at
             campaign = await journal.write(store.create_campaign_with_inputs, spec.name, target_of(plan), message,
                                            _source(spec), spec.max_batch, start_time(message) if held else None,
                                            inputs.to_json(), journal.clock())
-            result = await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+            result = await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock,
+                               run)
             return await _none_sendable(journal, campaign, result, spec)
         changed = input_changes(Inputs.from_json(await journal.read(store.inputs_of, campaign.id)), inputs)
         campaign = await _may_go_on(journal, campaign, plan, options, message=message, max_batch=spec.max_batch,
@@ -97,7 +103,7 @@ async def send_journaled(
         else:
             campaign = await _same_bytes(journal, campaign)
             _scan_rest(campaign)
-        out = await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+        out = await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock, run)
         if changed and on_event is not None:
             on_event(_added_text(campaign, out))
         return out
@@ -130,8 +136,10 @@ async def resume_campaign(
     config: Config, name: str, settings: JournalSettings, *, options: RunOptions = RunOptions(),
     plan: str | None = None, env: Mapping[str, str] | None = None, on_start: OnStart | None = None,
     on_event: OnEvent | None = None, handle_signals: bool = False, clock: Callable[[], float] = time.time,
+    run: RunFactory = JournaledRun,
 ) -> JournalSummary:
-    """Go on with campaign ``name`` where it stopped, with what the journal holds."""
+    """Go on with campaign ``name`` where it stopped, with what the journal holds (``run``: as for
+    ``send_journaled``)."""
     async with await _open(settings, clock) as journal:
         campaign = await journal.campaign(name)
         if campaign is None:
@@ -146,7 +154,7 @@ async def resume_campaign(
                                     supports_send_at=provider.supports_send_at)
         campaign = await _same_bytes(journal, campaign)
         _scan_rest(campaign)
-        return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock)
+        return await _go(config, journal, campaign, options, env, on_start, on_event, handle_signals, clock, run)
 
 
 def _inputs(spec: CampaignSpec) -> list[str | None]:
@@ -200,12 +208,12 @@ async def _open(settings: JournalSettings, clock: Callable[[], float]) -> Journa
 
 async def _go(config: Config, journal: Journal, campaign: CampaignRecord, options: RunOptions,
               env: Mapping[str, str] | None, on_start: OnStart | None, on_event: OnEvent | None,
-              handle_signals: bool, clock: Callable[[], float]) -> JournalSummary:
+              handle_signals: bool, clock: Callable[[], float], run: RunFactory = JournaledRun) -> JournalSummary:
     signals = StopSignals(options.stop_timeout)
     if handle_signals:
         signals.install()
     try:
-        return await JournaledRun(config, journal, campaign, options, env, signals, on_start, on_event, clock).go()
+        return await run(config, journal, campaign, options, env, signals, on_start, on_event, clock).go()
     finally:
         signals.remove()
 

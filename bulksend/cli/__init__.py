@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "loadtest": "load-test a service plan (open-loop, latency percentiles, --find-max)",
     "listen": "receive delivery reports and inbound messages",
     "track": "poll delivery statuses of a campaign",
+    "worker": "send campaigns' batches taken from Redis (scale-out)",
     "completion": "print a shell completion script (bash or zsh)",
 }
 #: where ``--config`` is looked for when it is not given, after $BULKSEND_CONFIG

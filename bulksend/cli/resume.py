@@ -11,6 +11,8 @@ from bulksend.cli.runs import (add_force, add_journal, add_run_options, note, pr
 
 
 def register(sub: Any) -> None:
+    from bulksend.cli.worker import add_broker
+
     p: argparse.ArgumentParser = sub.add_parser(
         "resume", help="go on with a campaign where it stopped",
         description="Go on with a journaled campaign: batches left in flight are reconciled with the "
@@ -28,6 +30,7 @@ def register(sub: Any) -> None:
     p.add_argument("--results", metavar="FILE", help="write this run's msisdn,status,batch_id,code,attempts rows")
     add_run_options(p)
     add_force(p)
+    add_broker(p)
     p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
@@ -49,6 +52,10 @@ def _resume(args: argparse.Namespace) -> int:
     options = RunOptions(allow_changes=args.allow_changes, resend_unknown=args.resend_unknown,
                          retry_failed=args.retry_failed, stop_timeout=stop_timeout(args, settings),
                          results_path=args.results, recipients=args.recipients, force=args.force)
+    if args.broker or args.detach:
+        from bulksend.cli.worker import broker_resume
+
+        return broker_resume(args, config, options, progress)
     result = run_loop(resume_campaign(
         config, args.campaign, settings, options=options, plan=args.plan, handle_signals=True,
         on_start=None if args.no_progress else progress, on_event=note(args.no_progress and args.json)))

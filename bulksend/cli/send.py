@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # the engine is imported when the command runs (``send --help
 
 
 def register(sub: Any) -> None:
+    from bulksend.cli.worker import add_broker
+
     p: argparse.ArgumentParser = sub.add_parser(
         "send", help="send a campaign", description="Send a campaign to a recipient list.")
     add_config(p)
@@ -56,6 +58,7 @@ def register(sub: Any) -> None:
                    help="keep no journal (nothing survives a crash; the campaign cannot be resumed)")
     add_run_options(p)
     add_force(p)
+    add_broker(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run)
@@ -90,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace, config: Config, spec: CampaignSpec) -> int:
+    if args.broker or args.detach:
+        from bulksend.cli.worker import broker_run
+
+        return broker_run(args, config, spec, progress)
     if not args.no_journal:
         return _send_journaled(args, config, spec)
     from bulksend.api import send_campaign

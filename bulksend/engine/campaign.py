@@ -361,6 +361,11 @@ class CampaignRun:
         self._results.rows([(r.msisdn, "not_sent", "", "", 0) for r in batch.recipients])
         self._settle()
 
+    def handed_off(self, batch: Batch) -> None:
+        """The batch's outcome goes to another run (``send --broker --detach``: the workers
+        have it and ``resume`` collects it): stop waiting for it, counting nothing."""
+        self._settle()
+
     def _never_sent(self, numbers: Sequence[str]) -> None:
         """Not sent: admitted but never batched (the run stopped first), or skipped."""
         self.stats.not_sent += len(numbers)
