@@ -37,7 +37,8 @@ async def test_a_200_recipient_batch_is_one_row_and_every_reader_sees_all_200(tm
     db = tmp_path / "d.db"
     async with SqliteDeliveryStore(db) as store:
         ledger = DeliveryLedger(MemoryLedger(), store, clock=lambda: 10.0)
-        await ledger.after_send(Batch("big", 0, joined(numbers)), BatchResult(Outcome(Status.ACCEPTED, provider_id="B1")), 1)
+        accepted = BatchResult(Outcome(Status.ACCEPTED, provider_id="B1"))
+        await ledger.after_send(Batch("big", 0, joined(numbers)), accepted, 1)
         await store.record_reports([Report("big", numbers[3], DeliveryStatus.DELIVERED, at=14.0, received_at=15.0)])
         sent = await store.sent_of("big")
         found = [await store.find_sent("B1", n) for n in (numbers[0], numbers[199], "46709999999")]
