@@ -15,8 +15,8 @@ A report never replaces a final status with a non-final one; between two
 final statuses the later one (by the provider's time) wins.
 
 What was sent is kept two ways: a batch accepted whole under one id is one
-row of ``delivery_sent_batches`` (its numbers as one JSON array, so
-recording costs per batch, not per recipient); answers per recipient are
+row of ``delivery_sent_batches`` (its numbers as one text, so recording
+costs per batch, not per recipient); answers per recipient are
 rows of ``delivery_sent``. Every reader asks the connection's ``sent_all``
 view, which expands the batch rows and adds the per-recipient ones; a number
 sent more than once counts once, under its latest acceptance.
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -95,7 +94,7 @@ ON CONFLICT (campaign, msisdn) DO UPDATE SET
     provider_id = excluded.provider_id, accepted_at = excluded.accepted_at
 """
 
-#: a whole batch accepted under one id at one time: one row, its numbers as one JSON array
+#: a whole batch accepted under one id at one time: one row, its numbers as one text (see ``_numbers_text``)
 _INSERT_SENT_BATCH = """
 INSERT INTO delivery_sent_batches (campaign, provider_id, accepted_at, numbers) VALUES (?, ?, ?, ?)
 """
@@ -110,22 +109,22 @@ SELECT campaign, msisdn, provider_id, accepted_at FROM main.delivery_sent
 _SENT_ALL_BATCHES = """
 UNION ALL
 SELECT b.campaign, j.value, b.provider_id, b.accepted_at
-FROM main.delivery_sent_batches AS b, json_each(b.numbers) AS j
+FROM main.delivery_sent_batches AS b,
+     json_each(CASE WHEN substr(b.numbers, 1, 1) = '[' THEN b.numbers
+                    ELSE '["' || replace(b.numbers, char(10), '","') || '"]' END) AS j
 """
 
-#: what JSON would have to escape; numbers hold none of it (digits, perhaps a '+')
-_NOT_PLAIN = re.compile(r'[\x00-\x09\x0b-\x1f"\\]')
 
-
-def _json_numbers(numbers: Sequence[str] | Numbers) -> str:
-    """``numbers`` as a JSON array; ``Numbers`` from their newline-joined text
-    (string operations in C, no string a number)."""
-    if not isinstance(numbers, Numbers):
-        return orjson.dumps(list(numbers)).decode()
-    text = numbers.text()
-    if _NOT_PLAIN.search(text) is None:
-        return '["' + text.replace("\n", '","') + '"]'
-    return orjson.dumps(list(numbers.numbers)).decode()
+def _numbers_text(numbers: Sequence[str] | Numbers) -> str:
+    """A batch's numbers as stored: the newline-joined text of numbers read from a clean
+    block (digits only, checked by the reader: stored as it is, no string a number, and
+    made a JSON array only when read), else a JSON array (it starts with ``[``)."""
+    if isinstance(numbers, Numbers):
+        clean = numbers.clean_text
+        if clean is not None:
+            return clean
+        numbers = numbers.numbers
+    return orjson.dumps(list(numbers)).decode()
 
 
 _UPSERT_REPORT = """
@@ -329,7 +328,7 @@ class SqliteDeliveryStore:
     async def record_batch(self, campaign: str, numbers: Sequence[str] | Numbers, provider_id: str,
                            accepted_at: float) -> None:
         if numbers:
-            await self._write(_INSERT_SENT_BATCH, [(campaign, provider_id, accepted_at, _json_numbers(numbers))])
+            await self._write(_INSERT_SENT_BATCH, [(campaign, provider_id, accepted_at, _numbers_text(numbers))])
 
     async def record_reports(self, reports: Sequence[Report]) -> None:
         await self._write(_UPSERT_REPORT, [
