@@ -308,6 +308,7 @@ class SqliteDeliveryStore:
         await future
 
     async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let writers already woken in this turn of the loop join the commit
         while self._queue:
             taken, self._queue = self._queue, []
             try:
