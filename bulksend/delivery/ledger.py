@@ -5,7 +5,8 @@ Clickatell ``apiMessageId``, a Classic ``messageId``) or by the batch's
 client reference. ``DeliveryLedger`` wraps the campaign's real ledger (the
 in-memory one or the journal), passes every call through, and after each
 batch writes ``(campaign, msisdn, provider_id, accepted_at)`` for its
-accepted recipients to the delivery store, in one group-committed write.
+accepted recipients to the delivery store, in one group-committed write: a
+batch accepted whole is one row holding its numbers' text, whatever its size.
 That is what lets ``bulksend listen`` and ``bulksend track`` tie a report to
 a recipient and measure accepted → delivered latency.
 """
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from bulksend.delivery.model import Sent
 from bulksend.delivery.store import DeliveryStore
 from bulksend.engine.ledger import Ledger
-from bulksend.models import Batch, BatchResult, Status
+from bulksend.models import Batch, BatchResult, Numbers, Status
 
 
 class DeliveryLedger:
@@ -37,7 +38,8 @@ class DeliveryLedger:
         now = self.clock()
         if result.per_recipient is None:  # one answer for the whole batch: one statement
             if result.outcome.status is Status.ACCEPTED:
-                await self.store.record_batch(batch.campaign, batch.numbers, result.outcome.provider_id, now)
+                numbers = batch.recipients if isinstance(batch.recipients, Numbers) else batch.numbers
+                await self.store.record_batch(batch.campaign, numbers, result.outcome.provider_id, now)
             return
         sent = []
         for r in batch.recipients:

@@ -3,8 +3,8 @@
 ``DeliveryStore`` is the narrow protocol delivery tracking needs: record
 what was sent (to tie reports to recipients), record reports and inbound
 messages, and read counts and latencies back. ``SqliteDeliveryStore`` keeps
-its own tables (``delivery_sent``, ``delivery_reports``,
-``inbound_messages``) and may share the journal's database file: it opens
+its own tables (``delivery_sent``, ``delivery_sent_batches``,
+``delivery_reports``, ``inbound_messages``) and may share the journal's database file: it opens
 its own connection, in WAL mode with a busy timeout, on its own worker
 thread, and never touches another table.
 
@@ -13,6 +13,13 @@ writes everything queued so far in one transaction, so a burst of webhook
 calls costs one commit, and nothing is acknowledged before it is on disk.
 A report never replaces a final status with a non-final one; between two
 final statuses the later one (by the provider's time) wins.
+
+What was sent is kept two ways: a batch accepted whole under one id is one
+row of ``delivery_sent_batches`` (its numbers as one text, so recording
+costs per batch, not per recipient); answers per recipient are
+rows of ``delivery_sent``. Every reader asks the connection's ``sent_all``
+view, which expands the batch rows and adds the per-recipient ones; a number
+sent more than once counts once, under its latest acceptance.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from bulksend.errors import InputError
 from bulksend.journal.lock import NotAFile, check_regular
 from bulksend.journal.readonly import connect_read_only
 from bulksend.delivery.model import DeliveryStatus, Inbound, Report, Sent
+from bulksend.models import Numbers
 
 T = TypeVar("T")
 
@@ -43,6 +51,15 @@ CREATE TABLE IF NOT EXISTS delivery_sent (
     PRIMARY KEY (campaign, msisdn)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS delivery_sent_by_provider_id ON delivery_sent (provider_id, msisdn);
+CREATE TABLE IF NOT EXISTS delivery_sent_batches (
+    id           INTEGER PRIMARY KEY,
+    campaign     TEXT NOT NULL,
+    provider_id  TEXT NOT NULL,
+    accepted_at  REAL NOT NULL,
+    numbers      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivery_sent_batches_by_provider_id ON delivery_sent_batches (provider_id);
+CREATE INDEX IF NOT EXISTS delivery_sent_batches_by_campaign ON delivery_sent_batches (campaign);
 CREATE TABLE IF NOT EXISTS delivery_reports (
     campaign         TEXT NOT NULL,
     msisdn           TEXT NOT NULL,
@@ -77,13 +94,38 @@ ON CONFLICT (campaign, msisdn) DO UPDATE SET
     provider_id = excluded.provider_id, accepted_at = excluded.accepted_at
 """
 
-#: a whole batch accepted under one id at one time: its numbers as one JSON array, rows made in C
-_UPSERT_SENT_BATCH = """
-INSERT INTO delivery_sent (campaign, msisdn, provider_id, accepted_at)
-SELECT ?1, value, ?2, ?3 FROM json_each(?4) WHERE true
-ON CONFLICT (campaign, msisdn) DO UPDATE SET
-    provider_id = excluded.provider_id, accepted_at = excluded.accepted_at
+#: a whole batch accepted under one id at one time: one row, its numbers as one text (see ``_numbers_text``)
+_INSERT_SENT_BATCH = """
+INSERT INTO delivery_sent_batches (campaign, provider_id, accepted_at, numbers) VALUES (?, ?, ?, ?)
 """
+
+#: the one home of "what was sent": every accepted (campaign, msisdn, provider_id, accepted_at),
+#: a temporary view on each connection (so a file is never changed to read it; a file written
+#: before batches were kept whole has only ``delivery_sent``)
+_SENT_ALL = """
+CREATE TEMP VIEW IF NOT EXISTS sent_all AS
+SELECT campaign, msisdn, provider_id, accepted_at FROM main.delivery_sent
+"""
+_SENT_ALL_BATCHES = """
+UNION ALL
+SELECT b.campaign, j.value, b.provider_id, b.accepted_at
+FROM main.delivery_sent_batches AS b,
+     json_each(CASE WHEN substr(b.numbers, 1, 1) = '[' THEN b.numbers
+                    ELSE '["' || replace(b.numbers, char(10), '","') || '"]' END) AS j
+"""
+
+
+def _numbers_text(numbers: Sequence[str] | Numbers) -> str:
+    """A batch's numbers as stored: the newline-joined text of numbers read from a clean
+    block (digits only, checked by the reader: stored as it is, no string a number, and
+    made a JSON array only when read), else a JSON array (it starts with ``[``)."""
+    if isinstance(numbers, Numbers):
+        clean = numbers.clean_text
+        if clean is not None:
+            return clean
+        numbers = numbers.numbers
+    return orjson.dumps(list(numbers)).decode()
+
 
 _UPSERT_REPORT = """
 INSERT INTO delivery_reports (campaign, msisdn, status, final, provider_status, code, at, received_at, provider_id)
@@ -134,8 +176,10 @@ def statuses_on(conn: sqlite3.Connection, campaign: str, msisdns: Sequence[str])
 class DeliveryStore(Protocol):
     async def record_sent(self, sent: Sequence[Sent]) -> None: ...
 
-    async def record_batch(self, campaign: str, numbers: Sequence[str], provider_id: str, accepted_at: float) -> None:
-        """``record_sent`` for a batch accepted whole, under one id (the common case, made cheap)."""
+    async def record_batch(self, campaign: str, numbers: Sequence[str] | Numbers, provider_id: str,
+                           accepted_at: float) -> None:
+        """``record_sent`` for a batch accepted whole, under one id (the common case, made cheap:
+        one row a batch; ``Numbers`` are stored from their joined text, never split)."""
         ...
 
     async def record_reports(self, reports: Sequence[Report]) -> None: ...
@@ -210,6 +254,7 @@ class SqliteDeliveryStore:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(SCHEMA)
+        conn.execute(_SENT_ALL + _SENT_ALL_BATCHES)
         self._conn = conn
 
     def _connect_readonly(self) -> None:
@@ -220,6 +265,10 @@ class SqliteDeliveryStore:
         found = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                              "('delivery_sent', 'delivery_reports', 'inbound_messages')").fetchone()[0]
         self._absent = int(found) < 3
+        if not self._absent:
+            (batches,) = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                      "AND name = 'delivery_sent_batches'").fetchone()
+            conn.execute(_SENT_ALL + (_SENT_ALL_BATCHES if batches else ""))
         self._conn = conn
 
     def _db(self) -> sqlite3.Connection:
@@ -259,6 +308,7 @@ class SqliteDeliveryStore:
         await future
 
     async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let writers already woken in this turn of the loop join the commit
         while self._queue:
             taken, self._queue = self._queue, []
             try:
@@ -276,9 +326,10 @@ class SqliteDeliveryStore:
     async def record_sent(self, sent: Sequence[Sent]) -> None:
         await self._write(_UPSERT_SENT, [(s.campaign, s.msisdn, s.provider_id, s.accepted_at) for s in sent])
 
-    async def record_batch(self, campaign: str, numbers: Sequence[str], provider_id: str, accepted_at: float) -> None:
+    async def record_batch(self, campaign: str, numbers: Sequence[str] | Numbers, provider_id: str,
+                           accepted_at: float) -> None:
         if numbers:
-            await self._write(_UPSERT_SENT_BATCH, [(campaign, provider_id, accepted_at, orjson.dumps(list(numbers)))])
+            await self._write(_INSERT_SENT_BATCH, [(campaign, provider_id, accepted_at, _numbers_text(numbers))])
 
     async def record_reports(self, reports: Sequence[Report]) -> None:
         await self._write(_UPSERT_REPORT, [
@@ -294,23 +345,23 @@ class SqliteDeliveryStore:
         if not provider_id:
             return None
         if msisdn:
-            rows = await self._run(self._query, "SELECT campaign, msisdn FROM delivery_sent "
+            rows = await self._run(self._query, "SELECT campaign, msisdn FROM sent_all "
                                    "WHERE provider_id = ? AND msisdn = ? LIMIT 1", (provider_id, msisdn))
         else:
-            rows = await self._run(self._query, "SELECT campaign, msisdn FROM delivery_sent "
+            rows = await self._run(self._query, "SELECT DISTINCT campaign, msisdn FROM sent_all "
                                    "WHERE provider_id = ? LIMIT 2", (provider_id,))
             if len(rows) > 1:  # a batch id names many numbers: the number is needed
                 return None
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     async def was_sent(self, campaign: str, msisdn: str) -> bool:
-        rows = await self._run(self._query, "SELECT 1 FROM delivery_sent WHERE campaign = ? AND msisdn = ?",
+        rows = await self._run(self._query, "SELECT 1 FROM sent_all WHERE campaign = ? AND msisdn = ? LIMIT 1",
                                (campaign, msisdn))
         return bool(rows)
 
     async def sent_of(self, campaign: str) -> list[Sent]:
-        rows = await self._run(self._query, "SELECT campaign, msisdn, provider_id, accepted_at FROM delivery_sent "
-                               "WHERE campaign = ? ORDER BY accepted_at", (campaign,))
+        rows = await self._run(self._query, "SELECT campaign, msisdn, provider_id, max(accepted_at) FROM sent_all "
+                               "WHERE campaign = ? GROUP BY msisdn ORDER BY 4", (campaign,))
         return [Sent(str(c), str(m), str(p), float(a)) for c, m, p, a in rows]
 
     async def final_of(self, campaign: str) -> set[str]:
@@ -322,15 +373,17 @@ class SqliteDeliveryStore:
         rows = await self._run(self._query, "SELECT status, COUNT(*) FROM delivery_reports WHERE campaign = ? "
                                "GROUP BY status", (campaign,))
         out = {str(status): int(n) for status, n in rows}
-        sent = await self._run(self._query, "SELECT COUNT(*) FROM delivery_sent WHERE campaign = ?", (campaign,))
+        sent = await self._run(self._query, "SELECT COUNT(DISTINCT msisdn) FROM sent_all WHERE campaign = ?",
+                               (campaign,))
         out["sent"] = int(sent[0][0]) if sent else 0
         return out
 
     async def latencies(self, campaign: str) -> list[float]:
         rows = await self._run(self._query, (
             "SELECT r.at - s.accepted_at FROM delivery_reports AS r "
-            "JOIN delivery_sent AS s ON s.campaign = r.campaign AND s.msisdn = r.msisdn "
-            "WHERE r.campaign = ? AND r.status = ? AND r.at IS NOT NULL"),
+            "JOIN (SELECT msisdn, max(accepted_at) AS accepted_at FROM sent_all WHERE campaign = ?1 "
+            "GROUP BY msisdn) AS s ON s.msisdn = r.msisdn "
+            "WHERE r.campaign = ?1 AND r.status = ?2 AND r.at IS NOT NULL"),
             (campaign, DeliveryStatus.DELIVERED.value))
         return [max(0.0, float(r[0])) for r in rows]
 

@@ -3,7 +3,7 @@
 For every recipient of a campaign that was accepted and has no final status
 yet, ask the provider. Who was accepted comes from the campaign journal
 (``accepted``: every accepted batch of a journaled send or resume) and from
-the delivery store's own record (``delivery_sent``: sends without a journal,
+the delivery store's own record (``sent_of``: sends without a journal,
 and ``DeliveryLedger``); the two are merged by number. What to ask and how to read the
 answer is the provider's (``poll_requests`` / ``parse_poll``), e.g.:
 
