@@ -81,7 +81,7 @@ def one_send(url: str, work: Path, plan: str, listing: Path, batch: int, concurr
     got = received(url, plan)
     if got != expected:
         raise SystemExit(f"{plan}: the sandbox received {got:,}, expected {expected:,}")
-    staging = float(data.get("journal", {}).get("staging_s", 0.0))
+    staging = float((data.get("journal") or {}).get("staging_s") or 0.0)  # null without the journal
     return {"rate": got / float(data["elapsed_s"]), "e2e_rate": got / wall, "wall": wall, "rss": rss,
             "cpu_us": cpu / got * 1e6, "staging": staging}
 

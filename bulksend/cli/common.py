@@ -28,6 +28,17 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
 CONFIG_DISCOVERY = "default: $BULKSEND_CONFIG, else ./bulksend.toml"
 
 
+def port(text: str) -> int:
+    """An argparse type for a TCP port, 0 to 65535 (0: any free one); anything else is a usage error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535)")
+    return value
+
+
 def add_config(parser: argparse.ArgumentParser, required: bool = True) -> None:
     """``--config``; when absent it is looked for (``find_config``), and a
     command that needs one stops with exit 2 when none is found."""

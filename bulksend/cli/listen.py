@@ -7,7 +7,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bulksend.cli.common import add_config, run_loop
+from bulksend.cli.common import add_config, port, run_loop
 from bulksend.errors import InputError
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
         description="Run the webhook receiver: every plan of the config gets the URL "
                     "/callbacks/PLAN for its provider's delivery reports and inbound messages.")
     add_config(p)
-    p.add_argument("--port", type=int, default=8081, help="port (default 8081; 0 picks a free one)")
+    p.add_argument("--port", type=port, default=8081, help="port (default 8081; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--db", metavar="FILE", help="delivery tables live here (default: the journal, .bulksend/journal.db or [journal] path)")
     p.add_argument("--inbound", metavar="FILE", help="append inbound messages to this JSONL file "

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulksend.cli import json_out
-from bulksend.cli.common import add_config, print_json, run_loop
+from bulksend.cli.common import add_config, port, print_json, run_loop
 from bulksend.config import finite_positive
 from bulksend.errors import InputError
 from bulksend.models import Message
@@ -79,7 +79,7 @@ def register(sub: Any) -> None:
     p.add_argument("--histogram-log", metavar="FILE",
                    help="write the latency histograms in HdrHistogram's log format (one interval a "
                         "second; values in microseconds), for HistogramLogAnalyzer and friends")
-    p.add_argument("--metrics-port", type=int, metavar="PORT",
+    p.add_argument("--metrics-port", type=port, metavar="PORT",
                    help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics while it runs "
                         "(0: any free port; one worker's figures live, several workers' at the end)")
     p.add_argument("--force", action="store_true", help="overwrite the --report file if it exists")

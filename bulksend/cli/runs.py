@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bulksend.cli.common import print_json
+from bulksend.cli.common import port, print_json
 from bulksend.cli.render import outcome_text
 
 if TYPE_CHECKING:  # the campaign code and the engine are imported when a command runs, not to parse
@@ -56,7 +56,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-timeout", type=float, metavar="SECONDS",
                    help="on Ctrl-C/SIGTERM, wait this long for batches in flight (default 30; a second "
                         "Ctrl-C stops waiting)")
-    p.add_argument("--metrics-port", type=int, metavar="PORT",
+    p.add_argument("--metrics-port", type=port, metavar="PORT",
                    help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics while it runs (0: any free port)")
 
 

@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from bulksend.cli.common import run_loop
+from bulksend.cli.common import port, run_loop
 
 if TYPE_CHECKING:  # the server is imported when it runs, not to parse its options
     from bulksend.sandbox import SandboxConfig
@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
                    help="config whose [sandbox] table to use (default: $BULKSEND_CONFIG, else ./bulksend.toml; "
                         "none, or no [sandbox] table: any service plan, no faults)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
+    p.add_argument("--port", type=port, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--seed", type=int, help="seed for the fault dice")
     p.add_argument("--sink", action="store_true", help="count only (fast, for benchmarks)")
     p.add_argument("--open-plans", action="store_true", help="accept any service plan id")

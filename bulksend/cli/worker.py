@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from bulksend.cli.common import add_config
+from bulksend.cli.common import add_config, port
 
 # The engine, aiohttp and redis are imported in the functions that run: ``worker --help``
 # and the --broker options of ``send``/``resume`` cost no start-up time.
@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
     add_config(p)
     p.add_argument("--broker", required=True, metavar="URL", help="redis://HOST:PORT/DB")
     p.add_argument("--plans", metavar="A,B", help="the plans to work (default: every plan of the config)")
-    p.add_argument("--metrics-port", type=int, metavar="N", help="serve Prometheus metrics on 127.0.0.1:N")
+    p.add_argument("--metrics-port", type=port, metavar="N", help="serve Prometheus metrics on 127.0.0.1:N")
     p.add_argument("--lease", type=float, default=10.0, metavar="SECONDS",
                    help="a batch held this long without a renewal is taken over by another worker (default 10)")
     p.add_argument("--max-deliveries", type=int, default=5, metavar="N",
