@@ -13,10 +13,11 @@ import urllib.request
 from pathlib import Path
 
 
-def start_sandbox() -> tuple[subprocess.Popen[str], str]:
-    """``bulksend sandbox --sink --open-plans`` on a free loopback port: (process, URL)."""
+def start_sandbox(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """``bulksend sandbox`` on a free loopback port: (process, URL). No arguments:
+    ``--sink --open-plans`` (every plan accepted, answers without checking numbers)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bulksend", "sandbox", "--sink", "--open-plans", "--port", "0"],
+        [sys.executable, "-m", "bulksend", "sandbox", *(args or ("--sink", "--open-plans")), "--port", "0"],
         stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()

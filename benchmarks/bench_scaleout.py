@@ -29,6 +29,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import start_sandbox  # noqa: E402
+
 from bulksend.models import Batch, Message, Numbers
 from bulksend.scaleout.broker import Broker
 from bulksend.scaleout.codec import CampaignMeta, Keys, encode_batch
@@ -57,17 +60,6 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
                              "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
     time.sleep(0.3)
     return proc, f"redis://127.0.0.1:{port}/0"
-
-
-def start_sandbox(config: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "bulksend", "sandbox", "--config", str(config), "--port", "0",
-                             *extra], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on " not in line:
-        proc.kill()
-        raise SystemExit(f"the sandbox did not start: {line!r}")
-    return proc, line.split("listening on ")[1].split()[0]
 
 
 def get(url: str) -> str:
@@ -171,7 +163,7 @@ def shared_rate(work: Path, n_workers: int, rate: float, seconds: float) -> None
     # The provider tolerates a little more than the plan books: requests booked exactly at
     # the limit reach it with a few ms of jitter, and a full-size batch needs a full bucket.
     write_config(config, rate, 200, 200, 8, "reject", provider_burst=400)
-    sandbox, surl = start_sandbox(config)
+    sandbox, surl = start_sandbox("--config", str(config))
     aim(config, surl)
     workers = start_workers(config, rurl, n_workers, work)
     try:
@@ -207,7 +199,7 @@ def unthrottled(work: Path, n_workers: int, recipients: int) -> float:
     redis, rurl = start_redis(work)
     config = work / f"free{n_workers}.toml"
     write_config(config, 10_000_000, 100_000, 100, 32, "queue", provider_burst=100_000)
-    sandbox, surl = start_sandbox(config, "--sink")
+    sandbox, surl = start_sandbox("--config", str(config), "--sink")
     aim(config, surl)
     workers = start_workers(config, rurl, n_workers, work)
     try:
