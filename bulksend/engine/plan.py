@@ -125,7 +125,6 @@ class BatchSender:
                 if replay is not None:
                     exc, replay = replay, None
                     raise exc
-                run.stats.retries += 1
                 try:
                     return await self._attempt(batch, run, state)
                 except (TransientError, AmbiguousOutcome) as exc:
@@ -141,6 +140,7 @@ class BatchSender:
             state.ambiguous = False
         if state.count:
             await self.bucket.spend(batch.size)  # a resend costs its tokens again
+            run.stats.retries += 1  # a request sent again (one settled by a lookup is not)
         state.count += 1
         run.stats.requests += 1
         request = self.provider.send_request(batch, run.spec.message)
