@@ -4,7 +4,7 @@ Plain helpers (configs, number lists, a sandbox process) are in ``tests/helpers.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -44,4 +44,14 @@ def sandbox_process() -> Any:
 
     yield start
     for proc in started:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox_proc() -> Iterator[SandboxProcess]:
+    """One ``bulksend sandbox --open-plans`` process shared by a module's tests (corpus tests)."""
+    proc = SandboxProcess(["--open-plans"])
+    try:
+        yield proc
+    finally:
         proc.stop()

@@ -4,6 +4,7 @@ imported from ``tests.helpers``."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from bulksend.config import Config
 from bulksend.providers import parse_config
 
 if TYPE_CHECKING:
+    from bulksend.engine import CampaignRun
     from bulksend.campaigns import JournalLedger
     from bulksend.journal import Journal
     from bulksend.journal.records import CampaignRecord
@@ -218,3 +220,19 @@ class ConnectProxy:
             pass
         finally:
             writer.close()
+
+
+_KEEP: set[asyncio.Future[None]] = set()
+
+
+def stop_after(accepted: int) -> Any:
+    """An ``on_start`` that stops the run (like Ctrl-C) once ``accepted`` recipients were accepted."""
+    def start(run: CampaignRun) -> None:
+        async def watch() -> None:
+            while run.stats.sent < accepted and not run.done:
+                await asyncio.sleep(0.005)
+            run.stop("stopped by the test")
+        task = asyncio.ensure_future(watch())
+        _KEEP.add(task)
+        task.add_done_callback(_KEEP.discard)
+    return start

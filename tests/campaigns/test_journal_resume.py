@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import pytest
 
 from bulksend.api import build_spec
 from bulksend.config import Config, PlanConfig
-from bulksend.engine import CampaignRun
 from bulksend.engine.campaign import EXIT_FAILED, EXIT_OK, EXIT_RESUMABLE
 from bulksend.errors import InputError
 from bulksend.journal import Journal, JournalLedger, JournalSettings, RunOptions, resume_campaign, send_journaled, store
@@ -21,7 +19,7 @@ from bulksend.campaigns.service import target_of
 from bulksend.models import Batch, HttpRequest, Message
 from bulksend.providers import FACTORIES, SinchXms
 from bulksend.sandbox import SandboxConfig
-from tests.helpers import free_port, make_config, plan_table, write_numbers
+from tests.helpers import free_port, make_config, plan_table, stop_after, write_numbers
 from tests.helpers import stage_all
 
 PLAN_ID = "p1"
@@ -29,22 +27,6 @@ PLAN_ID = "p1"
 
 def received(sb: Any) -> dict[str, Any]:
     return dict(sb.state.stats()["plans"].get(PLAN_ID, {}))
-
-
-def stop_after(sent: int) -> Any:
-    """An ``on_start`` that stops the run (like Ctrl-C) once ``sent`` recipients were accepted."""
-    def start(run: CampaignRun) -> None:
-        async def watch() -> None:
-            while run.stats.sent < sent and not run.done:
-                await asyncio.sleep(0.005)
-            run.stop("stopped by the test")
-        task = asyncio.ensure_future(watch())
-        _KEEP.add(task)
-        task.add_done_callback(_KEEP.discard)
-    return start
-
-
-_KEEP: set[asyncio.Future[None]] = set()
 
 
 @dataclass(frozen=True, slots=True)

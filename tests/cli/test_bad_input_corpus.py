@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -122,15 +122,6 @@ def config_text(url: str, plan: Mapping[str, str]) -> str:
 
 def _toml(value: object) -> str:
     return f'"{value}"' if isinstance(value, str) else str(value)
-
-
-@pytest.fixture(scope="module")
-def sandbox_proc() -> Iterator[SandboxProcess]:
-    proc = SandboxProcess(["--open-plans"])
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))

@@ -15,11 +15,10 @@ from typing import Any
 from bulksend.api import build_spec
 from bulksend.campaigns import JournalSettings, send_journaled
 from bulksend.cli import main
-from bulksend.engine import CampaignRun
 from bulksend.engine.campaign import EXIT_RESUMABLE
 from bulksend.providers import load_config
 from tests.cli.test_json_schemas import check
-from tests.helpers import write_config, write_numbers
+from tests.helpers import stop_after, write_config, write_numbers
 
 FINAL = {"delivered", "failed", "expired"}
 
@@ -120,22 +119,6 @@ def test_track_of_an_unknown_campaign_exits_2_with_one_line(tmp_path: Path, caps
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "no campaign named 'nosuch'" in lines[0] and captured.out == ""
     assert not Path(".bulksend").exists()  # asking about a name creates no file
-
-
-def stop_after(accepted: int) -> Any:
-    """An ``on_start`` that stops the run (like Ctrl-C) once ``accepted`` recipients were accepted."""
-    def start(run: CampaignRun) -> None:
-        async def watch() -> None:
-            while run.stats.sent < accepted and not run.done:
-                await asyncio.sleep(0.005)
-            run.stop("stopped by the test")
-        task = asyncio.ensure_future(watch())
-        _KEEP.add(task)
-        task.add_done_callback(_KEEP.discard)
-    return start
-
-
-_KEEP: set[asyncio.Future[None]] = set()
 
 
 def test_listen_ties_callbacks_of_a_send_without_the_journal(sandbox_process: Any, tmp_path: Path,

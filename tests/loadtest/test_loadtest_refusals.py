@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,15 +47,6 @@ CASES: dict[str, tuple[tuple[str, ...], str]] = {
     "listen-db-folder": (("listen", "--port", "0", "--db", "."), "is a directory, not a file"),
     "track-unknown-campaign": (("track", "nosuch"), "no campaign named 'nosuch'"),
 }
-
-
-@pytest.fixture(scope="module")
-def sandbox_proc() -> Iterator[SandboxProcess]:
-    proc = SandboxProcess(["--open-plans"])
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.mark.parametrize("args, says", list(CASES.values()), ids=list(CASES))
